@@ -1,0 +1,135 @@
+# PyTake: `make run` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The real-services pass of `make test` (override to use other servers or databases).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pytake
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+PYTEST_ARGS ?= --durations=10
+
+.PHONY: help install install-dev run migrate seed lint format test test-services test-sqlite soak screenshots clean
+
+help:
+	@echo "make run      set up and serve the demo on http://$(HOST):$(PORT)"
+	@echo "make test     lint, then the whole suite on PostgreSQL+Redis and on the SQLite default"
+	@echo "make lint     ruff and mypy"
+	@echo "make bench   fan-out bench vs python-socketio, Node Socket.IO, websockets (BENCH_ARGS=--quick: <5 min)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
+
+run: seed
+	@echo "PyTake on http://$(HOST):$(PORT)/  (inbox: /, WhatsApp phone simulator: /simulator/phone/, web chat: /chat/demo/, admin: /admin/, API docs: /api/docs/)"
+	DJANGO_DEBUG=1 PYTAKE_PUBLIC_URL=$${PYTAKE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SECRET_KEY=lint-only-secret-key-0123456789abcdef $(BIN)/mypy .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The suite runs twice: against real PostgreSQL and Redis (when reachable; required when
+# PYTAKE_REQUIRE_SERVICES=1), then on the embedded SQLite default.
+test: lint
+	@if $(BIN)/python -m tests.check_services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
+		$(MAKE) --no-print-directory test-services || exit $$?; \
+	elif [ "$$PYTAKE_REQUIRE_SERVICES" = "1" ]; then \
+		echo "PYTAKE_REQUIRE_SERVICES=1 and PostgreSQL/Redis are not reachable"; exit 1; \
+	else \
+		echo "Skipping the PostgreSQL+Redis pass (services not reachable)."; \
+	fi
+	$(MAKE) --no-print-directory test-sqlite
+
+test-services: install-dev
+	@echo "=== pytest on PostgreSQL + Redis ==="
+	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-sqlite: install-dev
+	@echo "=== pytest on the embedded default (SQLite, in-memory layer, eager Celery) ==="
+	env -u DATABASE_URL -u REDIS_URL PYTAKE_REQUIRE_SERVICES=0 $(BIN)/pytest -m "not postgres and not redis and not slow" $(PYTEST_ARGS)
+
+# Long soak variants of the fault tests (minutes each; not part of make test).
+soak: install-dev
+	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" PYTAKE_REQUIRE_SERVICES=1 $(BIN)/pytest -s -m slow $(PYTEST_ARGS)
+
+# Refresh docs/screenshots/ from the browser tests (needs PostgreSQL, Redis and /usr/bin/chromium).
+screenshots: install-dev
+	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" PYTAKE_SCREENSHOTS_DIR=docs/screenshots \
+		$(BIN)/pytest tests/test_browser_inbox.py tests/test_browser_webchat.py $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+
+# --- The production topology on this machine (see README, "Running in production") -----------
+# nginx on 127.0.0.1:$(STACK_PORT) in front of two ASGI servers, a Celery worker and Celery beat,
+# on the local PostgreSQL and Redis; pid files and logs under $(STACK_DIR).
+STACK_DIR ?= var/stack
+STACK_PORT ?= 8080
+STACK_WEB_PORTS ?= 8001,8002
+STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pytake_stack
+STACK_REDIS_URL ?= redis://127.0.0.1:6379/0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: stack stack-down stack-status nginx
+
+# nginx from Debian packages, installed only if missing (policy-rc.d permitting, Debian's package
+# also starts a system nginx on port 80; the stack never uses or stops that one).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		echo "installing nginx (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nginx; }
+
+stack: install nginx
+	$(BIN)/python deploy/stack.py up --dir $(STACK_DIR) --port $(STACK_PORT) --web-ports $(STACK_WEB_PORTS) \
+		--database-url "$(STACK_DATABASE_URL)" --redis-url "$(STACK_REDIS_URL)"
+
+stack-down:
+	@$(PYTHON) deploy/stack.py down --dir $(STACK_DIR)
+
+stack-status:
+	@$(PYTHON) deploy/stack.py status --dir $(STACK_DIR)
+
+# --- bench (issue 7): not part of `make test`. `make bench BENCH_ARGS=--quick` runs in under 5 minutes.
+# Needs PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL), node/npm for the Node peer, taskset.
+BENCH_ARGS ?=
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pytake_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/6
+
+.PHONY: bench bench-quick
+$(VENV)/.installed-bench: requirements.txt bench/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench/peers/node/node_modules/.package-lock.json: bench/peers/node/package-lock.json
+	cd bench/peers/node && npm ci --no-audit --no-fund --silent
+
+bench: $(VENV)/.installed-bench bench/peers/node/node_modules/.package-lock.json
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
+		$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-quick:
+	$(MAKE) --no-print-directory bench BENCH_ARGS=--quick

@@ -1,0 +1,57 @@
+"""Django admin for the bot: per-tenant settings and intents (examples, answers, quick replies)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from conversations.bot.defaults import bot_seed_defaults
+from conversations.bot.models import BotIntent, BotSettings
+from conversations.flow_models import QueueTicket
+from conversations.models import Tenant
+
+
+@admin.register(BotSettings)
+class BotSettingsAdmin(admin.ModelAdmin[BotSettings]):
+    list_display = ["tenant", "enabled", "engine", "default_language", "timezone", "fallback_limit"]
+    list_filter = ["enabled", "engine"]
+    actions = ["load_defaults"]
+
+    @admin.action(description="Load the default intents (Portuguese and English) the tenant lacks")
+    def load_defaults(self, request: HttpRequest, queryset: QuerySet[BotSettings]) -> None:
+        created = sum(bot_seed_defaults(tenant=Tenant.objects.get(pk=s.tenant_id)) for s in queryset)
+        self.message_user(request, f"Created {created} intent(s).", messages.SUCCESS)
+
+
+@admin.register(BotIntent)
+class BotIntentAdmin(admin.ModelAdmin[BotIntent]):
+    list_display = ["name", "kind", "language", "tenant", "is_active", "order"]
+    list_filter = ["tenant", "kind", "language", "is_active"]
+    search_fields = ["name", "examples", "answer"]
+    list_editable = ["is_active", "order"]
+    list_select_related = ["tenant"]
+
+
+@admin.register(QueueTicket)
+class QueueTicketAdmin(admin.ModelAdmin[QueueTicket]):
+    """Read-only history of stays in the queue (wait estimates come from it)."""
+
+    list_display = [
+        "conversation",
+        "tenant",
+        "reason",
+        "outcome",
+        "entered_at",
+        "assigned_at",
+        "assignee",
+        "handled_until",
+    ]
+    list_filter = ["tenant", "outcome", "reason"]
+    list_select_related = ["tenant", "assignee"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

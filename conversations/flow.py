@@ -1,0 +1,313 @@
+"""The service flow: the bot answers first, hands over to a human, the queue assigns.
+
+Entry points (call them after the change that triggers them has committed):
+
+- ``inbound_received(message_id=…)``: an inbound customer message was saved (web chat or WhatsApp).
+  The bot answers when no agent has the conversation and it is not already waiting; the answer may
+  put it in the queue.
+- ``queue_changed(tenant_id=…)``: the queue or an agent's load changed: assign what can be
+  assigned, then tell waiting customers their new position.
+- ``agent_went_away(user_id=…)`` / ``agent_came_back(user_id=…)``: presence or availability changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from conversations import queue, services
+from conversations.bot.engine import BotAnswer
+from conversations.bot.models import IntentKind
+from conversations.bot.service import (
+    bot_context_for,
+    bot_settings_for,
+    consecutive_fallbacks,
+    engine_for,
+    escalation_reason,
+)
+from conversations.flow_models import AgentAbsence, QueueTicket
+from conversations.models import (
+    Availability,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    MessageStatus,
+    MessageType,
+    SenderType,
+    User,
+)
+from conversations.outbound import dispatch_on_commit
+from pytake.errors import Conflict
+from realtime import groups
+from realtime.events import Recipients, publish_ephemeral
+from realtime.models import Audience
+
+log = logging.getLogger(__name__)
+
+
+def inbound_received(*, message_id: int) -> None:
+    """Run the bot on a committed inbound customer message (idempotent enough to be retried: a
+    conversation that an agent took or that already waits is left alone)."""
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None or message.direction != Direction.INBOUND or message.sender_type != SenderType.CONTACT:
+        return
+    conversation = message.conversation
+    if conversation.assignee_id is not None or conversation.queued_at is not None:
+        return
+    # Already answered (a retried task)? Compare row ids, not times: WhatsApp's timestamps have
+    # whole seconds, so a reply written a moment before this message can carry a later time.
+    if Message.objects.filter(conversation=conversation, sender_type=SenderType.BOT, pk__gt=message.pk).exists():
+        return
+    bot = bot_settings_for(tenant_id=conversation.tenant_id)
+    if not bot.enabled:
+        queue_request_human(conversation=conversation, reason="bot_disabled")
+        return
+    context = bot_context_for(conversation=conversation, before=message)
+    answer = engine_for(bot).answer(text=message.text, context=context)
+    reason = escalation_reason(
+        answer=answer, previous_fallbacks=consecutive_fallbacks(conversation=conversation), bot=bot
+    )
+    if reason is not None and answer.kind != IntentKind.HANDOFF:
+        # Handing over for the customer's sake: say so, instead of a fallback that would repeat.
+        answer.text, answer.quick_replies = context.special(IntentKind.HANDOFF, answer.language)
+    with transaction.atomic():
+        conversation = services._lock(conversation)
+        if conversation.assignee_id is not None or conversation.queued_at is not None:
+            return  # an agent took it while the bot was thinking
+        reply = _bot_message_locked(conversation=conversation, answer=answer, escalation=reason)
+        entered = reason is not None and queue.queue_enter_locked(conversation=conversation, reason=reason)
+        conversation.save()
+        if entered:
+            queue.queue_updated(tenant_id=conversation.tenant_id, conversation_id=conversation.pk, reason="queued")
+        dispatch_on_commit(reply)
+        if entered:
+            transaction.on_commit(lambda: queue_changed(tenant_id=conversation.tenant_id), robust=True)
+
+
+def queue_request_human(*, conversation: Conversation, reason: str) -> bool:
+    """Put a conversation in the queue without a bot answer (bot off, or a staff action).
+    Returns whether it entered the queue."""
+    with transaction.atomic():
+        conversation = services._lock(conversation)
+        if not queue.queue_enter_locked(conversation=conversation, reason=reason):
+            return False
+        conversation.save()
+        queue.queue_updated(tenant_id=conversation.tenant_id, conversation_id=conversation.pk, reason="queued")
+        transaction.on_commit(lambda: queue_changed(tenant_id=conversation.tenant_id), robust=True)
+    return True
+
+
+def _bot_message_locked(*, conversation: Conversation, answer: BotAnswer, escalation: str | None = None) -> Message:
+    """Store a bot answer (outbound, ``pending`` until its channel sends it) with what the bot
+    understood in ``content["bot"]`` and its buttons in ``content["quick_replies"]``."""
+    metadata = answer.metadata()
+    if escalation:
+        metadata["escalation"] = escalation
+    message = Message.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        direction=Direction.OUTBOUND,
+        sender_type=SenderType.BOT,
+        type=MessageType.TEXT,
+        content={"text": answer.text, "quick_replies": answer.quick_replies[:3], "bot": metadata},
+        status=MessageStatus.PENDING,
+        whatsapp_account=conversation.whatsapp_account,
+        created_at=timezone.now(),
+    )
+    conversation.last_message_at = message.created_at
+    conversation.last_message_preview = services.message_preview(message)
+    return message
+
+
+# --- queue ----------------------------------------------------------------------------------------
+
+
+def queue_changed(*, tenant_id: int) -> None:
+    if settings.PYTAKE_AUTO_ASSIGN:
+        queue_auto_assign(tenant_id=tenant_id)
+    queue_notify_positions(tenant_id=tenant_id)
+
+
+def queue_auto_assign(*, tenant_id: int, limit: int = 200) -> list[tuple[int, int]]:
+    """Give the longest-waiting conversations to the online, available agents with the fewest open
+    conversations, within each agent's ``max_open_conversations``. Returns (conversation, agent)
+    pairs. Safe to run concurrently with itself and with agents taking conversations."""
+    done: list[tuple[int, int]] = []
+    for _ in range(limit):
+        first = queue.queue_waiting(tenant_id=tenant_id).select_related("tenant").first()
+        if first is None:
+            break
+        agent_id = _assign_to_least_loaded(first)
+        if agent_id is None:
+            break  # nobody has room
+        if agent_id > 0:
+            done.append((first.pk, agent_id))
+    return done
+
+
+def _assign_to_least_loaded(conversation: Conversation) -> int | None:
+    """Assign one waiting conversation. Returns the agent's id, 0 when the conversation stopped
+    waiting meanwhile (try the next one), or None when no agent has room."""
+    for candidate in queue.available_agents(tenant_id=conversation.tenant_id):
+        with transaction.atomic():
+            # The agent's row lock serialises assigners: capacity is checked and used at once.
+            agent = User.objects.select_for_update().filter(pk=candidate.pk, is_active=True).first()
+            if agent is None or agent.availability != Availability.AVAILABLE:
+                continue
+            if queue.open_count(user_id=agent.pk) >= agent.max_open_conversations:
+                continue
+            try:
+                services.conversation_assign(
+                    conversation=conversation, assignee=agent, actor=None, reason="auto", expect_waiting=True
+                )
+            except Conflict:
+                return 0
+            return agent.pk
+    return None
+
+
+def queue_notify_positions(*, tenant_id: int) -> int:
+    """Tell each waiting customer their position and estimated wait, only when the position
+    changed since they were last told: ``queue.position`` over the widget's socket, a message on
+    WhatsApp. Returns how many were told."""
+    told = 0
+    with transaction.atomic():
+        waiting = list(queue.queue_waiting(tenant_id=tenant_id).select_for_update(of=("self",)).order_by("pk"))
+        if not waiting:
+            return 0
+        waiting.sort(key=lambda c: (c.queued_at, c.pk))
+        tickets = {
+            t.conversation_id: t
+            for t in QueueTicket.objects.select_for_update()
+            .filter(conversation__in=[c.pk for c in waiting], left_at__isnull=True)
+            .order_by("pk")
+        }
+        handling = queue.average_handling_seconds(tenant_id=tenant_id)
+        slots = queue.service_slots(tenant_id=tenant_id)
+        for position, conversation in enumerate(waiting, start=1):
+            ticket = tickets.get(conversation.pk)
+            if ticket is None:  # waiting since before tickets existed (e.g. demo data)
+                ticket = QueueTicket.objects.create(
+                    tenant_id=tenant_id,
+                    conversation=conversation,
+                    reason="unknown",
+                    entered_at=conversation.queued_at or timezone.now(),
+                )
+            if ticket.last_notified_position == position:
+                continue
+            ticket.last_notified_position = position
+            ticket.save(update_fields=["last_notified_position"])
+            estimate = queue.estimate_wait_seconds(position=position, handling_seconds=handling, slots=slots)
+            _tell_position(conversation=conversation, position=position, estimate=estimate)
+            told += 1
+    return told
+
+
+def _tell_position(*, conversation: Conversation, position: int, estimate: int) -> None:
+    if conversation.channel == Channel.WEBCHAT:
+        publish_ephemeral(
+            routes=[groups.webchat(conversation.pk)],
+            type="queue.position",
+            data={"position": position, "estimated_wait_seconds": estimate},
+            recipients=Recipients(Audience.CUSTOMER, customer=True),
+            conversation_id=conversation.pk,
+        )
+        return
+    context = bot_context_for(conversation=conversation)
+    template, _ = context.special(IntentKind.QUEUED, context.language)
+    minutes = max(1, round(estimate / 60))
+    try:
+        text = template.format(position=position, minutes=minutes)
+    except (KeyError, IndexError, ValueError):
+        text = template  # an operator's template with other placeholders: send it as written
+    answer = BotAnswer(
+        text=text,
+        intent="queued",
+        kind=IntentKind.QUEUED,
+        confidence=1.0,
+        sentiment=0.0,
+        language=context.language,
+        engine="queue",
+    )
+    reply = _bot_message_locked(conversation=conversation, answer=answer)
+    reply.content["queue"] = {"position": position, "estimated_wait_seconds": estimate}
+    reply.save(update_fields=["content"])
+    conversation.save()
+    dispatch_on_commit(reply)
+
+
+# --- agents coming and going --------------------------------------------------------------------
+
+
+def agent_went_away(*, user_id: int) -> None:
+    """The agent went offline (last socket closed) or set themselves away. Their conversations
+    stay theirs; after ``PYTAKE_AWAY_REQUEUE_SECONDS`` (if set) they return to the queue."""
+    AgentAbsence.objects.get_or_create(user_id=user_id)
+
+
+def agent_came_back(*, user_id: int) -> None:
+    """The agent is online and available again: forget the absence, and give them work."""
+    AgentAbsence.objects.filter(user_id=user_id).delete()
+    tenant_id = User.objects.filter(pk=user_id).values_list("tenant_id", flat=True).first()
+    if tenant_id is not None:
+        transaction.on_commit(lambda: queue_changed(tenant_id=tenant_id), robust=True)
+
+
+def agents_requeue_absent(*, now: datetime | None = None) -> int:
+    """Return to the queue the open conversations of agents absent for longer than the grace
+    period. Returns how many conversations moved. (Celery beat runs this every minute.)"""
+    grace = settings.PYTAKE_AWAY_REQUEUE_SECONDS
+    if grace <= 0:
+        return 0
+    now = now or timezone.now()
+    moved = 0
+    for absence in AgentAbsence.objects.filter(since__lte=now - timedelta(seconds=grace)).select_related("user"):
+        user = absence.user
+        online = queue.online_user_ids(tenant_id=user.tenant_id) if user.tenant_id else None
+        if user.availability == Availability.AVAILABLE and online is not None and user.pk in online:
+            absence.delete()  # came back without telling us
+            continue
+        held = Conversation.objects.filter(assignee=user, status__in=queue.OPEN_STATUSES).order_by("pk")
+        for conversation in held:
+            services.conversation_assign(conversation=conversation, assignee=None, actor=None, reason="agent absent")
+            moved += 1
+        absence.delete()
+    return moved
+
+
+def conversations_auto_resolve(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Resolve conversations without any message for ``PYTAKE_AUTO_RESOLVE_HOURS`` (0: never).
+    Returns how many were resolved. (Celery beat runs this every few minutes.)"""
+    hours = settings.PYTAKE_AUTO_RESOLVE_HOURS
+    if hours <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(hours=hours)
+    stale = (
+        Conversation.objects.filter(status__in=queue.OPEN_STATUSES, last_message_at__lt=cutoff)
+        .exclude(status=ConversationStatus.RESOLVED)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(services.conversation_auto_resolve(conversation_id=pk, inactive_since=cutoff) for pk in list(stale))
+
+
+def queue_sweep() -> int:
+    """Safety net (Celery beat): run ``queue_changed`` for every tenant with a waiting conversation,
+    in case an on-commit hook was lost with its process."""
+    tenant_ids = (
+        Conversation.objects.filter(queued_at__isnull=False, assignee__isnull=True)
+        .exclude(status=ConversationStatus.RESOLVED)
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
+    count = 0
+    for tenant_id in list(tenant_ids):
+        queue_changed(tenant_id=tenant_id)
+        count += 1
+    return count

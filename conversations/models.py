@@ -1,0 +1,355 @@
+"""Tenants, staff, contacts, conversations and messages.
+
+Every row that a user can see belongs to exactly one tenant; every query that serves a user goes
+through ``conversations.selectors``, which scopes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class TrackedFieldsMixin:
+    """Remembers the values of ``tracked_fields`` as loaded or last saved, so that a ``post_save``
+    handler can tell what changed (``instance.previous("status")``) without another query."""
+
+    tracked_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._remember()
+
+    def _remember(self) -> None:
+        # Only loaded values: reading a deferred field here would query (and recurse) from __init__.
+        loaded = self.__dict__
+        self._previous = (
+            {name: loaded[name] for name in self.tracked_fields if name in loaded} if loaded.get("id") else {}
+        )
+
+    def previous(self, name: str) -> Any:
+        """The value of ``name`` when the row was loaded or last saved (None for a new row)."""
+        return self._previous.get(name)
+
+    def changed(self, name: str) -> bool:
+        return name in self._previous and self._previous[name] != getattr(self, name)
+
+    def mark_saved(self) -> None:
+        """Called by the publish path after post_save handlers ran."""
+        self._remember()
+
+
+class Tenant(models.Model):
+    """An organisation using PyTake. Nothing crosses from one tenant to another."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    SUPERVISOR = "supervisor", "Supervisor"
+    AGENT = "agent", "Agent"
+
+
+class Availability(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    AWAY = "away", "Away"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        if not email:
+            raise ValueError("Users must have an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        fields.setdefault("role", Role.ADMIN)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person working in the inbox. Logs in with email; belongs to one tenant (operators may not)."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users", null=True, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.AVAILABLE)
+    max_open_conversations = models.PositiveIntegerField(default=10, help_text="Capacity used by automatic assignment.")
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log into Django admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        ordering = ["email"]
+        indexes = [models.Index(fields=["tenant", "role"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_supervisor(self) -> bool:
+        """Supervisors and admins see and manage the whole tenant."""
+        return self.role in (Role.ADMIN, Role.SUPERVISOR)
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email
+
+
+class WhatsAppAccount(models.Model):
+    """A WhatsApp Business phone number of a tenant, with the Meta app credentials behind it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="whatsapp_accounts")
+    name = models.CharField(max_length=200, blank=True)
+    phone_number_id = models.CharField(max_length=64, unique=True)
+    display_phone_number = models.CharField(max_length=32)
+    business_account_id = models.CharField(max_length=64, blank=True)
+    access_token = models.TextField(blank=True)
+    app_secret = models.CharField(max_length=255)
+    verify_token = models.CharField(max_length=255)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tenant", "display_phone_number"]
+
+    def __str__(self) -> str:
+        return f"{self.display_phone_number} ({self.tenant})"
+
+
+class Contact(models.Model):
+    """A customer. WhatsApp contacts are keyed by ``wa_id``; web-chat contacts have none."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="contacts")
+    wa_id = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    profile_name = models.CharField(max_length=200, blank=True, help_text="Name from the WhatsApp profile.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "wa_id"], condition=~Q(wa_id=""), name="contact_unique_wa_id_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.profile_name or self.phone or self.wa_id or f"Contact {self.pk}"
+
+
+class Channel(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp"
+    WEBCHAT = "webchat", "Web chat"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Conversation(TrackedFieldsMixin, models.Model):
+    """A thread between a contact and the tenant, on one channel."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
+    whatsapp_account = models.ForeignKey(
+        WhatsAppAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="conversations"
+    )
+    status = models.CharField(max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    assignee = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_conversations"
+    )
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When it started waiting for a human.")
+    last_message_at = models.DateTimeField(
+        default=timezone.now, help_text="Orders the inbox; creation time until a message arrives."
+    )
+    last_message_preview = models.CharField(max_length=255, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    last_customer_message_at = models.DateTimeField(
+        null=True, blank=True, help_text="Start of WhatsApp's 24-hour customer-service window."
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    event_seq = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Sequence number of the conversation's last durable event."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Fields whose previous value the publish path compares against (see TrackedFieldsMixin).
+    tracked_fields = ("assignee_id", "status")
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-last_message_at"], name="conv_inbox_idx"),
+            models.Index(fields=["tenant", "assignee", "status"], name="conv_assignee_idx"),
+            models.Index(fields=["tenant", "contact"], name="conv_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.contact} ({self.get_status_display()})"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class SenderType(models.TextChoices):
+    CONTACT = "contact", "Contact"
+    AGENT = "agent", "Agent"
+    BOT = "bot", "Bot"
+    SYSTEM = "system", "System"
+
+
+class MessageType(models.TextChoices):
+    TEXT = "text", "Text"
+    IMAGE = "image", "Image"
+    AUDIO = "audio", "Audio"
+    VIDEO = "video", "Video"
+    DOCUMENT = "document", "Document"
+    STICKER = "sticker", "Sticker"
+    LOCATION = "location", "Location"
+    CONTACTS = "contacts", "Contacts"
+    INTERACTIVE = "interactive", "Interactive"
+    REACTION = "reaction", "Reaction"
+    TEMPLATE = "template", "Template"
+    UNSUPPORTED = "unsupported", "Unsupported"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+
+
+class Message(TrackedFieldsMixin, models.Model):
+    """One message of a conversation. ``content`` holds the type's payload (``{"text": …}`` for text)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    sender_type = models.CharField(max_length=16, choices=SenderType.choices)
+    sender = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    type = models.CharField(max_length=16, choices=MessageType.choices, default=MessageType.TEXT)
+    content = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=255, blank=True)
+    whatsapp_account = models.ForeignKey(
+        WhatsAppAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    whatsapp_message_id = models.CharField(max_length=128, null=True, blank=True)
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    internal = models.BooleanField(default=False, help_text="An internal note: staff only, never sent to the customer.")
+    created_at = models.DateTimeField(default=timezone.now, help_text="For inbound WhatsApp: Meta's timestamp.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    tracked_fields = ("status",)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at", "id"], name="msg_history_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["whatsapp_account", "whatsapp_message_id"],
+                condition=Q(whatsapp_message_id__isnull=False),
+                name="message_unique_wamid_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_client_id_per_conversation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.type} #{self.pk}"
+
+    @property
+    def text(self) -> str:
+        value = self.content.get("text", "") if isinstance(self.content, dict) else ""
+        return value if isinstance(value, str) else ""
+
+
+class AuditAction(models.TextChoices):
+    TAKE = "take", "Took a conversation"
+    ASSIGN = "assign", "Assigned"
+    TRANSFER = "transfer", "Transferred"
+    UNASSIGN = "unassign", "Returned to the queue"
+    RESOLVE = "resolve", "Resolved"
+    REOPEN = "reopen", "Reopened"
+    STATUS = "status", "Changed status"
+    BROADCAST = "broadcast", "Broadcast"
+
+
+class AuditEntry(models.Model):
+    """Who did what to whom: every human assignment, transfer, status change and broadcast,
+    from the API or Django admin. Written in the same transaction as the change."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_email = models.CharField(max_length=254, help_text="Kept when the user is deleted.")
+    via = models.CharField(max_length=16, default="api", help_text="api, socket or admin")
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_idx")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_email} {self.action} #{self.conversation_id or '-'}"
+
+
+# Models of the service flow live in their own modules; importing them here registers them.
+from conversations.bot.models import BotIntent, BotSettings  # noqa: E402, F401
+from conversations.flow_models import AgentAbsence, QueueTicket  # noqa: E402, F401

@@ -1,0 +1,126 @@
+"""Reads, always scoped to what the asking user may see. REST views and the WebSocket use these."""
+
+from django.db.models import Count, Q, QuerySet
+
+from conversations.models import Contact, Conversation, ConversationStatus, Message, User
+from pytake.errors import NotFound
+
+
+def conversations_visible_to(*, user: User) -> QuerySet[Conversation]:
+    """The conversations ``user`` may read: the whole tenant for supervisors and admins, and for
+    agents the ones assigned to them plus the unassigned ones (the queue)."""
+    if not user.is_authenticated or user.tenant_id is None:
+        return Conversation.objects.none()
+    qs = Conversation.objects.filter(tenant_id=user.tenant_id)
+    if not user.is_supervisor:
+        qs = qs.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True))
+    return qs
+
+
+def conversation_for_user(*, user: User, conversation_id: object, lock: bool = False) -> Conversation:
+    """The conversation, if ``user`` may read it; otherwise ``NotFound``, the same for another
+    tenant's id as for a missing one. With ``lock``, call inside a transaction: the row is locked
+    until it ends."""
+    try:
+        pk = int(str(conversation_id))
+    except (TypeError, ValueError):
+        raise NotFound("Conversation not found.") from None
+    qs = conversations_visible_to(user=user).select_related("contact", "assignee", "whatsapp_account")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    conversation = qs.filter(pk=pk).first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+def conversation_list(
+    *,
+    user: User,
+    status: str | None = None,
+    assignee: str | None = None,
+    unassigned: bool = False,
+    channel: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Conversation]:
+    qs = conversations_visible_to(user=user).select_related("contact", "assignee")
+    if status:
+        qs = qs.filter(status=status)
+    if unassigned:
+        qs = qs.filter(assignee__isnull=True)
+    if assignee:
+        qs = qs.filter(assignee_id=user.pk if assignee == "me" else int(assignee))
+    if channel:
+        qs = qs.filter(channel=channel)
+    if search and search.strip():
+        qs = qs.filter(contact__in=contact_list(user=user, search=search))
+    return qs.order_by("-last_message_at", "-id")
+
+
+def messages_of(*, conversation: Conversation) -> QuerySet[Message]:
+    return Message.objects.filter(conversation=conversation).select_related("sender")
+
+
+def contacts_visible_to(*, user: User) -> QuerySet[Contact]:
+    """Supervisors and admins see every contact of the tenant; an agent sees the contacts of the
+    conversations they may see (their own and the queue), never another agent's customers."""
+    if not user.is_authenticated or user.tenant_id is None:
+        return Contact.objects.none()
+    qs = Contact.objects.filter(tenant_id=user.tenant_id)
+    if not user.is_supervisor:
+        qs = qs.filter(pk__in=conversations_visible_to(user=user).values("contact_id"))
+    return qs
+
+
+def contact_list(*, user: User, search: str | None = None) -> QuerySet[Contact]:
+    qs = contacts_visible_to(user=user)
+    term = (search or "").strip()
+    if term:
+        qs = qs.filter(
+            Q(name__icontains=term)
+            | Q(profile_name__icontains=term)
+            | Q(phone__icontains=term)
+            | Q(wa_id__icontains=term)
+        )
+    return qs
+
+
+def staff_of_tenant(*, user: User) -> QuerySet[User]:
+    """Active staff of the user's tenant, with ``open_conversations`` (their load: assigned
+    conversations that are open or pending)."""
+    if not user.is_authenticated or user.tenant_id is None:
+        return User.objects.none()
+    return (
+        User.objects.filter(tenant_id=user.tenant_id, is_active=True)
+        .annotate(
+            open_conversations=Count(
+                "assigned_conversations",
+                filter=Q(assigned_conversations__status__in=[ConversationStatus.OPEN, ConversationStatus.PENDING]),
+            )
+        )
+        .order_by("name", "email")
+    )
+
+
+def message_page(
+    *, conversation: Conversation, before: int | None = None, after: int | None = None, limit: int = 50
+) -> tuple[list[Message], bool]:
+    """A page of history and whether more exists in the same direction.
+
+    Without an anchor: the newest ``limit`` messages, newest first. ``before``: the ones older than
+    that message, newest first (scrolling up). ``after``: the ones newer, oldest first (catching up).
+    Order is ``(created_at, id)``, the order a conversation shows.
+    """
+    qs = messages_of(conversation=conversation)
+    anchor_id = before or after
+    if anchor_id:
+        anchor = Message.objects.filter(conversation=conversation, pk=anchor_id).only("created_at").first()
+        if anchor is None:
+            raise NotFound("Message not found in this conversation.")
+        if before:
+            qs = qs.filter(Q(created_at__lt=anchor.created_at) | Q(created_at=anchor.created_at, pk__lt=anchor.pk))
+        else:
+            qs = qs.filter(Q(created_at__gt=anchor.created_at) | Q(created_at=anchor.created_at, pk__gt=anchor.pk))
+    ordered = qs.order_by("created_at", "id") if after else qs.order_by("-created_at", "-id")
+    rows = list(ordered[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,164 @@
+"""The one shape of each object, shared by the REST API and real-time events."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from rest_framework import serializers
+
+from conversations.models import Channel, Contact, Conversation, ConversationStatus, Message, Tenant, User
+
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug"]
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="get_full_name", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "role"]
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="get_full_name", read_only=True)
+    presence = serializers.SerializerMethodField(help_text="online, away or offline (no open socket).")
+    open_conversations = serializers.IntegerField(
+        read_only=True, default=0, help_text="Assigned conversations that are open or pending (the agent's load)."
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "name",
+            "email",
+            "role",
+            "availability",
+            "presence",
+            "max_open_conversations",
+            "open_conversations",
+        ]
+
+    def get_presence(self, obj: User) -> str:
+        from realtime.presence import presence_status
+
+        return presence_status(user=obj, online=obj.pk in self.context.get("online", set()))
+
+
+class MeSerializer(serializers.ModelSerializer):
+    tenant = TenantSerializer(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "role", "availability", "tenant"]
+        read_only_fields = ["id", "email", "role", "tenant"]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "wa_id", "phone", "name", "profile_name", "display_name", "created_at"]
+        read_only_fields = ["id", "wa_id", "phone", "profile_name", "display_name", "created_at"]
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    contact = ContactSerializer(read_only=True)
+    assignee = UserBriefSerializer(read_only=True, allow_null=True)
+    window_expires_at = serializers.SerializerMethodField(
+        help_text="End of WhatsApp's 24-hour window for free-form replies (null: closed or not WhatsApp)."
+    )
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "channel",
+            "status",
+            "contact",
+            "assignee",
+            "queued_at",
+            "last_message_at",
+            "last_message_preview",
+            "unread_count",
+            "last_customer_message_at",
+            "window_expires_at",
+            "created_at",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+    def get_window_expires_at(self, obj: Conversation) -> datetime | None:
+        if obj.channel != Channel.WHATSAPP or obj.last_customer_message_at is None:
+            return None
+        return obj.last_customer_message_at + CUSTOMER_SERVICE_WINDOW
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    sender = UserBriefSerializer(read_only=True, allow_null=True)
+    text = serializers.CharField(read_only=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "conversation_id",
+            "direction",
+            "sender_type",
+            "sender",
+            "type",
+            "content",
+            "text",
+            "status",
+            "error",
+            "client_id",
+            "internal",
+            "whatsapp_message_id",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+        ]
+        read_only_fields = fields
+
+    def get_error(self, obj: Message) -> dict[str, Any] | None:
+        if obj.error_code is None and not obj.error_title:
+            return None
+        return {"code": obj.error_code, "title": obj.error_title}
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4096, trim_whitespace=True)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee_id = serializers.IntegerField(
+        allow_null=True, help_text="A staff member of the tenant; null returns it to the queue."
+    )
+
+
+class ConversationFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    assignee = serializers.RegexField(r"^(me|\d+)$", required=False, help_text='"me" or a user id.')
+    unassigned = serializers.BooleanField(required=False, default=False)
+    search = serializers.CharField(required=False, max_length=100)
+
+
+class MessagePageSerializer(serializers.Serializer):
+    before = serializers.IntegerField(required=False, min_value=1)
+    after = serializers.IntegerField(required=False, min_value=1)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("before") and attrs.get("after"):
+            raise serializers.ValidationError("Use either before or after, not both.")
+        return attrs

@@ -1,0 +1,25 @@
+"""Celery tasks of the service flow: thin wrappers that take ids and call ``conversations.flow``."""
+
+from celery import shared_task
+
+from conversations import flow
+
+
+@shared_task(name="conversations.flow_inbound_received", acks_late=True)
+def flow_inbound_received(message_id: int) -> None:
+    flow.inbound_received(message_id=message_id)
+
+
+@shared_task(name="conversations.queue_sweep")
+def queue_sweep() -> int:
+    return flow.queue_sweep()
+
+
+@shared_task(name="conversations.auto_resolve")
+def auto_resolve() -> int:
+    return flow.conversations_auto_resolve()
+
+
+@shared_task(name="conversations.requeue_absent_agents")
+def requeue_absent_agents() -> int:
+    return flow.agents_requeue_absent()

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    """Operations wiring that must exist in every process (web servers, Celery worker, beat)."""
+
+    name = "pytake"
+    label = "pytake_ops"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from pytake import logging as pytake_logging
+        from pytake import metrics
+
+        # Task outcomes, retries and run times, and a log context per task run.
+        metrics.connect_celery_signals()
+        pytake_logging.connect_celery_signals()

@@ -1,0 +1,317 @@
+"""PyTake settings, all driven by the environment (see README, "Configuration").
+
+With no environment set, PyTake runs embedded in one process: SQLite, the in-memory channel
+layer, eager Celery and the built-in WhatsApp Cloud API simulator. ``DATABASE_URL`` switches to
+PostgreSQL; ``REDIS_URL`` switches the channel layer, the Celery broker and the cache to Redis.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from pytake.env import env_bool, env_float, env_int, env_list, env_str
+from pytake.logging import logging_config
+
+# Lets annotations such as ModelAdmin[Tenant] work at run time too.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("PYTAKE_DATA_DIR", str(BASE_DIR / "var")))
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+# The development key is public: it is refused whenever DEBUG is off.
+DEV_SECRET_KEY = "pytake-dev-secret-key-do-not-use-in-production"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a private value when DJANGO_DEBUG is off "
+        "(for local development, set DJANGO_DEBUG=1 or use `make run`)."
+    )
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Browser origins allowed to open /ws/ (besides same-host origins from ALLOWED_HOSTS).
+PYTAKE_WS_ALLOWED_ORIGINS = env_list("PYTAKE_WS_ALLOWED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "channels",
+    "conversations",
+    "realtime",
+    "whatsapp",
+    "pytake.apps.OpsConfig",
+]
+
+MIDDLEWARE = [
+    # First, so every later log line carries the request id and every response is counted.
+    "pytake.logging.RequestContextMiddleware",
+    "pytake.metrics.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "pytake.urls"
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "pytake.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data -------------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "pytake.sqlite3"),
+            # SQLite serialises writers; wait instead of failing with "database is locked".
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "conversations.User"
+
+REDIS_URL = env_str("REDIS_URL", "")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {
+            # The pub/sub layer: 2.9-3.7x less server CPU per delivered event than the core layer in
+            # the fan-out bench (docs/benchmarks.md). It queues nothing for a process that is down;
+            # the event log and resume cover that, as they cover the core layer's drops.
+            "BACKEND": env_str("PYTAKE_CHANNEL_LAYER", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("PYTAKE_CHANNEL_PREFIX", "pytake"),
+                "capacity": env_int("PYTAKE_CHANNEL_CAPACITY", 1000),
+                "expiry": 60,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env_int("PYTAKE_CHANNEL_CAPACITY", 1000)},
+        }
+    }
+
+# --- Celery -----------------------------------------------------------------------------------
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # The service flow's clocks (conversations/tasks.py).
+    "queue-sweep": {"task": "conversations.queue_sweep", "schedule": 30.0},
+    "auto-resolve": {"task": "conversations.auto_resolve", "schedule": 300.0},
+    "requeue-absent-agents": {"task": "conversations.requeue_absent_agents", "schedule": 60.0},
+    "prune-event-log": {"task": "realtime.tasks.prune_events", "schedule": 15 * 60.0},
+    "requeue-stale-webhooks": {"task": "whatsapp.requeue_stale_webhooks", "schedule": 60.0},
+}
+# Keep Django's LOGGING (JSON lines, request context) in the worker instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Shutdown with REMAP_SIGTERM=SIGQUIT (deploy/ sets it): running tasks get this many seconds to
+# finish, then the unfinished ones are requeued (acks_late) and the worker exits.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_float("CELERY_SOFT_SHUTDOWN_TIMEOUT", 8.0)
+
+# --- Auth -------------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["conversations.permissions.IsTenantStaff"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "pytake.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("PYTAKE_LOGIN_THROTTLE", "10/min"),
+        "user": env_str("PYTAKE_USER_THROTTLE", "600/min"),
+        # Public web-chat session creation, per client address.
+        "webchat_session": env_str("PYTAKE_WEBCHAT_SESSION_THROTTLE", "10/min"),
+    },
+    "DEFAULT_THROTTLE_CLASSES": ["pytake.throttling.UserThrottle"],
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
+    "TOKEN_OBTAIN_SERIALIZER": "conversations.auth.TokenObtainPairSerializer",
+    # A password change revokes every token issued before it (REST and WebSocket).
+    "CHECK_REVOKE_TOKEN": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PyTake API",
+    "DESCRIPTION": "Multi-tenant real-time customer-service inbox for WhatsApp and web chat.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- WhatsApp ---------------------------------------------------------------------------------
+
+# Empty means the built-in Cloud API simulator served by this same process (see whatsapp/).
+WHATSAPP_GRAPH_BASE_URL = env_str("WHATSAPP_GRAPH_BASE_URL", "")
+WHATSAPP_GRAPH_API_VERSION = env_str("WHATSAPP_GRAPH_API_VERSION", "v21.0")
+WHATSAPP_WEBHOOK_MAX_BYTES = env_int("WHATSAPP_WEBHOOK_MAX_BYTES", 1024 * 1024)
+WHATSAPP_HTTP_TIMEOUT = env_float("WHATSAPP_HTTP_TIMEOUT", 10.0)
+# Where the simulator posts its signed status callbacks (PyTake's own webhook by default).
+PYTAKE_PUBLIC_URL = env_str("PYTAKE_PUBLIC_URL", "http://127.0.0.1:8000")
+WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 100 * 1024 * 1024)
+# A stored webhook still unprocessed after this long is enqueued again (its worker died).
+WHATSAPP_STALE_WEBHOOK_SECONDS = env_int("WHATSAPP_STALE_WEBHOOK_SECONDS", 180)
+# Celery queue of the WhatsApp tasks (empty: Celery's default queue).
+WHATSAPP_CELERY_QUEUE = env_str("WHATSAPP_CELERY_QUEUE", "")
+# The built-in Cloud API simulator and its phone page. On by default only while no real Graph API
+# is configured: anyone who can reach it can write to any number as any customer.
+WHATSAPP_SIMULATOR_ENABLED = env_bool("WHATSAPP_SIMULATOR_ENABLED", not WHATSAPP_GRAPH_BASE_URL)
+WHATSAPP_SIMULATOR_WEBHOOK_URL = env_str("WHATSAPP_SIMULATOR_WEBHOOK_URL", "")
+# Seconds after accepting a message at which the simulator reports sent, delivered, read.
+WHATSAPP_SIMULATOR_STATUS_DELAYS = env_str("WHATSAPP_SIMULATOR_STATUS_DELAYS", "0.5,1.5,3")
+WHATSAPP_SIMULATOR_FAILURE_RATE = env_float("WHATSAPP_SIMULATOR_FAILURE_RATE", 0.0)
+
+# --- Real time --------------------------------------------------------------------------------
+
+PYTAKE_EVENT_RETENTION_HOURS = env_int("PYTAKE_EVENT_RETENTION_HOURS", 24)
+PYTAKE_RESUME_OVERLAP = env_int("PYTAKE_RESUME_OVERLAP", 20)
+PYTAKE_RESUME_MAX_EVENTS = env_int("PYTAKE_RESUME_MAX_EVENTS", 5000)
+PYTAKE_WS_HEARTBEAT_SECONDS = env_float("PYTAKE_WS_HEARTBEAT_SECONDS", 25.0)
+PYTAKE_WS_MAX_PER_USER = env_int("PYTAKE_WS_MAX_PER_USER", 5)
+PYTAKE_WS_MAX_FRAME_BYTES = env_int("PYTAKE_WS_MAX_FRAME_BYTES", 64 * 1024)
+# Unsent bytes a server keeps for one WebSocket client before dropping it (a client that stopped
+# reading); it reconnects and resumes. Enforced by the production server (deploy/asgi-server).
+PYTAKE_WS_MAX_SEND_BUFFER = env_int("PYTAKE_WS_MAX_SEND_BUFFER", 4 * 1024 * 1024)
+PYTAKE_WS_MAX_JOINED = env_int("PYTAKE_WS_MAX_JOINED", 50)
+PYTAKE_WS_RATE = env_float("PYTAKE_WS_RATE", 20.0)
+PYTAKE_WS_BURST = env_int("PYTAKE_WS_BURST", 40)
+PYTAKE_WS_ABUSE_LIMIT = env_int("PYTAKE_WS_ABUSE_LIMIT", 20)
+PYTAKE_TYPING_TIMEOUT_SECONDS = env_float("PYTAKE_TYPING_TIMEOUT_SECONDS", 6.0)
+PYTAKE_PRESENCE_PREFIX = env_str("PYTAKE_PRESENCE_PREFIX", "pytake:presence")
+PYTAKE_WEBCHAT_TOKEN_MINUTES = env_int("PYTAKE_WEBCHAT_TOKEN_MINUTES", 120)
+
+# --- Service flow: bot, queue, assignment, web chat ------------------------------------------
+
+# An OpenAI-compatible chat endpoint for tenants whose bot engine is "llm" (empty: rules only).
+PYTAKE_BOT_LLM_URL = env_str("PYTAKE_BOT_LLM_URL", "")
+PYTAKE_BOT_LLM_MODEL = env_str("PYTAKE_BOT_LLM_MODEL", "gpt-4o-mini")
+PYTAKE_BOT_LLM_API_KEY = env_str("PYTAKE_BOT_LLM_API_KEY", "")
+PYTAKE_BOT_LLM_TIMEOUT = env_float("PYTAKE_BOT_LLM_TIMEOUT", 8.0)
+PYTAKE_AUTO_ASSIGN = env_bool("PYTAKE_AUTO_ASSIGN", True)
+PYTAKE_AUTO_RESOLVE_HOURS = env_int("PYTAKE_AUTO_RESOLVE_HOURS", 24)
+PYTAKE_AWAY_REQUEUE_SECONDS = env_int("PYTAKE_AWAY_REQUEUE_SECONDS", 0)
+PYTAKE_QUEUE_DEFAULT_HANDLING_SECONDS = env_int("PYTAKE_QUEUE_DEFAULT_HANDLING_SECONDS", 300)
+PYTAKE_QUEUE_STATS_HOURS = env_int("PYTAKE_QUEUE_STATS_HOURS", 24)
+
+# --- Static, i18n, security -------------------------------------------------------------------
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("PYTAKE_MEDIA_ROOT", str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG and env_bool("PYTAKE_MANIFEST_STATIC", True)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PYTAKE_BEHIND_TLS_PROXY") else None
+SECURE_SSL_REDIRECT = env_bool("PYTAKE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("PYTAKE_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("PYTAKE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PYTAKE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("PYTAKE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# JSON lines in production, readable text in development (see pytake/logging.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
+LOGGING = logging_config(json_lines=LOG_FORMAT == "json", level=LOG_LEVEL)
+
+# --- Operations -------------------------------------------------------------------------------
+
+# /metrics is open to loopback and private addresses; elsewhere it needs this bearer token.
+PYTAKE_METRICS_TOKEN = env_str("PYTAKE_METRICS_TOKEN", "")
+# Seconds an ASGI server takes at most, after SIGTERM, to close its sockets (1012) and exit.
+PYTAKE_SHUTDOWN_TIMEOUT = env_float("PYTAKE_SHUTDOWN_TIMEOUT", 10.0)

@@ -1,0 +1,506 @@
+"""The one WebSocket consumer at ``/ws/``. The protocol is docs/realtime-protocol.md.
+
+The consumer stays thin: it checks frames, calls selectors and services (through
+``database_sync_to_async``) and forwards events. Every event reaches it as one channel-layer
+message type, ``realtime.event``, already serialised; it only decides whether this socket may
+receive it (``Recipients``) and forwards the text.
+
+Channels dispatches one message at a time per consumer, so while ``resume`` reads the log, live
+events wait in the channel layer; afterwards ``_recent_ids`` drops those already replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+from conversations import flow, selectors, services
+from conversations.models import Conversation
+from pytake import metrics
+from pytake.errors import ApplicationError, InvalidInput, NotFound
+from pytake.logging import bind as bind_log_context
+from pytake.logging import new_request_id
+from realtime import groups, lifecycle
+from realtime.auth import Principal
+from realtime.events import Recipients, apublish_ephemeral
+from realtime.models import Audience
+from realtime.presence import Connection, registry
+from realtime.replay import replay_after, tenant_last_event_id
+
+log = logging.getLogger(__name__)
+
+CLOSE_AUTH = 4001
+CLOSE_FORBIDDEN = 4003
+CLOSE_HEARTBEAT = 4008
+CLOSE_TOO_MANY_CONNECTIONS = 4009
+CLOSE_RATE_LIMITED = 4029
+CLOSE_TOO_LARGE = 1009
+CLOSE_RESTART = 1012
+
+STAFF_ACTIONS = frozenset({"join", "leave", "typing", "read", "ping", "resume"})
+CUSTOMER_ACTIONS = frozenset({"join", "typing", "read", "ping", "resume", "message"})
+RECENT_IDS = 2048
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.capacity = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """A browser's Origin must name one of our hosts. No Origin (a non-browser client) is fine:
+    the token is what authenticates it."""
+    origin = next((v for k, v in scope.get("headers", []) if k == b"origin"), None)
+    if origin is None:
+        return True
+    text = origin.decode("latin-1")
+    if text in settings.PYTAKE_WS_ALLOWED_ORIGINS:
+        return True
+    host = text.split("://", 1)[-1]
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+def _conversation_id(frame: dict[str, Any]) -> int:
+    value = frame.get("conversation_id")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidInput("conversation_id must be a positive integer.", code="invalid")
+    return value
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    principal: Principal
+    connection: Connection
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.ready = False
+        self.joined: set[int] = set()
+        self.typing_tasks: dict[int, asyncio.Task[None]] = {}
+        self.recent: deque[int] = deque(maxlen=RECENT_IDS)
+        self.recent_set: set[int] = set()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.bucket = TokenBucket(settings.PYTAKE_WS_RATE, settings.PYTAKE_WS_BURST)
+        self.violations = 0
+        self.last_heard = time.monotonic()
+        subprotocols = self.scope.get("subprotocols") or []
+        await self.accept("bearer" if "bearer" in subprotocols else None)
+        refusal = (
+            CLOSE_RESTART
+            if lifecycle.is_draining()
+            else CLOSE_FORBIDDEN
+            if not origin_allowed(self.scope)
+            else CLOSE_AUTH
+            if self.scope.get("principal") is None
+            else None
+        )
+        if refusal is not None:
+            metrics.WS_CONNECTS.labels(str(refusal)).inc()
+            await self.close(refusal)
+            return
+        principal = self.scope["principal"]
+        self.principal = principal
+        bind_log_context(request_id=new_request_id(), tenant_id=principal.tenant_id, user_id=principal.user_id)
+        p = principal
+        user_key = f"u{p.user_id}" if not p.is_customer else f"c{p.conversation_id}"
+        self.connection = Connection(self.channel_name, user_key, p.tenant_id, p.role)
+        for group in self._groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+        if p.is_customer:
+            assert p.conversation_id is not None
+            self.joined.add(p.conversation_id)
+        first, evict = await registry().add(self.connection, settings.PYTAKE_WS_MAX_PER_USER)
+        for channel in evict:
+            await self.channel_layer.send(channel, {"type": "realtime.close", "code": CLOSE_TOO_MANY_CONNECTIONS})
+        self.ready = True
+        metrics.WS_CONNECTS.labels("accepted").inc()
+        metrics.WS_CONNECTIONS.labels(p.role).inc()
+        if first and not p.is_customer:
+            await self._announce_presence()
+            await database_sync_to_async(_agent_online)(p.user_id)
+        await self._send_json(
+            {
+                "type": "hello",
+                "data": {
+                    "user": {"id": p.user_id, "role": p.role, "tenant_id": p.tenant_id},
+                    "conversation_id": p.conversation_id,
+                    "last_event_id": await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(
+                        p.tenant_id
+                    ),
+                    "heartbeat_seconds": settings.PYTAKE_WS_HEARTBEAT_SECONDS,
+                    "resume_window_seconds": settings.PYTAKE_EVENT_RETENTION_HOURS * 3600,
+                    "limits": {
+                        "max_frame_bytes": settings.PYTAKE_WS_MAX_FRAME_BYTES,
+                        "max_joined": settings.PYTAKE_WS_MAX_JOINED,
+                        "rate_per_second": settings.PYTAKE_WS_RATE,
+                    },
+                },
+            }
+        )
+        self.tasks.append(asyncio.create_task(self._watchdog()))
+
+    def _groups(self) -> list[str]:
+        """The groups of this socket: its audience, and its server process (for the graceful
+        restart, see ``realtime.lifecycle``)."""
+        p = self.principal
+        if p.is_customer:
+            assert p.conversation_id is not None
+            return [groups.webchat(p.conversation_id), lifecycle.process_group_name()]
+        assert p.user_id is not None
+        names = [groups.tenant(p.tenant_id), groups.user(p.user_id), lifecycle.process_group_name()]
+        if p.is_supervisor:
+            names.append(groups.supervisors(p.tenant_id))
+        return names
+
+    async def disconnect(self, code: int) -> None:
+        for task in [*getattr(self, "tasks", []), *getattr(self, "typing_tasks", {}).values()]:
+            task.cancel()
+        if not getattr(self, "ready", False):
+            return
+        self.ready = False
+        metrics.WS_CLOSES.labels(str(code)).inc()
+        metrics.WS_CONNECTIONS.labels(self.principal.role).dec()
+        for group in self._groups() + [groups.conversation(c) for c in self.joined if not self.principal.is_customer]:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for conversation_id in list(self.typing_tasks):
+            await self._typing_broadcast(conversation_id, "stop")
+        last = await registry().remove(self.connection)
+        if last and not self.principal.is_customer:
+            await self._announce_presence(offline=True)
+            await database_sync_to_async(flow.agent_went_away)(user_id=self.principal.user_id)
+
+    async def _watchdog(self) -> None:
+        """Close on token expiry (4001) or on silence past two heartbeats (4008); refresh presence."""
+        heartbeat = float(settings.PYTAKE_WS_HEARTBEAT_SECONDS)
+        while True:
+            now = datetime.now(tz=UTC)
+            until_expiry = (self.principal.expires_at - now).total_seconds()
+            await asyncio.sleep(max(0.0, min(heartbeat / 2, until_expiry)))
+            if datetime.now(tz=UTC) >= self.principal.expires_at:
+                await self.close(CLOSE_AUTH)
+                return
+            if time.monotonic() - self.last_heard > 2 * heartbeat:
+                await self.close(CLOSE_HEARTBEAT)
+                return
+            await registry().touch(self.connection, len(self.joined))
+
+    # --- frames from the client ---------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not getattr(self, "ready", False):
+            return
+        self.last_heard = time.monotonic()
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.PYTAKE_WS_MAX_FRAME_BYTES:
+            await self.close(CLOSE_TOO_LARGE)
+            return
+        ref = None
+        try:
+            if text_data is None:
+                raise InvalidInput("Frames must be JSON text.", code="bad_request")
+            try:
+                frame = json.loads(text_data)
+            except ValueError:
+                raise InvalidInput("The frame is not valid JSON.", code="bad_request") from None
+            if not isinstance(frame, dict):
+                raise InvalidInput("A frame must be a JSON object.", code="bad_request")
+            ref = frame.get("ref")
+            if ref is not None and (not isinstance(ref, str | int) or isinstance(ref, bool) or len(str(ref)) > 64):
+                ref = None
+                raise InvalidInput("ref must be a string or a number of at most 64 characters.", code="invalid")
+            if not self.bucket.take():
+                self.violations += 1
+                if self.violations > settings.PYTAKE_WS_ABUSE_LIMIT:
+                    await self.close(CLOSE_RATE_LIMITED)
+                    return
+                raise ApplicationError("Too many commands: slow down.", code="rate_limited")
+            action = frame.get("action")
+            allowed = CUSTOMER_ACTIONS if self.principal.is_customer else STAFF_ACTIONS
+            handler = self._handlers().get(action) if isinstance(action, str) and action in allowed else None
+            if handler is None:
+                raise InvalidInput(f"Unknown action {action!r}.", code="unknown_action")
+            result = await handler(frame)
+        except ApplicationError as exc:
+            await self._send_json({"type": "error", "ref": ref, "code": exc.code, "message": exc.message})
+            return
+        if result is not None:
+            await self._send_json(result if "type" in result else {"type": "ack", "ref": ref, "data": result})
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]]:
+        return {
+            "join": self.do_join,
+            "leave": self.do_leave,
+            "typing": self.do_typing,
+            "read": self.do_read,
+            "ping": self.do_ping,
+            "resume": self.do_resume,
+            "message": self.do_message,
+        }
+
+    async def do_ping(self, frame: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "pong", "ref": frame.get("ref")}
+
+    async def do_join(self, frame: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result = await self._join(frame)
+        except ApplicationError as exc:
+            metrics.WS_JOINS.labels(exc.code).inc()
+            raise
+        metrics.WS_JOINS.labels("ok").inc()
+        return result
+
+    async def _join(self, frame: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = _conversation_id(frame)
+        if self.principal.is_customer:
+            if conversation_id != self.principal.conversation_id:
+                raise NotFound("Conversation not found.")
+            seq = await database_sync_to_async(_conversation_seq)(conversation_id)
+            return {"conversation_id": conversation_id, "seq": seq}
+        if conversation_id not in self.joined and len(self.joined) >= settings.PYTAKE_WS_MAX_JOINED:
+            raise ApplicationError(
+                f"At most {settings.PYTAKE_WS_MAX_JOINED} joined conversations per socket.", code="too_many_joined"
+            )
+        conversation = await database_sync_to_async(selectors.conversation_for_user)(
+            user=self.principal.user, conversation_id=conversation_id
+        )
+        await self.channel_layer.group_add(groups.conversation(conversation.pk), self.channel_name)
+        self.joined.add(conversation.pk)
+        return {"conversation_id": conversation.pk, "seq": conversation.event_seq}
+
+    async def do_leave(self, frame: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = _conversation_id(frame)
+        await self._leave(conversation_id)
+        return {"conversation_id": conversation_id}
+
+    async def _leave(self, conversation_id: int) -> None:
+        if conversation_id in self.joined:
+            self.joined.discard(conversation_id)
+            await self.channel_layer.group_discard(groups.conversation(conversation_id), self.channel_name)
+        task = self.typing_tasks.pop(conversation_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def do_typing(self, frame: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = _conversation_id(frame)
+        state = frame.get("state", "start")
+        if state not in ("start", "stop"):
+            raise InvalidInput('state must be "start" or "stop".', code="invalid")
+        if conversation_id not in self.joined:
+            raise NotFound("Join the conversation first.", code="not_joined")
+        previous = self.typing_tasks.pop(conversation_id, None)
+        if previous is not None:
+            previous.cancel()
+        if state == "start":
+            self.typing_tasks[conversation_id] = asyncio.create_task(self._typing_timeout(conversation_id))
+            if previous is None:
+                await self._typing_broadcast(conversation_id, "start")
+            if not self.principal.is_customer:
+                await database_sync_to_async(_whatsapp_typing)(conversation_id)
+        elif previous is not None:
+            await self._typing_broadcast(conversation_id, "stop")
+        return {"conversation_id": conversation_id, "state": state}
+
+    async def _typing_timeout(self, conversation_id: int) -> None:
+        await asyncio.sleep(settings.PYTAKE_TYPING_TIMEOUT_SECONDS)
+        self.typing_tasks.pop(conversation_id, None)
+        await self._typing_broadcast(conversation_id, "stop")
+
+    async def _typing_broadcast(self, conversation_id: int, state: str) -> None:
+        p = self.principal
+        who = None if p.user is None else {"id": p.user.pk, "name": p.user.get_full_name()}
+        routes = [groups.conversation(conversation_id)]
+        if p.is_customer or await database_sync_to_async(_is_webchat)(conversation_id):
+            routes.append(groups.webchat(conversation_id))
+        await apublish_ephemeral(
+            routes=routes,
+            type="typing",
+            data={"conversation_id": conversation_id, "user": who, "state": state},
+            conversation_id=conversation_id,
+            exclude_channel=self.channel_name,
+        )
+
+    async def do_read(self, frame: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = _conversation_id(frame)
+        if self.principal.is_customer:
+            if conversation_id != self.principal.conversation_id:
+                raise NotFound("Conversation not found.")
+            await database_sync_to_async(services.conversation_mark_read_by_customer)(conversation_id=conversation_id)
+            return {"conversation_id": conversation_id}
+        user = self.principal.user
+        assert user is not None
+
+        def mark() -> None:
+            conversation = selectors.conversation_for_user(user=user, conversation_id=conversation_id)
+            services.conversation_mark_read(conversation=conversation, actor=user)
+
+        await database_sync_to_async(mark)()
+        return {"conversation_id": conversation_id}
+
+    async def do_message(self, frame: dict[str, Any]) -> dict[str, Any]:
+        text, client_id = frame.get("text"), frame.get("client_id")
+        if not isinstance(text, str) or not text.strip() or len(text) > 4096:
+            raise InvalidInput("text must be a non-empty string of at most 4096 characters.", code="invalid")
+        if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+            raise InvalidInput("client_id must be a string of at most 64 characters.", code="invalid")
+        assert self.principal.conversation_id is not None
+        message, _created = await database_sync_to_async(services.message_create_webchat)(
+            conversation_id=self.principal.conversation_id, text=text, client_id=client_id
+        )
+        return {"message_id": message.pk}
+
+    async def do_resume(self, frame: dict[str, Any]) -> dict[str, Any]:
+        last = frame.get("last_event_id")
+        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+            raise InvalidInput("last_event_id must be a non-negative integer.", code="invalid")
+        # Reads only: parallel threads, so a reconnect storm is not served one socket at a time.
+        replay = await database_sync_to_async(replay_after, thread_sensitive=False)(
+            principal=self.principal, last_event_id=last, joined=set(self.joined)
+        )
+        metrics.WS_RESUMES.labels("resync" if replay.resync else "replayed").inc()
+        if replay.resync:
+            return {
+                "type": "resync",
+                "ref": frame.get("ref"),
+                "data": {"reason": replay.resync, "last_event_id": replay.last_event_id},
+            }
+        sent = 0
+        for event_id, text in zip(replay.ids, replay.frames, strict=True):
+            if self._seen(event_id):
+                continue
+            await self.send(text_data=text)
+            sent += 1
+        return {"replayed": sent, "last_event_id": replay.last_event_id}
+
+    # --- events from the channel layer --------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Live events skip Channels' per-message ``aclose_old_connections()``: that is a
+        ``sync_to_async`` hop through the one shared thread for every message of every socket,
+        and it was the largest cost of fan-out in the bench (docs/benchmarks.md). Forwarding an
+        event never touches the database; every handler that does goes through
+        ``database_sync_to_async``, which closes stale connections itself."""
+        if message.get("type") == "realtime.event":
+            await self.realtime_event(message)
+        else:
+            await super().dispatch(message)
+
+    def _seen(self, event_id: int) -> bool:
+        """Remember a delivered id; True if it was delivered before (dedupe across groups and
+        across the resume seam)."""
+        if event_id in self.recent_set:
+            return True
+        if len(self.recent) == self.recent.maxlen:
+            self.recent_set.discard(self.recent[0])
+        self.recent.append(event_id)
+        self.recent_set.add(event_id)
+        return False
+
+    def _may_receive(self, message: dict[str, Any]) -> bool:
+        p = self.principal
+        conversation_id = message.get("conversation_id")
+        raw = message.get("recipients")
+        recipients = Recipients(**raw) if raw else None
+        if p.is_customer:
+            return conversation_id == p.conversation_id and (recipients is None or recipients.customer)
+        assert p.user_id is not None
+        if recipients is not None and not recipients.allows_staff(user_id=p.user_id, is_supervisor=p.is_supervisor):
+            return False
+        event_type = message.get("event_type", "")
+        if event_type.startswith("message.") or event_type == "typing":
+            return conversation_id in self.joined
+        return True
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        if not getattr(self, "ready", False) or message.get("exclude_channel") == self.channel_name:
+            return
+        if not self._may_receive(message):
+            return
+        if message.get("event_type") == "conversation.revoked" and not self.principal.is_customer:
+            await self._leave(int(message["conversation_id"]))
+        event_id = message.get("id")
+        if event_id is not None and self._seen(event_id):
+            return
+        await self.send(text_data=message["text"])
+        event_type = message.get("event_type", "")
+        metrics.EVENTS_DELIVERED.labels(event_type).inc()
+        if message.get("ts"):
+            metrics.EVENT_DELIVERY_SECONDS.labels(event_type).observe(max(0.0, time.time() - message["ts"]))
+
+    async def realtime_close(self, message: dict[str, Any]) -> None:
+        """Sent to the oldest socket of a user over the cap (4009), or by the lifecycle hook."""
+        await self.close(int(message.get("code", CLOSE_RESTART)))
+
+    async def server_shutdown(self, message: dict[str, Any]) -> None:
+        await self.close(CLOSE_RESTART)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    async def _send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))
+
+    async def _announce_presence(self, offline: bool = False) -> None:
+        user = self.principal.user
+        assert user is not None
+        status = "offline" if offline else await database_sync_to_async(_presence_status)(user.pk)
+        await apublish_ephemeral(
+            routes=[groups.tenant(self.principal.tenant_id)],
+            type="presence",
+            data={"user_id": user.pk, "status": status},
+            recipients=Recipients(Audience.STAFF),
+            exclude_channel=self.channel_name,  # a socket knows it is online
+        )
+
+
+def _whatsapp_typing(conversation_id: int) -> None:
+    """Show "typing…" on the customer's phone (rate-limited there); never fails the frame."""
+    from whatsapp.services import typing_indicator_send
+
+    try:
+        typing_indicator_send(conversation_id=conversation_id)
+    except Exception:
+        log.warning("WhatsApp typing indicator failed for conversation %s", conversation_id, exc_info=True)
+
+
+def _agent_online(user_id: int) -> None:
+    """First socket of a staff member: if they are available, the queue may give them work."""
+    from conversations.models import Availability, User
+
+    if User.objects.filter(pk=user_id, availability=Availability.AVAILABLE).exists():
+        flow.agent_came_back(user_id=user_id)
+
+
+def _conversation_seq(conversation_id: int) -> int:
+    return Conversation.objects.filter(pk=conversation_id).values_list("event_seq", flat=True).first() or 0
+
+
+def _is_webchat(conversation_id: int) -> bool:
+    return Conversation.objects.filter(pk=conversation_id, channel="webchat").exists()
+
+
+def _presence_status(user_id: int) -> str:
+    from conversations.models import Availability, User
+
+    availability = User.objects.filter(pk=user_id).values_list("availability", flat=True).first()
+    return "away" if availability == Availability.AWAY else "online"

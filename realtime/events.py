@@ -1,0 +1,273 @@
+"""Turning changes into events: record them in the log and publish them after commit.
+
+This is the single publish path. ``event_record`` is called inside the transaction that made the
+change (the ``post_save`` handlers in ``realtime.signals`` call it for Messages and
+Conversations; services call it for events with no row behind them, such as ``queue.updated``).
+
+Lock order: a transaction takes the tenant's event counter row when it records its first event
+and holds it until commit. Services that change several rows lock all of them first (in pk
+order), then save, so that the counter is always the last lock taken.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from conversations.models import Conversation
+from pytake import metrics
+from pytake.transactions import on_commit_robust
+from realtime import groups
+from realtime.models import Audience, Event, TenantEventCounter
+
+log = logging.getLogger(__name__)
+
+CHANNEL_MESSAGE_TYPE = "realtime.event"
+
+# Required keys of each event's ``data``: an event without them fails where it is made.
+EVENT_SCHEMAS: dict[str, frozenset[str]] = {
+    "message.new": frozenset({"id", "conversation_id", "direction", "sender_type", "type", "content", "status"}),
+    "message.status": frozenset({"id", "conversation_id", "status", "error"}),
+    "conversation.new": frozenset({"id", "status", "assignee", "contact"}),
+    "conversation.updated": frozenset({"id", "status", "assignee", "contact"}),
+    "conversation.assigned": frozenset({"id", "status", "assignee", "contact"}),
+    "conversation.revoked": frozenset({"id"}),
+    "queue.updated": frozenset({"size", "conversation_id", "reason"}),
+    "broadcast": frozenset({"text", "from"}),
+}
+EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position"})
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who may receive an event. The same rule filters live delivery and replay."""
+
+    audience: str
+    assignee_id: int | None = None
+    user_id: int | None = None
+    customer: bool = False
+
+    def allows_staff(self, *, user_id: int, is_supervisor: bool) -> bool:
+        if self.audience == Audience.STAFF:
+            return is_supervisor or self.assignee_id is None or self.assignee_id == user_id
+        if self.audience == Audience.USER:
+            return self.user_id == user_id
+        if self.audience == Audience.AGENTS_EXCEPT:
+            return not is_supervisor and self.user_id != user_id
+        return False
+
+
+def staff_of(conversation: Conversation, *, customer: bool = False) -> Recipients:
+    """Staff who may read ``conversation`` as it is now (and its customer, if ``customer``)."""
+    return Recipients(Audience.STAFF, assignee_id=conversation.assignee_id, customer=customer)
+
+
+def _next_tenant_seq(tenant_id: int) -> int:
+    """The next event id of the tenant. The UPDATE locks the tenant's counter row until commit,
+    which is what keeps ids in commit order; one statement, no read-modify-write."""
+    table = TenantEventCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE tenant_id = %s RETURNING last_seq", [tenant_id]
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return int(row[0])
+    # The tenant's first event: create its counter (a concurrent first event may win; either way
+    # the row exists now), then take the next id as above.
+    TenantEventCounter.objects.bulk_create([TenantEventCounter(tenant_id=tenant_id)], ignore_conflicts=True)
+    return _next_tenant_seq(tenant_id)
+
+
+def _next_conversation_seq(conversation: Conversation) -> int:
+    # A raw UPDATE on purpose: this must not fire post_save (which would publish again).
+    table = Conversation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET event_seq = event_seq + 1 WHERE id = %s RETURNING event_seq", [conversation.pk]
+        )
+        row = cursor.fetchone()
+    conversation.event_seq = int(row[0])
+    return conversation.event_seq
+
+
+def _routes(event_type: str, tenant_id: int, conversation_id: int | None, recipients: Recipients) -> list[str]:
+    """The channel-layer groups that reach every socket allowed to receive the event (and, for
+    conversation-level events, no more than needed: consumers still filter with ``Recipients``)."""
+    routes: list[str] = []
+    if recipients.audience == Audience.STAFF:
+        if event_type.startswith("message.") and conversation_id is not None:
+            routes.append(groups.conversation(conversation_id))
+        elif recipients.assignee_id is None:
+            routes.append(groups.tenant(tenant_id))
+        else:
+            routes += [groups.supervisors(tenant_id), groups.user(recipients.assignee_id)]
+    elif recipients.audience == Audience.USER and recipients.user_id is not None:
+        routes.append(groups.user(recipients.user_id))
+    elif recipients.audience == Audience.AGENTS_EXCEPT:
+        routes.append(groups.tenant(tenant_id))
+    if recipients.customer and conversation_id is not None:
+        routes.append(groups.webchat(conversation_id))
+    return routes
+
+
+def envelope_text(envelope: dict[str, Any]) -> str:
+    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def event_record(
+    *,
+    tenant_id: int,
+    type: str,
+    data: dict[str, Any],
+    recipients: Recipients,
+    conversation: Conversation | None = None,
+    counts_in_seq: bool = True,
+) -> Event:
+    """Log a durable event in the current transaction; it is published once the transaction
+    commits. ``counts_in_seq``: the event advances the conversation's ``seq`` (every event that
+    all staff of the conversation receive does; per-user notices do not)."""
+    schema = EVENT_SCHEMAS.get(type)
+    if schema is None:
+        raise ValueError(f"Unknown durable event type {type!r}")
+    missing = schema - data.keys()
+    if missing:
+        raise ValueError(f"{type} event lacks {sorted(missing)}")
+    with transaction.atomic():
+        seq = _next_tenant_seq(tenant_id)
+        conversation_seq = None
+        if conversation is not None and counts_in_seq and recipients.audience == Audience.STAFF:
+            conversation_seq = _next_conversation_seq(conversation)
+        event = Event.objects.create(
+            tenant_id=tenant_id,
+            seq=seq,
+            type=type,
+            conversation_id=conversation.pk if conversation is not None else None,
+            conversation_seq=conversation_seq,
+            audience=recipients.audience,
+            assignee_id=recipients.assignee_id,
+            user_id=recipients.user_id,
+            customer=recipients.customer,
+            data=json.loads(envelope_text(data)),
+        )
+        message = channel_message(event)
+        routes = _routes(type, tenant_id, event.conversation_id, recipients)
+        on_commit_robust(_publish, routes, message)
+    return event
+
+
+def envelope_of(event: Event) -> dict[str, Any]:
+    envelope: dict[str, Any] = {"type": event.type, "id": event.seq, "ts": event.created_at.isoformat()}
+    if event.conversation_id is not None:
+        envelope["conversation_id"] = event.conversation_id
+        if event.conversation_seq is not None:
+            envelope["seq"] = event.conversation_seq
+    envelope["data"] = event.data
+    return envelope
+
+
+def recipients_of(event: Event) -> Recipients:
+    return Recipients(event.audience, event.assignee_id, event.user_id, event.customer)
+
+
+def channel_message(event: Event) -> dict[str, Any]:
+    """What travels through the channel layer: the frame already serialised (once, for every
+    receiver), its id, and who may receive it."""
+    return {
+        "type": CHANNEL_MESSAGE_TYPE,
+        "id": event.seq,
+        "conversation_id": event.conversation_id,
+        "event_type": event.type,
+        "recipients": asdict(recipients_of(event)),
+        "ts": event.created_at.timestamp(),
+        "text": envelope_text(envelope_of(event)),
+    }
+
+
+def _publish(routes: list[str], message: dict[str, Any]) -> None:
+    """The fast path. A failure here (Redis away) loses nothing: the event is in the log, and
+    clients get it on resume."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    send = async_to_sync(layer.group_send)
+    for group in routes:
+        try:
+            send(group, message)
+        except Exception:
+            log.warning(
+                "publish of event %s to %s failed; it stays in the log", message.get("id"), group, exc_info=True
+            )
+
+
+def _ephemeral_message(
+    *,
+    type: str,
+    data: dict[str, Any],
+    recipients: Recipients | None,
+    conversation_id: int | None,
+    exclude_channel: str | None,
+) -> dict[str, Any]:
+    if type not in EPHEMERAL_TYPES:
+        raise ValueError(f"{type!r} is not an ephemeral event type")
+    envelope: dict[str, Any] = {"type": type, "ts": timezone.now().isoformat()}
+    if conversation_id is not None:
+        envelope["conversation_id"] = conversation_id
+    envelope["data"] = data
+    return {
+        "type": CHANNEL_MESSAGE_TYPE,
+        "id": None,
+        "conversation_id": conversation_id,
+        "event_type": type,
+        "recipients": asdict(recipients) if recipients else None,
+        "exclude_channel": exclude_channel,
+        "ts": time.time(),
+        "text": envelope_text(envelope),
+    }
+
+
+def publish_ephemeral(
+    *,
+    routes: list[str],
+    type: str,
+    data: dict[str, Any],
+    recipients: Recipients | None = None,
+    conversation_id: int | None = None,
+    exclude_channel: str | None = None,
+) -> None:
+    """Send an event that is not logged (typing, presence, queue position): best effort, after
+    the current transaction commits (at once when none is open)."""
+    message = _ephemeral_message(
+        type=type, data=data, recipients=recipients, conversation_id=conversation_id, exclude_channel=exclude_channel
+    )
+    on_commit_robust(_publish, routes, message)
+
+
+async def apublish_ephemeral(
+    *,
+    routes: list[str],
+    type: str,
+    data: dict[str, Any],
+    recipients: Recipients | None = None,
+    conversation_id: int | None = None,
+    exclude_channel: str | None = None,
+) -> None:
+    """``publish_ephemeral`` for async callers (consumers), outside any transaction."""
+    message = _ephemeral_message(
+        type=type, data=data, recipients=recipients, conversation_id=conversation_id, exclude_channel=exclude_channel
+    )
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    metrics.EVENTS_PUBLISHED.labels(type).inc()
+    for group in routes:
+        await layer.group_send(group, message)

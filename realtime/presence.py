@@ -1,0 +1,251 @@
+"""Who is connected, across every server process: presence, the per-user socket cap, and stats.
+
+With ``REDIS_URL`` the registry lives in Redis so that several ASGI processes share it; without,
+it lives in this process (the embedded default runs one process). A socket's entry stays live
+while the socket refreshes it (on every heartbeat); entries of a crashed process expire on their
+own after ``3 × heartbeat``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Connection:
+    channel: str
+    user_key: str  # "u<user id>" for staff, "c<conversation id>" for web-chat customers
+    tenant_id: int
+    role: str
+
+
+class Registry(Protocol):
+    async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
+        """Register a socket. Returns (first live socket of this user?, channels to evict)."""
+
+    async def remove(self, conn: Connection) -> bool:
+        """Unregister a socket. Returns True when it was the user's last live one."""
+
+    async def touch(self, conn: Connection, joined: int) -> None: ...
+
+    async def online(self, user_keys: list[str]) -> set[str]: ...
+
+    async def tenant_stats(self, tenant_id: int) -> dict[str, object]: ...
+
+
+def _ttl() -> float:
+    return float(settings.PYTAKE_WS_HEARTBEAT_SECONDS) * 3
+
+
+@dataclass
+class _Entry:
+    conn: Connection
+    connected_at: float
+    seen_at: float
+    joined: int = 0
+
+
+@dataclass
+class MemoryRegistry:
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    peaks: dict[int, int] = field(default_factory=dict)
+
+    def _live(self, predicate: object = None) -> list[_Entry]:
+        cutoff = time.time() - _ttl()
+        for channel in [c for c, e in self.entries.items() if e.seen_at < cutoff]:
+            del self.entries[channel]
+        return list(self.entries.values())
+
+    def _of_user(self, user_key: str) -> list[_Entry]:
+        return sorted((e for e in self._live() if e.conn.user_key == user_key), key=lambda e: e.connected_at)
+
+    async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
+        now = time.time()
+        self.entries[conn.channel] = _Entry(conn, now, now)
+        mine = self._of_user(conn.user_key)
+        evict = [e.conn.channel for e in mine[: max(0, len(mine) - max_per_user)]]
+        tenant_count = sum(1 for e in self._live() if e.conn.tenant_id == conn.tenant_id)
+        self.peaks[conn.tenant_id] = max(self.peaks.get(conn.tenant_id, 0), tenant_count)
+        return len(mine) == 1, evict
+
+    async def remove(self, conn: Connection) -> bool:
+        existed = self.entries.pop(conn.channel, None) is not None
+        return existed and not self._of_user(conn.user_key)
+
+    async def touch(self, conn: Connection, joined: int) -> None:
+        entry = self.entries.get(conn.channel)
+        if entry is not None:
+            entry.seen_at = time.time()
+            entry.joined = joined
+
+    async def online(self, user_keys: list[str]) -> set[str]:
+        live = {e.conn.user_key for e in self._live()}
+        return {k for k in user_keys if k in live}
+
+    async def tenant_stats(self, tenant_id: int) -> dict[str, object]:
+        mine = [e for e in self._live() if e.conn.tenant_id == tenant_id]
+        return _stats(
+            [(e.conn.role, e.joined) for e in mine], {e.conn.user_key for e in mine}, self.peaks.get(tenant_id, 0)
+        )
+
+
+def _stats(rows: list[tuple[str, int]], users: set[str], peak: int) -> dict[str, object]:
+    by_role: dict[str, int] = {}
+    for role, _joined in rows:
+        by_role[role] = by_role.get(role, 0) + 1
+    return {
+        "connections": len(rows),
+        "connections_by_role": by_role,
+        "users_online": len(users),
+        "joined_conversations": sum(joined for _role, joined in rows),
+        "peak_connections": max(peak, len(rows)),
+    }
+
+
+class RedisRegistry:
+    """Keys: ``<p>:user:<key>`` zset channel→connected_at; ``<p>:tenant:<id>`` hash
+    channel→"role|user_key|joined"; ``<p>:alive:<channel>`` expiring marker; ``<p>:peak:<id>``."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis.asyncio as aioredis
+
+        self.url = url
+        self.prefix = prefix
+        self._clients: dict[int, aioredis.Redis] = {}
+
+    @property
+    def redis(self):  # type: ignore[no-untyped-def]
+        # One client per event loop: a redis.asyncio client must not cross loops (tests run many).
+        import asyncio
+
+        import redis.asyncio as aioredis
+
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            client = self._clients[loop_id] = aioredis.Redis.from_url(self.url, decode_responses=True)
+        return client
+
+    def _k(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    async def _live_members(self, user_key: str) -> list[str]:
+        r = self.redis
+        members: list[str] = await r.zrange(self._k("user", user_key), 0, -1)
+        if not members:
+            return []
+        alive = await r.mget([self._k("alive", m) for m in members])
+        dead = [m for m, a in zip(members, alive, strict=True) if a is None]
+        if dead:
+            await r.zrem(self._k("user", user_key), *dead)
+        return [m for m, a in zip(members, alive, strict=True) if a is not None]
+
+    async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
+        r = self.redis
+        now = time.time()
+        pipe = r.pipeline()
+        pipe.zadd(self._k("user", conn.user_key), {conn.channel: now})
+        pipe.set(self._k("alive", conn.channel), "1", ex=int(_ttl()) + 1)
+        pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|0")
+        await pipe.execute()
+        live = await self._live_members(conn.user_key)  # oldest first (score = connect time)
+        evict = live[: max(0, len(live) - max_per_user)]
+        stats = await self.tenant_stats(conn.tenant_id)
+        count = int(str(stats["connections"]))
+        peak_key = self._k("peak", conn.tenant_id)
+        peak = int(await r.get(peak_key) or 0)
+        if count > peak:
+            await r.set(peak_key, count)
+        return len(live) == 1, evict
+
+    async def remove(self, conn: Connection) -> bool:
+        r = self.redis
+        pipe = r.pipeline()
+        pipe.zrem(self._k("user", conn.user_key), conn.channel)
+        pipe.delete(self._k("alive", conn.channel))
+        pipe.hdel(self._k("tenant", conn.tenant_id), conn.channel)
+        removed = (await pipe.execute())[0]
+        return bool(removed) and not await self._live_members(conn.user_key)
+
+    async def touch(self, conn: Connection, joined: int) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(self._k("alive", conn.channel), "1", ex=int(_ttl()) + 1)
+        pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|{joined}")
+        await pipe.execute()
+
+    async def online(self, user_keys: list[str]) -> set[str]:
+        return {k for k in user_keys if await self._live_members(k)}
+
+    async def tenant_stats(self, tenant_id: int) -> dict[str, object]:
+        r = self.redis
+        entries: dict[str, str] = await r.hgetall(self._k("tenant", tenant_id))
+        channels = list(entries)
+        alive = await r.mget([self._k("alive", c) for c in channels]) if channels else []
+        dead = [c for c, a in zip(channels, alive, strict=True) if a is None]
+        if dead:
+            await r.hdel(self._k("tenant", tenant_id), *dead)
+        rows, users = [], set()
+        for channel, a in zip(channels, alive, strict=True):
+            if a is None:
+                continue
+            role, user_key, joined = entries[channel].split("|")
+            rows.append((role, int(joined)))
+            users.add(user_key)
+        return _stats(rows, users, int(await r.get(self._k("peak", tenant_id)) or 0))
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    global _registry
+    if _registry is None:
+        if settings.REDIS_URL:
+            _registry = RedisRegistry(settings.REDIS_URL, settings.PYTAKE_PRESENCE_PREFIX)
+        else:
+            _registry = MemoryRegistry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget the registry (tests switch settings)."""
+    global _registry
+    _registry = None
+
+
+def user_key(user_id: int) -> str:
+    return f"u{user_id}"
+
+
+def online_user_ids(user_ids: list[int]) -> set[int]:
+    """Which of these staff users have a live socket (from sync code)."""
+    from asgiref.sync import async_to_sync
+
+    keys = {user_key(pk): pk for pk in user_ids}
+    return {keys[k] for k in async_to_sync(registry().online)(list(keys))}
+
+
+def presence_status(*, user: Any, online: bool) -> str:
+    if not online:
+        return "offline"
+    return "away" if user.availability == "away" else "online"
+
+
+def announce_availability(*, user: Any) -> None:
+    """Tell the tenant a user's presence after an availability change (only if connected)."""
+    from realtime import groups
+    from realtime.events import Recipients, publish_ephemeral
+    from realtime.models import Audience
+
+    if user.pk not in online_user_ids([user.pk]):
+        return
+    publish_ephemeral(
+        routes=[groups.tenant(user.tenant_id)],
+        type="presence",
+        data={"user_id": user.pk, "status": presence_status(user=user, online=True)},
+        recipients=Recipients(Audience.STAFF),
+    )

@@ -1,0 +1,99 @@
+"""post_save → event log. The one place that turns a saved Message or Conversation into events."""
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from conversations.models import Channel, Conversation, Message, Role, User
+from conversations.serializers import ConversationSerializer, MessageSerializer
+from realtime.events import Recipients, event_record, staff_of
+from realtime.models import Audience
+
+
+def message_status_data(message: Message) -> dict[str, Any]:
+    data = MessageSerializer(message).data
+    return {k: data[k] for k in ("id", "conversation_id", "status", "error", "sent_at", "delivered_at", "read_at")}
+
+
+@receiver(post_save, sender=Message, dispatch_uid="realtime.message_saved")
+def message_saved(sender: type[Message], instance: Message, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if raw:
+        return
+    conversation = instance.conversation
+    recipients = staff_of(conversation, customer=conversation.channel == Channel.WEBCHAT and not instance.internal)
+    if created:
+        event_record(
+            tenant_id=instance.tenant_id,
+            type="message.new",
+            data=dict(MessageSerializer(instance).data),
+            recipients=recipients,
+            conversation=conversation,
+        )
+    elif instance.changed("status"):
+        event_record(
+            tenant_id=instance.tenant_id,
+            type="message.status",
+            data=message_status_data(instance),
+            recipients=recipients,
+            conversation=conversation,
+        )
+    instance.mark_saved()
+
+
+@receiver(post_save, sender=Conversation, dispatch_uid="realtime.conversation_saved")
+def conversation_saved(
+    sender: type[Conversation], instance: Conversation, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    if raw:
+        return
+    data = dict(ConversationSerializer(instance).data)
+    tenant_id = instance.tenant_id
+    event_record(
+        tenant_id=tenant_id,
+        type="conversation.new" if created else "conversation.updated",
+        data=data,
+        recipients=staff_of(instance),
+        conversation=instance,
+    )
+    if not created and instance.changed("assignee_id"):
+        old, new = instance.previous("assignee_id"), instance.assignee_id
+        if new is not None:
+            event_record(
+                tenant_id=tenant_id,
+                type="conversation.assigned",
+                data=data,
+                recipients=Recipients(Audience.USER, user_id=new),
+                conversation=instance,
+                counts_in_seq=False,
+            )
+        # Whoever could see it before and cannot now is told to drop it (its id only).
+        if old is None and new is not None:
+            revoked = Recipients(Audience.AGENTS_EXCEPT, user_id=new)
+        elif old is not None and new is not None and _is_agent(old):
+            revoked = Recipients(Audience.USER, user_id=old)
+        else:
+            revoked = None
+        if revoked is not None:
+            event_record(
+                tenant_id=tenant_id,
+                type="conversation.revoked",
+                data={"id": instance.pk},
+                recipients=revoked,
+                conversation=instance,
+                counts_in_seq=False,
+            )
+    elif created and instance.assignee_id is not None:
+        event_record(
+            tenant_id=tenant_id,
+            type="conversation.assigned",
+            data=data,
+            recipients=Recipients(Audience.USER, user_id=instance.assignee_id),
+            conversation=instance,
+            counts_in_seq=False,
+        )
+    instance.mark_saved()
+
+
+def _is_agent(user_id: int) -> bool:
+    return User.objects.filter(pk=user_id, role=Role.AGENT).exists()

@@ -1,0 +1,249 @@
+// PyTake web-chat widget: a customer chats with the bot, then an agent, over /ws/.
+//
+// The connection is the shared client (../pytake/realtime.js, the one the inbox uses): it
+// reconnects with backoff, renews the web-chat token on close 4001, resumes from the last event
+// id, dedupes replayed events, refetches on `resync`, and queues messages typed while offline
+// (resent with the same client_id, so the server never stores one twice).
+// `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
+import { ConnectionState, RealtimeClient, newClientId } from "../pytake/realtime.js";
+
+const root = document.getElementById("chat");
+const tenant = root.dataset.tenant;
+const storeKey = `pytake.webchat.${tenant}`;
+const $ = (id) => document.getElementById(id);
+
+function held() {
+  try {
+    return JSON.parse(localStorage.getItem(storeKey) || "null");
+  } catch {
+    return null;
+  }
+}
+
+// --- session (REST) ------------------------------------------------------------------------------
+const session = {
+  token: null,
+  conversationId: null,
+  /** Start a chat, or continue the one `heldToken` belongs to. Null when that one expired. */
+  async start(name, heldToken) {
+    const body = { tenant, name: name || "Visitante" };
+    if (heldToken) body.session = heldToken;
+    const r = await fetch("/api/webchat/sessions/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const data = await r.json();
+    if (r.status === 400 && data.code === "invalid_session") {
+      localStorage.removeItem(storeKey);
+      return null;
+    }
+    if (!r.ok) throw new Error(data.message || `HTTP ${r.status}`);
+    this.token = data.token;
+    this.conversationId = data.conversation_id;
+    localStorage.setItem(storeKey, JSON.stringify({ token: data.token, name: body.name }));
+    return data;
+  },
+  async state() {
+    const r = await fetch("/api/webchat/conversation/", { headers: { Authorization: `Bearer ${this.token}` } });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return r.json();
+  },
+};
+
+/** A fresh token for the same chat (tokens are short-lived); a new chat if that one is gone. */
+async function renew() {
+  const h = held();
+  const data = h && (await session.start(h.name, h.token));
+  if (!data) await session.start(h ? h.name : "", null);
+  return session.token;
+}
+
+// --- ui ------------------------------------------------------------------------------------------
+const rendered = new Map(); // message id -> <li>
+const pending = new Map(); // client_id -> <li> (typed, not yet stored)
+const STATE_TEXT = {
+  [ConnectionState.OPEN]: "online",
+  [ConnectionState.CONNECTING]: "…",
+  [ConnectionState.RECONNECTING]: "reconectando… / reconnecting…",
+  [ConnectionState.OFFLINE]: "offline",
+};
+
+const ui = {
+  state(state) {
+    $("status").textContent = STATE_TEXT[state] || state;
+    $("status").dataset.state = state;
+  },
+  time(at) {
+    return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  },
+  message(m) {
+    if (m.internal) return;
+    const li = rendered.get(m.id) || (m.client_id && pending.get(m.client_id)) || document.createElement("li");
+    li.className = m.direction + (m.sender_type === "bot" ? " bot" : "");
+    li.dataset.id = String(m.id);
+    li.textContent = (m.content && m.content.text) || m.text || `[${m.type}]`;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    const name = m.sender_type === "agent" && m.sender ? `${m.sender.name} · ` : "";
+    meta.textContent = name + ui.time(m.created_at);
+    if (m.direction === "inbound") meta.appendChild(ui.tick(m.status));
+    li.appendChild(meta);
+    if (m.client_id) pending.delete(m.client_id);
+    if (!li.isConnected) $("messages").appendChild(li);
+    rendered.set(m.id, li);
+    $("messages").scrollTop = $("messages").scrollHeight;
+    if (m.direction === "outbound") ui.quickReplies((m.content && m.content.quick_replies) || []);
+  },
+  /** The customer's own message before the server stored it (queued while offline). */
+  pendingMessage(text, clientId) {
+    const li = document.createElement("li");
+    li.className = "inbound pending";
+    li.dataset.clientId = clientId;
+    li.textContent = text;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = ui.time(Date.now());
+    meta.appendChild(ui.tick("pending"));
+    li.appendChild(meta);
+    $("messages").appendChild(li);
+    pending.set(clientId, li);
+    $("messages").scrollTop = $("messages").scrollHeight;
+  },
+  failed(clientId) {
+    const li = pending.get(clientId);
+    if (!li) return;
+    li.classList.add("failed");
+    li.querySelector(".tick")?.replaceWith(ui.tick("failed"));
+  },
+  tick(status) {
+    const span = document.createElement("span");
+    span.className = `tick ${status}`;
+    span.dataset.status = status;
+    span.textContent = { read: " ✓✓", delivered: " ✓✓", failed: " !", pending: " 🕓" }[status] || " ✓";
+    span.setAttribute("aria-label", status);
+    return span;
+  },
+  status(s) {
+    const li = rendered.get(s.id);
+    const old = li && li.querySelector(".tick");
+    if (old) old.replaceWith(ui.tick(s.status));
+  },
+  quickReplies(labels) {
+    const box = $("quick");
+    box.textContent = "";
+    for (const label of labels) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.addEventListener("click", () => send(label));
+      box.appendChild(b);
+    }
+  },
+  queue(q) {
+    const el = $("queue");
+    if (!q) {
+      el.hidden = true;
+      return;
+    }
+    const minutes = Math.max(1, Math.round(q.estimated_wait_seconds / 60));
+    el.textContent = `Você é o nº ${q.position} na fila (≈ ${minutes} min) · You are #${q.position} in line`;
+    el.dataset.position = String(q.position);
+    el.hidden = false;
+  },
+  typing(on) {
+    $("typing").hidden = !on;
+  },
+};
+
+// --- wiring ---------------------------------------------------------------------------------------
+let rt = null;
+let typingTimer = null;
+let customerTypingTimer = null;
+
+function markRead() {
+  if (!rt || rt.state !== ConnectionState.OPEN || document.visibilityState !== "visible") return;
+  rt.read(session.conversationId).catch(() => {}); // retried by the next message or visit
+}
+
+function send(text) {
+  text = (text || "").trim();
+  if (!text) return;
+  const clientId = newClientId();
+  ui.pendingMessage(text, clientId);
+  ui.quickReplies([]);
+  stopTyping();
+  rt.send(text, clientId).catch(() => ui.failed(clientId)); // refused by the server (too long…)
+}
+
+function stopTyping() {
+  if (!typingTimer) return;
+  clearTimeout(typingTimer);
+  typingTimer = null;
+  rt.typing(session.conversationId, "stop");
+}
+
+async function refresh() {
+  const state = await session.state();
+  state.messages.forEach(ui.message);
+  ui.queue(state.queue);
+  markRead();
+}
+
+function connect() {
+  rt = new RealtimeClient({
+    getToken: () => session.token,
+    refreshToken: () => renew().catch(() => null),
+    onSync: refresh,
+  });
+  rt.onState((state) => ui.state(state));
+  rt.on("message.new", (m) => {
+    ui.message(m);
+    if (m.direction === "outbound") {
+      ui.typing(false);
+      markRead();
+    }
+    // Customers are not sent assignment events: an agent writing means the wait is over.
+    if (m.sender_type === "agent") ui.queue(null);
+  });
+  rt.on("message.status", (s) => ui.status(s));
+  rt.on("typing", (t) => {
+    ui.typing(t.state === "start");
+    clearTimeout(customerTypingTimer);
+    // A "stop" that never comes (the agent closed the tab) must not leave "typing…" forever.
+    if (t.state === "start") customerTypingTimer = setTimeout(() => ui.typing(false), 10000);
+  });
+  rt.on("queue.position", (q) => ui.queue(q));
+  window.pytakeWidget = { rt, session }; // for tests and debugging, as the inbox's `pytake`
+  rt.connect();
+}
+
+async function begin(name, heldToken) {
+  let data = await session.start(name, heldToken);
+  if (!data) data = await session.start(name, null); // the held session expired: a new chat
+  $("start").hidden = true;
+  $("composer").hidden = false;
+  await refresh().catch(() => {}); // history now; the client refetches again once connected
+  connect();
+  setInterval(() => renew().catch(() => {}), 60 * 60 * 1000); // renew before tokens expire
+}
+
+$("start").addEventListener("submit", (e) => {
+  e.preventDefault();
+  begin($("name").value, null);
+});
+$("composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  send($("text").value);
+  $("text").value = "";
+});
+$("text").addEventListener("input", () => {
+  if (!typingTimer) rt.typing(session.conversationId, "start");
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(stopTyping, 3000);
+});
+document.addEventListener("visibilitychange", markRead);
+
+const h = held();
+if (h && h.token) begin(h.name, h.token);
+else $("start").hidden = false;

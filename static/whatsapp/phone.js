@@ -1,0 +1,170 @@
+// The simulator's phone: the person using it plays a WhatsApp customer.
+// Its socket (/ws/simulator/phone/, `{"type", "data"}` frames) is the shared client's
+// ReconnectingSocket (../pytake/realtime.js): heartbeat, backoff with jitter, connection state.
+import { ConnectionState, ReconnectingSocket } from "../pytake/realtime.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { account: "", waId: "", name: "", socket: null, typingTimer: null };
+
+function csrf() {
+  const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+function say(text) { $("status").textContent = text || ""; }
+
+function describe(m) {
+  const b = m.body || {};
+  switch (m.type) {
+    case "text": return { text: b.body || "" };
+    case "image": case "sticker": return { text: b.caption || "", image: b.link || null, label: b.link ? "" : "📷 Image" };
+    case "document": return { text: b.caption || "", label: "📄 " + (b.filename || b.link || "Document") };
+    case "audio": return { label: "🎵 Audio" };
+    case "video": return { text: b.caption || "", label: "🎬 Video" };
+    case "template": return { label: "Template: " + (b.name || "") };
+    case "reaction": return { label: "Reacted " + (b.emoji || "") };
+    case "interactive":
+      if (b.type === "button_reply") { return { text: (b.button_reply && b.button_reply.title) || "" }; }
+      return {
+        text: (b.body && b.body.text) || "",
+        buttons: ((b.action && b.action.buttons) || []).map((x) => x.reply || {}),
+      };
+    default: return { label: "[" + m.type + "]" };
+  }
+}
+
+function render(m) {
+  const existing = document.querySelector(`[data-wamid="${CSS.escape(m.wamid)}"]`);
+  if (existing) { existing.remove(); }
+  const li = document.createElement("li");
+  li.className = "bubble" + (m.direction === "to_business" ? " mine" : "");
+  li.dataset.wamid = m.wamid;
+  const d = describe(m);
+  if (d.label) { const s = document.createElement("em"); s.textContent = d.label; li.append(s, document.createElement("br")); }
+  if (d.image) { const img = document.createElement("img"); img.src = d.image; img.alt = ""; li.append(img); }
+  if (d.text) { li.append(document.createTextNode(d.text)); }
+  if (d.buttons && d.buttons.length) {
+    const row = document.createElement("div");
+    row.className = "buttons";
+    for (const btn of d.buttons) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = btn.title || ""; b.className = "reply-button";
+      b.addEventListener("click", () => send({ reply_id: btn.id || "", reply_title: btn.title || "" }));
+      row.append(b);
+    }
+    li.append(row);
+  }
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (m.direction === "to_business") {
+    const t = document.createElement("span");
+    t.className = "ticks" + (m.status === "read" ? " read" : "");
+    t.textContent = " ✓✓";
+    meta.append(t);
+  }
+  li.append(meta);
+  $("thread").append(li);
+  $("thread").scrollTop = $("thread").scrollHeight;
+}
+
+async function loadContacts(select) {
+  const r = await fetch(`api/contacts?phone_number_id=${encodeURIComponent(state.account)}`);
+  const data = await r.json();
+  const el = $("contact");
+  el.innerHTML = "";
+  for (const c of data.results || []) {
+    const o = document.createElement("option");
+    o.value = c.wa_id; o.textContent = `${c.name} (+${c.wa_id})`; o.dataset.name = c.name;
+    el.append(o);
+  }
+  if (select) { el.value = select; }
+  if (el.value) { choose(el.value, el.selectedOptions[0].dataset.name); }
+}
+
+async function choose(waId, name) {
+  state.waId = waId; state.name = name || waId;
+  $("who").textContent = `${state.name} (+${waId})`;
+  $("thread").innerHTML = "";
+  await reloadThread();
+  connect();
+}
+
+async function reloadThread() {
+  const r = await fetch(`api/messages?phone_number_id=${encodeURIComponent(state.account)}&wa_id=${encodeURIComponent(state.waId)}`);
+  (await r.json()).results.forEach(render); // render() replaces a bubble already shown
+}
+
+function connect() {
+  if (state.socket) { state.socket.close(); state.socket = null; }
+  if (!state.account || !state.waId) { return; }
+  const query = `phone_number_id=${encodeURIComponent(state.account)}&wa_id=${encodeURIComponent(state.waId)}`;
+  const socket = new ReconnectingSocket({ url: `/ws/simulator/phone/?${query}`, backoff: { base: 500, max: 10000 } });
+  state.socket = socket;
+  let opened = false;
+  socket.onState((s) => {
+    if (state.socket !== socket) { return; }
+    $("conn").classList.toggle("live", s === ConnectionState.OPEN);
+    $("conn").dataset.state = s;
+    // Back after a drop: this socket has no replay, so reload the thread to catch up.
+    if (s === ConnectionState.OPEN && opened) { reloadThread(); }
+    if (s === ConnectionState.OPEN) { opened = true; }
+  });
+  socket.on("message.new", (m) => {
+    if (m.direction === "to_customer") { $("typing").hidden = true; }
+    render(m);
+  });
+  socket.on("message.status", (s) => {
+    for (const id of s.wamids || []) {
+      const t = document.querySelector(`[data-wamid="${CSS.escape(id)}"] .ticks`);
+      if (t && s.status === "read") { t.classList.add("read"); }
+    }
+  });
+  socket.on("typing", (t) => {
+    $("typing").hidden = false;
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(() => { $("typing").hidden = true; }, ((t && t.seconds) || 25) * 1000);
+  });
+  window.pytakePhone = { socket }; // for tests and debugging
+  socket.connect();
+}
+
+$("account").addEventListener("change", (e) => { state.account = e.target.value; loadContacts(); });
+$("contact").addEventListener("change", (e) => choose(e.target.value, e.target.selectedOptions[0].dataset.name));
+$("use-new").addEventListener("click", () => {
+  const waId = $("new-wa-id").value.replace(/\D/g, "");
+  if (waId.length < 6) { say("A wa_id is a phone number with country code, digits only."); return; }
+  say("");
+  const name = $("new-name").value.trim() || waId;
+  const o = document.createElement("option");
+  o.value = waId; o.textContent = `${name} (+${waId})`; o.dataset.name = name;
+  $("contact").prepend(o); $("contact").value = waId;
+  choose(waId, name);
+});
+$("file").addEventListener("change", () => {
+  const f = $("file").files[0];
+  $("file-name").hidden = !f;
+  $("file-name").textContent = f ? `Attached: ${f.name} (the text becomes its caption)` : "";
+});
+async function send(fields) {
+  if (!state.waId) { say("Choose or create a customer first."); return false; }
+  const form = new FormData();
+  form.append("phone_number_id", state.account);
+  form.append("wa_id", state.waId);
+  form.append("name", state.name);
+  for (const [k, v] of Object.entries(fields)) { form.append(k, v); }
+  const r = await fetch("api/send", { method: "POST", body: form, headers: { "X-CSRFToken": csrf() } });
+  const data = await r.json();
+  if (!r.ok) { say(data.message || "Could not send."); return false; }
+  say("");
+  render(data);
+  return true;
+}
+$("composer").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const fields = { text: $("text").value };
+  if ($("file").files[0]) { fields.file = $("file").files[0]; }
+  if (await send(fields)) { $("text").value = ""; $("file").value = ""; $("file-name").hidden = true; }
+});
+
+const accounts = JSON.parse($("accounts").textContent);
+if (accounts.length) { state.account = accounts[0].phone_number_id; loadContacts(); }

@@ -1,0 +1,148 @@
+"""pytest fixtures for tests that drive Chromium against a real server.
+
+They are registered for the whole suite by ``pytest_plugins`` in tests/conftest.py:
+
+- ``chromium``: the Playwright browser (Debian's /usr/bin/chromium, headless), one per module.
+  Without Chromium the test skips with the reason, or fails under PYTAKE_REQUIRE_SERVICES=1.
+- ``asgi_server``: a daphne subprocess on a free port sharing the test database (see server.py);
+  ``server_settings`` (a fixture a module may override) adds to its environment.
+- ``harness_page``: a page with static/pytake/*.js loaded from the checkout and a scripted fake
+  WebSocket (no server, no database): unit tests of the client module in the real engine.
+- ``new_page``: ``new_page()`` opens a page in a fresh browser context (own sessionStorage, as a
+  second person on another computer) with ``base_url`` set to the server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.browser.harness import open_harness
+from tests.browser.server import AsgiServer, collect_static, free_port, server_env
+
+__all__ = [
+    "CHROMIUM",
+    "SCREENSHOTS",
+    "asgi_server",
+    "chromium",
+    "harness_page",
+    "new_page",
+    "server_settings",
+    "static_data_dir",
+]
+
+CHROMIUM = os.environ.get("PYTAKE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REQUIRE_SERVICES = os.environ.get("PYTAKE_REQUIRE_SERVICES") == "1"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"PYTAKE_REQUIRE_SERVICES=1 and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    # Module scope, not session: while Playwright's sync API is running, an event loop is running
+    # in this thread, and later asyncio tests (pytest-asyncio) cannot start theirs.
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; Django would then refuse ORM
+    # calls from the test body as "async-unsafe". The test body is plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def static_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("pytake-server")
+    collect_static(data_dir)
+    return data_dir
+
+
+@pytest.fixture
+def server_settings() -> dict[str, str]:
+    """Extra environment for the server process; override this fixture in a test module, e.g.
+    ``{"PYTAKE_AUTO_ASSIGN": "0"}``."""
+    return {}
+
+
+@pytest.fixture
+def asgi_server(
+    transactional_db: None,
+    settings: Any,
+    static_data_dir: Path,
+    tmp_path: Path,
+    server_settings: dict[str, str],
+) -> Iterator[AsgiServer]:
+    if connection.vendor != "postgresql":
+        _unavailable("a server process needs a database it can share: set DATABASE_URL to PostgreSQL")
+    env = {**server_env(data_dir=static_data_dir), **server_settings}
+    if settings.REDIS_URL:
+        # Publishes from this process must reach the server's sockets: same Redis, same prefix.
+        layers = {**settings.CHANNEL_LAYERS}
+        config = {**layers["default"]["CONFIG"], "prefix": env["PYTAKE_CHANNEL_PREFIX"]}
+        layers["default"] = {**layers["default"], "CONFIG": config}
+        settings.CHANNEL_LAYERS = layers
+    port = free_port()
+    # The built-in WhatsApp simulator posts its webhooks (and the Graph client calls it) here.
+    env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    server = AsgiServer(env=env, log_path=tmp_path / "daphne.log", port=port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def new_page(chromium: Any, asgi_server: AsgiServer) -> Iterator[Callable[..., Any]]:
+    contexts: list[Any] = []
+
+    def make(**context_options: Any) -> Any:
+        options = {"base_url": asgi_server.url, "viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
+        options.update(context_options)
+        context = chromium.new_context(**options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def harness_page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    context.set_default_timeout(5_000)
+    try:
+        yield open_harness(context.new_page())
+    finally:
+        context.close()

@@ -1,0 +1,146 @@
+"""A real PyTake server (daphne, in a subprocess) on a free port, pointed at the test database.
+
+Reuse it from any test that needs a browser or a real socket client (the fixtures are registered
+for the whole suite in tests/conftest.py)::
+
+    def test_x(asgi_server, new_page): ...
+
+``asgi_server`` uses ``transactional_db``: rows the test creates are committed, so the server
+process sees them. The server shares the test process's DATABASE_URL database (the ``test_``
+one), its JWT signing key and, with REDIS_URL, its Redis database and channel-layer prefix
+(``tests.live.server_env``), so an event published by the test process (a ``post_save`` in a
+service call) reaches the server's sockets. Without PostgreSQL the test database is in memory and cannot be shared: the fixture
+skips (fails under PYTAKE_REQUIRE_SERVICES=1).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from tests.live import free_port
+from tests.live import server_env as live_server_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class AsgiServer:
+    """One daphne process serving ``pytake.asgi:application``. ``restart()`` keeps the port."""
+
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    _log: IO[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def start(self, timeout: float = 30) -> None:
+        self._log = self.log_path.open("a")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--application-close-timeout",
+                "2",
+                "pytake.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daphne exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError as exc:
+                last = exc
+            time.sleep(0.1)  # polling a port that is not bound yet: there is nothing to wait on
+        raise RuntimeError(f"daphne did not answer within {timeout}s ({last}):\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (daphne closes its sockets, clients see 1006/1012), SIGKILL if it lingers."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=timeout)
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text()[-chars:]
+        except OSError:
+            return ""
+
+
+def server_env(*, data_dir: Path) -> dict[str, str]:
+    """A server environment sharing the test database, Redis and keys (``tests.live``), with its
+    own channel and presence prefixes (the test process must use the same channel prefix), tasks
+    run in the server, collected static files, and the production settings (DEBUG off)."""
+    return live_server_env(
+        PYTAKE_CHANNEL_PREFIX=f"pytake-test-{uuid.uuid4().hex[:10]}",
+        PYTAKE_PRESENCE_PREFIX=f"pytake-test-presence-{uuid.uuid4().hex[:10]}",
+        PYTAKE_DATA_DIR=str(data_dir),
+        DATABASE_CONN_MAX_AGE="0",  # the test flushes tables between tests
+        CELERY_TASK_ALWAYS_EAGER="1",  # sending, bot: inside the server, no worker in tests
+        DJANGO_DEBUG="0",
+        PYTAKE_MANIFEST_STATIC="0",
+        PYTAKE_LOGIN_THROTTLE="1000/min",
+        LOG_LEVEL="WARNING",
+    )
+
+
+def collect_static(data_dir: Path) -> None:
+    """With DEBUG off, whitenoise serves the collected files: collect them once per session."""
+    env = {**os.environ, "PYTAKE_DATA_DIR": str(data_dir), "DJANGO_DEBUG": "0", "PYTAKE_MANIFEST_STATIC": "0"}
+    env.pop("DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )

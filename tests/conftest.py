@@ -1,0 +1,122 @@
+"""Shared fixtures. Tests that need PostgreSQL or Redis carry the ``postgres`` / ``redis`` marker:
+without the service they skip with a reason, unless PYTAKE_REQUIRE_SERVICES=1, where they fail."""
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from conversations.models import Role, User
+from tests import factories
+
+REQUIRE_SERVICES = os.environ.get("PYTAKE_REQUIRE_SERVICES") == "1"
+
+# Browser fixtures (chromium, asgi_server, new_page, harness_page), registered once for the suite.
+pytest_plugins = ["tests.browser.fixtures"]
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _on_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = {
+        "postgres": None if _on_postgres() else "needs PostgreSQL: set DATABASE_URL (make test does)",
+        "redis": None if _on_redis() else "needs Redis: set REDIS_URL (make test does)",
+    }
+    for item in items:
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                if REQUIRE_SERVICES:
+                    item.add_marker(pytest.mark.usefixtures("_services_required"))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def _services_required() -> None:
+    pytest.fail("PYTAKE_REQUIRE_SERVICES=1 and a required service is not configured")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Throttles and presence live in the cache: start every test from an empty one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def tenant() -> Any:
+    return factories.TenantFactory()
+
+
+@pytest.fixture
+def other_tenant() -> Any:
+    return factories.TenantFactory()
+
+
+@pytest.fixture
+def admin_user(tenant: Any) -> User:
+    return factories.UserFactory(tenant=tenant, role=Role.ADMIN)
+
+
+@pytest.fixture
+def supervisor(tenant: Any) -> User:
+    return factories.UserFactory(tenant=tenant, role=Role.SUPERVISOR)
+
+
+@pytest.fixture
+def agent(tenant: Any) -> User:
+    return factories.UserFactory(tenant=tenant, role=Role.AGENT)
+
+
+@pytest.fixture
+def agent2(tenant: Any) -> User:
+    return factories.UserFactory(tenant=tenant, role=Role.AGENT)
+
+
+@pytest.fixture
+def foreign_admin(other_tenant: Any) -> User:
+    return factories.UserFactory(tenant=other_tenant, role=Role.ADMIN)
+
+
+def access_token_for(user: User) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+@pytest.fixture
+def api_for() -> Callable[[User | None], APIClient]:
+    """``api_for(user)``: an API client sending that user's JWT (``None``: anonymous)."""
+
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def without_flow(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Tests of the WhatsApp layer alone: inbound messages are not handed to the bot/queue (the
+    ids that would have been are collected instead). The flow has its own tests, and
+    tests/test_whatsapp_flow.py runs both together."""
+    handed: list[int] = []
+    monkeypatch.setattr("conversations.services._hand_to_flow", handed.append)
+    return handed

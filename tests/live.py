@@ -1,0 +1,124 @@
+"""Real server processes for tests: daphne subprocesses on free ports, sharing the test database.
+
+Use with ``transactional_db`` so rows the test writes are committed and visible to the servers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def database_url() -> str:
+    """The URL of the database pytest-django created for this run."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=database_url(),
+        DJANGO_SECRET_KEY=settings.SECRET_KEY,
+        PYTAKE_DATA_DIR=str(ROOT / "var" / "test-live"),
+    )
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    env.update(extra)
+    return env
+
+
+class LiveServer:
+    """A daphne process serving pytake.asgi on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, port: int | None = None, production: bool = False) -> None:
+        self.production = production
+        self.env = env
+        self.log_dir = log_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
+        self.log_path = log_dir / f"daphne-{self.port}.log"
+        self._log = self.log_path.open("a")
+        # production: the server of deploy/asgi-server (daphne with PyTake's server class).
+        module = ["realtime.lifecycle", "-v", "0", "--websocket_timeout", "-1"] if production else ["daphne"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *module, "-b", "127.0.0.1", "-p", str(self.port), "pytake.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.url} not ready in {timeout}s: {self.log_tail()}")
+
+    def restart(self, sig: int = signal.SIGKILL) -> LiveServer:
+        """Stop this process and start a new one on the same port (what a supervisor does)."""
+        self.stop(sig)
+        return LiveServer(self.env, self.log_dir, port=self.port, production=self.production)
+
+    def log_tail(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()[-3000:]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self._log.close()
+
+
+def start_servers(count: int, log_dir: Path, production: bool = False, **env: Any) -> list[LiveServer]:
+    """``count`` servers sharing one database and (when configured) one Redis, with a channel
+    prefix of their own so concurrent test runs never cross."""
+    shared = server_env(
+        PYTAKE_CHANNEL_PREFIX=f"pytake-test-{uuid.uuid4().hex[:8]}",
+        PYTAKE_PRESENCE_PREFIX=f"pytake-test-presence-{uuid.uuid4().hex[:8]}",
+        **env,
+    )
+    servers = [LiveServer(shared, log_dir, production=production) for _ in range(count)]
+    try:
+        for server in servers:
+            server.wait_ready()
+    except Exception:
+        for server in servers:
+            server.stop(signal.SIGKILL)
+        raise
+    return servers

@@ -1,0 +1,91 @@
+"""A resilient client for the /ws/ protocol, as a browser tab behaves: reconnects with backoff,
+re-joins, resumes from the last id it saw, dedupes by id, and resumes on a per-conversation
+``seq`` gap. Used by the fault tests to count what each client really received."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+
+@dataclass
+class ResilientClient:
+    url: str
+    token: str
+    conversation_id: int | None = None
+    ids: set[int] = field(default_factory=set)
+    messages: list[int] = field(default_factory=list)  # message.new data ids, in arrival order
+    duplicates: int = 0
+    reconnects: int = 0
+    resyncs: int = 0
+    last_id: int | None = None
+    seq: int | None = None
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop: bool = False
+
+    async def run(self) -> None:
+        delay = 0.1
+        while not self._stop:
+            try:
+                async with websockets.connect(
+                    self.url, subprotocols=["bearer", self.token], open_timeout=10, compression=None
+                ) as ws:
+                    await self._session(ws)
+                    delay = 0.1
+            except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, TimeoutError):
+                pass
+            if self._stop:
+                return
+            self.connected.clear()
+            self.reconnects += 1
+            await asyncio.sleep(delay * (0.5 + random.random()))  # backoff with jitter
+            delay = min(delay * 2, 2.0)
+
+    async def _session(self, ws: Any) -> None:
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert hello["type"] == "hello"
+        if self.conversation_id is not None:
+            await ws.send(json.dumps({"action": "join", "conversation_id": self.conversation_id, "ref": "join"}))
+        if self.last_id is None:
+            self.last_id = hello["data"]["last_event_id"]
+        else:
+            await ws.send(json.dumps({"action": "resume", "last_event_id": self.last_id, "ref": "resume"}))
+        self.connected.set()
+        async for raw in ws:
+            frame = json.loads(raw)
+            kind = frame["type"]
+            if kind == "ack" and frame.get("ref") == "join":
+                self.seq = max(self.seq or 0, frame["data"]["seq"]) if self.seq is not None else frame["data"]["seq"]
+                continue
+            if kind == "resync":
+                self.resyncs += 1
+                self.last_id = frame["data"]["last_event_id"]
+                continue
+            event_id = frame.get("id")
+            if event_id is None:
+                continue
+            if event_id in self.ids:
+                self.duplicates += 1
+                continue
+            self.ids.add(event_id)
+            self.last_id = max(self.last_id or 0, event_id)
+            if kind == "message.new":
+                self.messages.append(frame["data"]["id"])
+            seq = frame.get("seq")
+            if seq is not None and frame.get("conversation_id") == self.conversation_id:
+                if self.seq is not None and seq > self.seq + 1:
+                    # A gap: something was lost on the fast path. Ask the log for it.
+                    await ws.send(json.dumps({"action": "resume", "last_event_id": self._resume_from(), "ref": "gap"}))
+                self.seq = max(self.seq or 0, seq)
+
+    def _resume_from(self) -> int:
+        # Resume from before the gap; the overlap and the id set take care of what we have.
+        return max(0, (self.last_id or 0) - 50)
+
+    def stop(self) -> None:
+        self._stop = True

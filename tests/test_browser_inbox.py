@@ -1,0 +1,349 @@
+"""The agent inbox in Chromium against a real daphne server on PostgreSQL and Redis: login, list,
+history, live messages and ticks, assignment seen by others, and a server restart survived."""
+
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from conversations import services
+from conversations.models import Conversation, ConversationStatus, Message
+from tests.browser import scenario
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
+
+LIVE = 10_000  # ms: how long a live update may take to show
+SHOTS = Path(os.environ.get("PYTAKE_SCREENSHOTS_DIR", "artifacts/screenshots"))
+
+
+@pytest.fixture
+def server_settings():
+    # These tests drive the queue by hand (take, assign); automatic assignment would hand the
+    # waiting conversations to whoever is online first. It has its own tests (test_queue.py).
+    return {"PYTAKE_AUTO_ASSIGN": "0"}
+
+
+@pytest.fixture
+def demo(asgi_server):
+    return scenario.seed_demo()
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def login(page, user, *, shot_name=None):
+    page.goto("/")
+    expect(page.get_by_label("Email")).to_be_visible()
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(scenario.PASSWORD)
+    if shot_name:
+        shot(page, shot_name)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    # Marker that disappears if the page reloads: "live" must mean without a reload.
+    page.evaluate("window.__noReload = true")
+
+
+def conversation_item(page, name):
+    return page.locator(".conv-item", has_text=name)
+
+
+def open_conversation(page, name):
+    conversation_item(page, name).click()
+    expect(page.locator("#conv-title")).to_have_text(name)
+    expect(page.locator("#history-status")).not_to_have_text("Loading messages…")
+
+
+def assert_not_reloaded(page):
+    assert page.evaluate("window.__noReload === true")
+
+
+def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
+    page = new_page()
+    page.goto("/")
+    page.get_by_label("Email").fill(demo.agent.email)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
+
+    login(page, demo.agent, shot_name="login")
+    expect(page.locator("#me-name")).to_have_text("Alex Agent")
+    # "Mine" by default for an agent: Maria is assigned to them; the others wait in the queue.
+    expect(page.locator(".conv-item")).to_have_count(1)
+    expect(conversation_item(page, "Maria Silva")).to_contain_text("Oi Maria, vou verificar.")
+    page.get_by_role("tab", name="Queue").click()
+    expect(page.locator(".conv-item")).to_have_count(2)
+    expect(conversation_item(page, "John Carter").locator(".unread")).to_have_text("1")
+    expect(page.get_by_role("tab", name="All")).to_be_hidden()  # supervisors only
+    # The queue panel: first in line first, with how long they have waited.
+    expect(page.locator("#queue-list li .queue-name")).to_have_text(["John Carter", "Lucia Souza"])
+    expect(page.locator("#queue-list li .queue-pos")).to_have_text(["#1", "#2"])
+    expect(page.locator("#queue-list li .queue-wait").first).to_contain_text("waiting 2 h")
+
+    open_conversation(page, "John Carter")
+    expect(page.locator(".msg-in .msg-text")).to_have_text(["Hi, can I change my delivery address?"])
+    # Opening it marks it read, which the list shows without a reload.
+    expect(conversation_item(page, "John Carter").locator(".unread")).to_be_hidden()
+    assert Conversation.objects.get(pk=demo.john.pk).unread_count == 0
+    expect(page.locator(f"#agent-list [data-user-id='{demo.agent.pk}']")).to_have_attribute("data-presence", "online")
+
+    # Portuguese, from the switch, without reloading.
+    page.locator("#app-lang").select_option("pt")
+    expect(page.get_by_role("tab", name="Fila")).to_be_visible()
+    expect(page.locator("#conn-text")).to_have_text("Ao vivo")
+    page.locator("#app-lang").select_option("en")
+    assert_not_reloaded(page)
+
+
+def test_history_scrolls_up_through_the_cursor_api(new_page, demo):
+    scenario.history(demo.lucia, 50)
+    page = new_page()
+    login(page, demo.supervisor)
+    open_conversation(page, "Lucia Souza")
+    # (The queue may add its own line, e.g. telling the customer their place: count ours only.)
+    history = page.locator("#message-list .msg", has_text="history line")
+    expect(page.locator("#message-list .msg")).to_have_count(40)  # the newest page
+    expect(page.locator("#history-status")).to_have_text("")  # more above
+    first_page = history.count()
+    assert 30 <= first_page < 50
+    page.locator("#messages").evaluate("el => el.scrollTop = 0")
+    expect(history).to_have_count(50)
+    expect(page.locator("#history-status")).to_have_text("Start of the conversation")
+    expect(page.locator("#message-list .msg").first).to_contain_text("history line 000")
+    texts = page.locator("#message-list .msg .msg-text").all_inner_texts()
+    assert texts[:50] == [f"history line {n:03d}" for n in range(50)]  # in order, once each
+    assert texts[50:52] == ["Vocês abrem no sábado?", "Sim, das 9h às 13h."]
+
+
+NOTIFICATION_SPY = """
+window.__notes = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notes.push({ title, body: options.body }); }
+  close() {}
+};
+"""
+
+
+def test_inbound_message_appears_live_and_the_reply_ticks_advance(new_page, demo):
+    page = new_page()
+    page.add_init_script(NOTIFICATION_SPY)  # records desktop notifications instead of showing them
+    login(page, demo.agent)
+    page.get_by_role("button", name="Notifications off").click()
+    expect(page.locator("#notify-toggle")).to_have_attribute("aria-pressed", "true")
+    open_conversation(page, "Maria Silva")
+
+    scenario.customer_writes(demo.maria, "Chegou! Obrigada")
+    incoming = page.locator(".msg-in", has_text="Chegou! Obrigada")
+    expect(incoming).to_be_visible(timeout=LIVE)
+    expect(conversation_item(page, "Maria Silva")).to_contain_text("Chegou! Obrigada")
+    # The pane is open and visible: the agent has read it.
+    expect(conversation_item(page, "Maria Silva").locator(".unread")).to_be_hidden()
+
+    # A customer in a conversation that is not open: the list moves it up, with a badge.
+    page.get_by_role("tab", name="Queue").click()
+    expect(page.locator(".conv-item").first).to_contain_text("Lucia Souza")
+    scenario.customer_writes(demo.john, "Hello? Anyone there?")
+    expect(page.locator(".conv-item").first).to_contain_text("John Carter", timeout=LIVE)
+    expect(conversation_item(page, "John Carter").locator(".unread")).to_have_text("2")
+    # ...and, opted in, a desktop notification for it (not for Maria's, which was open).
+    page.wait_for_function("window.__notes.length > 0")
+    assert page.evaluate("window.__notes") == [
+        {"title": "New message from John Carter", "body": "Hello? Anyone there?"}
+    ]
+
+    # The reply: an optimistic bubble, replaced by the server's message, then the ticks advance.
+    page.get_by_role("textbox", name="Message").fill("Que bom, Maria!")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    reply = page.locator(".msg-out", has_text="Que bom, Maria!")
+    expect(reply).to_have_count(1)
+    expect(reply).to_have_attribute("data-id", re.compile(r"^\d+$"))
+    message = Message.objects.get(content__text="Que bom, Maria!")
+    assert message.client_id and message.sender_id == demo.agent.pk
+    expect(reply).to_have_attribute("data-status", re.compile("pending|sent"))
+    # The built-in simulator reports sent, delivered, read by signed webhooks; the helper plays the
+    # same callbacks (a no-op for a status already reached) so each step is seen whatever the timing.
+    for status, reached in [("sent", "sent|delivered|read"), ("delivered", "delivered|read"), ("read", "read")]:
+        scenario.meta_reports(message.pk, status)
+        expect(reply).to_have_attribute("data-status", re.compile(f"^({reached})$"), timeout=LIVE)
+    expect(reply.locator(".tick")).to_have_attribute("aria-label", "Read")
+    expect(reply).to_have_count(1)
+
+    # An internal note: shown as a note, stored as internal, never a reply with ticks.
+    page.get_by_role("button", name="Internal note").click()
+    page.get_by_role("textbox", name="Message").fill("Carrier says Friday")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    note = page.locator(".msg-note", has_text="Carrier says Friday")
+    expect(note).to_have_attribute("data-id", re.compile(r"^\d+$"))
+    expect(note.locator(".msg-sender")).to_have_text("Internal note · Alex Agent")
+    expect(note).to_have_count(1)
+    assert Message.objects.get(content__text="Carrier says Friday").internal
+    page.get_by_role("button", name="Internal note").click()
+    shot(page, "inbox")
+    assert_not_reloaded(page)
+
+
+def test_a_customer_on_the_simulator_phone_and_an_agent_talk_live(new_page, demo):
+    """The whole path: the phone page posts a signed webhook, the server stores the message and
+    publishes it; the agent's reply goes through the Graph API (the built-in simulator), whose
+    status callbacks move the ticks."""
+    inbox = new_page()
+    login(inbox, demo.agent)
+    open_conversation(inbox, "Maria Silva")
+
+    phone = new_page(viewport={"width": 900, "height": 800})
+    phone.goto("/simulator/phone/")
+    phone.locator("#new-wa-id").fill(demo.maria.contact.wa_id)
+    phone.locator("#new-name").fill("Maria Silva")
+    phone.get_by_role("button", name="Use").click()
+    expect(phone.locator("#conn")).to_have_class(re.compile(r"\blive\b"), timeout=LIVE)
+    phone.get_by_label("Message").fill("Oi! Alguma novidade do pedido?")
+    phone.get_by_role("button", name="Send").click()
+
+    expect(inbox.locator(".msg-in", has_text="Alguma novidade do pedido?")).to_be_visible(timeout=LIVE)
+    inbox.get_by_role("textbox", name="Message").fill("Sai para entrega hoje!")
+    inbox.get_by_role("textbox", name="Message").press("Enter")
+    reply = inbox.locator(".msg-out", has_text="Sai para entrega hoje!")
+    expect(phone.locator("#thread", has_text="Sai para entrega hoje!")).to_be_visible(timeout=LIVE)
+    # sent → delivered → read, from the simulator's signed callbacks.
+    expect(reply).to_have_attribute("data-status", "read", timeout=20_000)
+    expect(reply).to_have_count(1)
+    expect(inbox.locator(".msg-in", has_text="Alguma novidade do pedido?")).to_have_count(1)
+    shot(phone, "simulator-phone")
+    assert_not_reloaded(inbox)
+
+
+def test_a_failed_message_explains_the_24_hour_window(new_page, demo, asgi_server):
+    # The simulator answers the next send to Maria as Meta does outside the window (error 131047).
+    # (Scoped to her number: the queue also writes to the customers waiting.)
+    fault = {"kind": "outside_window", "count": 1, "wa_id": demo.maria.contact.wa_id}
+    armed = httpx.post(f"{asgi_server.url}/simulator/faults", json=fault, timeout=10)
+    assert armed.status_code == 201, armed.text
+    page = new_page()
+    login(page, demo.agent)
+    open_conversation(page, "Maria Silva")
+    page.get_by_role("textbox", name="Message").fill("Are you still there?")
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator(".msg-out", has_text="Are you still there?")
+    expect(reply).to_have_attribute("data-status", "failed", timeout=20_000)
+    expect(reply.locator(".msg-error")).to_contain_text("more than 24 hours")
+    assert Message.objects.get(content__text="Are you still there?").error_code == 131047
+
+
+def test_two_agents_see_each_others_assignment_live(new_page, demo):
+    alex, bruno, sofia = new_page(), new_page(), new_page()
+    login(alex, demo.agent)
+    login(bruno, demo.agent2)
+    login(sofia, demo.supervisor)
+    for page in (alex, bruno):
+        page.get_by_role("tab", name="Queue").click()
+        expect(conversation_item(page, "John Carter")).to_be_visible()
+    expect(conversation_item(sofia, "John Carter")).to_contain_text("Unassigned")
+
+    # Alex takes John from the queue panel: it leaves Bruno's queue, and the supervisor sees who
+    # has it.
+    expect(bruno.locator("#queue-list li")).to_have_count(2)
+    alex.get_by_role("button", name="Take: John Carter").click()
+    expect(alex.locator("#conv-title")).to_have_text("John Carter")
+    expect(alex.locator("#conv-meta")).to_contain_text("Assigned to you")
+    expect(conversation_item(bruno, "John Carter")).to_have_count(0, timeout=LIVE)
+    expect(bruno.locator("#queue-list li .queue-name")).to_have_text(["Lucia Souza"], timeout=LIVE)
+    expect(conversation_item(sofia, "John Carter")).to_contain_text("Alex Agent", timeout=LIVE)
+    alex.get_by_role("tab", name="Mine").click()
+    expect(conversation_item(alex, "John Carter")).to_be_visible()
+    # The history records it as an event line, not as a message to the customer.
+    expect(alex.locator(".msg-system", has_text="took the conversation")).to_be_visible(timeout=LIVE)
+
+    # The supervisor transfers Lucia to Bruno: it appears in Bruno's "Mine" without a reload,
+    # and leaves Alex's queue.
+    alex.get_by_role("tab", name="Queue").click()
+    expect(conversation_item(alex, "Lucia Souza")).to_be_visible()
+    bruno.get_by_role("tab", name="Mine").click()
+    expect(bruno.locator(".conv-item")).to_have_count(0)
+    open_conversation(sofia, "Lucia Souza")
+    sofia.get_by_label("Assign to").select_option(label="Bruno Agent")
+    expect(conversation_item(bruno, "Lucia Souza")).to_be_visible(timeout=LIVE)
+    expect(conversation_item(alex, "Lucia Souza")).to_have_count(0, timeout=LIVE)
+    shot(sofia, "supervisor")
+
+    # Typing is shown to the others in the conversation.
+    open_conversation(bruno, "Lucia Souza")
+    sofia.get_by_role("textbox", name="Message").press_sequentially("Bruno, ")
+    expect(bruno.locator("#typing")).to_have_text("Sofia Supervisor is typing…", timeout=LIVE)
+    # A supervisor's announcement reaches everyone.
+    scenario.call(services.broadcast_send, user=demo.supervisor, text="Team meeting at 5")
+    for page in (alex, bruno):
+        expect(page.locator("#broadcast")).to_contain_text("Sofia Supervisor: Team meeting at 5", timeout=LIVE)
+
+    # Presence: Bruno is online in the team list; Alex going away shows on the supervisor's.
+    alex_row = sofia.locator(f"#agent-list [data-user-id='{demo.agent.pk}']")
+    expect(sofia.locator(f"#agent-list [data-user-id='{demo.agent2.pk}']")).to_have_attribute("data-presence", "online")
+    expect(alex_row).to_have_attribute("data-presence", "online")
+    alex.get_by_label("Availability").select_option("away")
+    expect(alex_row).to_have_attribute("data-presence", "away", timeout=LIVE)
+    for page in (alex, bruno, sofia):
+        assert_not_reloaded(page)
+
+
+def test_resolve_and_reopen_on_a_phone_in_portuguese(new_page, demo):
+    # navigator.language pt-BR picks Portuguese; a phone-sized screen shows one column at a time.
+    page = new_page(locale="pt-BR", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto("/")
+    expect(page.get_by_role("button", name="Entrar")).to_be_visible()
+    page.get_by_label("E-mail").fill(demo.agent.email)
+    page.get_by_label("Senha").fill(scenario.PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    conversation_item(page, "Maria Silva").click()
+    expect(page.locator("#conv-list")).to_be_hidden()  # the pane replaces the list
+    expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
+    shot(page, "phone-pt")
+    page.get_by_role("button", name="Resolver").click()
+    expect(page.locator("#conv-meta")).to_contain_text("Resolvida")
+    assert Conversation.objects.get(pk=demo.maria.pk).status == ConversationStatus.RESOLVED
+    page.get_by_role("button", name="Reabrir").click()
+    expect(page.locator("#conv-meta")).to_contain_text("Aberta")
+    assert Conversation.objects.get(pk=demo.maria.pk).status == ConversationStatus.OPEN
+    page.get_by_role("button", name="Voltar para a lista").click()
+    expect(conversation_item(page, "Maria Silva")).to_be_visible()
+
+
+def test_a_server_restart_is_survived_without_losing_or_doubling_a_message(new_page, demo, asgi_server):
+    page = new_page()
+    login(page, demo.agent)
+    open_conversation(page, "Maria Silva")
+    scenario.customer_writes(demo.maria, "before the restart")
+    expect(page.locator(".msg-in", has_text="before the restart")).to_be_visible(timeout=LIVE)
+
+    asgi_server.stop()
+    expect(page.locator("#conn")).not_to_have_attribute("data-state", "open", timeout=LIVE)
+    shot(page, "reconnecting")
+    # Written while the browser has no connection: no socket can receive it live.
+    scenario.customer_writes(demo.maria, "while you were away")
+    asgi_server.start()
+
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=40_000)
+    missed = page.locator(".msg-in", has_text="while you were away")
+    expect(missed).to_be_visible(timeout=LIVE)
+    scenario.customer_writes(demo.maria, "after the restart")
+    expect(page.locator(".msg-in", has_text="after the restart")).to_be_visible(timeout=LIVE)
+    for text in ("before the restart", "while you were away", "after the restart"):
+        expect(page.locator(".msg-in", has_text=text)).to_have_count(1)
+    assert_not_reloaded(page)
+
+
+def test_a_socket_closed_under_the_page_resumes(new_page, demo):
+    page = new_page()
+    login(page, demo.agent)
+    open_conversation(page, "Maria Silva")
+    # Drop the socket the way a proxy or a flaky network does; the client must come back alone.
+    page.evaluate("pytake.rt.ws.close(4000, 'test drop')")
+    scenario.customer_writes(demo.maria, "during the drop")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(page.locator(".msg-in", has_text="during the drop")).to_have_count(1, timeout=LIVE)

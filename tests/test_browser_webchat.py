@@ -1,0 +1,236 @@
+"""The web-chat widget in Chromium against a real daphne server on PostgreSQL and Redis: a customer
+talks to the bot, asks for a human, waits in line, an agent in the inbox (a second browser
+context) takes the chat and replies, both sides see it live with read ticks, and a server restart
+loses and doubles nothing in either direction."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from conversations.models import AuditAction, AuditEntry, Channel, Conversation, Message
+from tests.browser import scenario
+from tests.test_browser_inbox import LIVE, assert_not_reloaded, login, shot
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def server_settings():
+    # The agent takes the chat by hand; automatic assignment would hand it over at once.
+    return {"PYTAKE_AUTO_ASSIGN": "0"}
+
+
+@pytest.fixture
+def demo(asgi_server):
+    demo = scenario.seed_demo()
+    scenario.webchat_bot(demo.tenant)
+    return demo
+
+
+def open_widget(new_page, demo, name):
+    widget = new_page(viewport={"width": 480, "height": 800})
+    widget.goto(f"/chat/{demo.tenant.slug}/")
+    widget.get_by_label("Seu nome / Your name").fill(name)
+    widget.get_by_role("button", name="Começar / Start").click()
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    widget.evaluate("window.__noReload = true")
+    return widget
+
+
+def widget_says(widget, text):
+    widget.get_by_label("Message").fill(text)
+    widget.get_by_role("button", name="Enviar").click()
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_page, demo, asgi_server):
+    widget = open_widget(new_page, demo, "Ana Costa")
+    conversation = Conversation.objects.get(channel=Channel.WEBCHAT, contact__name="Ana Costa")
+
+    # The bot answers with quick-reply buttons.
+    widget_says(widget, "qual o horario de funcionamento?")
+    mine = widget.locator("li.inbound", has_text="qual o horario de funcionamento?")
+    expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    expect(widget.locator("li.outbound.bot")).to_have_count(1, timeout=LIVE)
+    handoff = widget.locator("#quick").get_by_role("button", name="Falar com atendente")
+    expect(handoff).to_be_visible()
+
+    # Tapping it hands the chat to the team: no agent took it yet, so the customer waits, third
+    # (the demo's John and Lucia are already in line).
+    handoff.click()
+    expect(widget.locator("#queue")).to_be_visible(timeout=LIVE)
+    expect(widget.locator("#queue")).to_have_attribute("data-position", "3")
+    expect(widget.locator("#queue")).to_contain_text("You are #3 in line")
+    expect(widget.locator("#quick button")).to_have_count(0)
+    shot(widget, "webchat-queue")
+
+    # An agent in the inbox takes it from the queue and replies.
+    inbox = new_page()
+    login(inbox, demo.agent)
+    inbox.get_by_role("tab", name="Queue").click()
+    inbox.get_by_role("button", name="Take: Ana Costa").click()
+    expect(inbox.locator("#conv-title")).to_have_text("Ana Costa")
+
+    # Typing shows on the widget while the agent types.
+    inbox.get_by_role("textbox", name="Message").press_sequentially("Oi Ana")
+    expect(widget.locator("#typing")).to_be_visible(timeout=LIVE)
+    inbox.get_by_role("textbox", name="Message").fill("Oi Ana, sou o Alex. Abrimos às 9h.")
+    inbox.get_by_role("textbox", name="Message").press("Enter")
+    reply = widget.locator("li.outbound", has_text="sou o Alex")
+    expect(reply).to_be_visible(timeout=LIVE)
+    expect(reply).to_contain_text("Alex Agent")
+    expect(widget.locator("#queue")).to_be_hidden()  # an agent is talking: the wait is over
+    expect(widget.locator("#typing")).to_be_hidden()
+    # The widget is visible, so it marked the reply read: the agent's tick says so.
+    sent = inbox.locator(".msg-out", has_text="sou o Alex")
+    expect(sent).to_have_attribute("data-status", "read", timeout=LIVE)
+    expect(sent).to_have_count(1)
+
+    # The customer answers; the agent sees it live and the customer's tick turns to read.
+    widget_says(widget, "Obrigada!")
+    expect(inbox.locator(".msg-in", has_text="Obrigada!")).to_be_visible(timeout=LIVE)
+    expect(widget.locator("li.inbound", has_text="Obrigada!").locator(".tick")).to_have_attribute(
+        "data-status", "read", timeout=LIVE
+    )
+    shot(widget, "webchat")
+
+    # The server goes away. The agent's reply written meanwhile, and the customer's message typed
+    # meanwhile (queued by the client), each arrive exactly once after the restart.
+    asgi_server.stop()
+    expect(widget.locator("#status")).not_to_have_attribute("data-state", "open", timeout=LIVE)
+    scenario.agent_writes(conversation.pk, "Escrito enquanto você estava fora", demo.agent)
+    widget_says(widget, "Ainda está aí?")
+    expect(widget.locator("li.pending", has_text="Ainda está aí?")).to_be_visible()
+    asgi_server.start()
+
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=40_000)
+    expect(widget.locator("li.outbound", has_text="Escrito enquanto você estava fora")).to_have_count(1, timeout=LIVE)
+    queued = widget.locator("li.inbound", has_text="Ainda está aí?")
+    expect(queued).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    expect(inbox.locator(".msg-in", has_text="Ainda está aí?")).to_have_count(1, timeout=40_000)
+    # A forced drop of the socket (a proxy, a flaky network): a live reply during it, once.
+    widget.evaluate("pytakeWidget.rt.ws.close(4000, 'test drop')")
+    scenario.agent_writes(conversation.pk, "Durante a queda", demo.agent)
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(widget.locator("li.outbound", has_text="Durante a queda")).to_have_count(1, timeout=LIVE)
+
+    for text in ("qual o horario de funcionamento?", "Obrigada!", "Ainda está aí?"):
+        expect(widget.locator("li.inbound", has_text=text)).to_have_count(1)
+        assert Message.objects.filter(conversation=conversation, content__text=text).count() == 1
+    expect(widget.locator("li.outbound", has_text="sou o Alex")).to_have_count(1)
+    assert_not_reloaded(widget)
+
+    # Session continuation: a reload keeps the same chat and its history.
+    widget.reload()
+    expect(widget.locator("#start")).to_be_hidden()
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(widget.locator("li.outbound", has_text="sou o Alex")).to_have_count(1)
+    expect(widget.locator("li.inbound", has_text="Ainda está aí?")).to_have_count(1)
+    assert Conversation.objects.filter(channel=Channel.WEBCHAT).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_simulator_phone_catches_up_after_its_socket_was_closed(new_page, demo):
+    """The phone's socket is the shared ReconnectingSocket; it has no replay, so coming back it
+    reloads the thread: a reply sent while it was closed shows, once."""
+    inbox = new_page()
+    login(inbox, demo.agent)
+    inbox.locator(".conv-item", has_text="Maria Silva").click()
+    expect(inbox.locator("#conv-title")).to_have_text("Maria Silva")
+
+    phone = new_page(viewport={"width": 900, "height": 800})
+    phone.goto("/simulator/phone/")
+    phone.locator("#new-wa-id").fill(demo.maria.contact.wa_id)
+    phone.locator("#new-name").fill("Maria Silva")
+    phone.get_by_role("button", name="Use").click()
+    expect(phone.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    phone.get_by_label("Message").fill("Tem novidade?")
+    phone.get_by_role("button", name="Send").click()
+    expect(inbox.locator(".msg-in", has_text="Tem novidade?")).to_be_visible(timeout=LIVE)
+
+    phone.evaluate("pytakePhone.socket.close()")
+    expect(phone.locator("#conn")).to_have_attribute("data-state", "offline")
+    inbox.get_by_role("textbox", name="Message").fill("Enviado com o telefone desligado")
+    inbox.get_by_role("textbox", name="Message").press("Enter")
+    expect(inbox.locator(".msg-out", has_text="Enviado com o telefone desligado")).to_have_attribute(
+        "data-status", re.compile("^(sent|delivered|read)$"), timeout=LIVE
+    )
+    expect(phone.locator("#thread", has_text="Enviado com o telefone desligado")).to_have_count(0)
+
+    phone.evaluate("pytakePhone.socket.reconnect()")
+    expect(phone.locator("#conn")).to_have_class(re.compile(r"\blive\b"), timeout=LIVE)
+    expect(phone.locator(".bubble", has_text="Enviado com o telefone desligado")).to_have_count(1, timeout=LIVE)
+    expect(phone.locator(".bubble", has_text="Tem novidade?")).to_have_count(1)
+
+
+def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_path):
+    """With the manifest storage the pages load hashed module names; the relative import of
+    ../pytake/realtime.js resolves because the unhashed copies are collected too."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTAKE_DATA_DIR": str(tmp_path),
+        "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
+        "PYTAKE_MANIFEST_STATIC": "1",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    static = tmp_path / "static"
+    manifest = json.loads((static / "staticfiles.json").read_text())["paths"]
+    for name in ("webchat/widget.js", "whatsapp/phone.js"):
+        hashed = static / manifest[name]
+        assert hashed.exists(), name
+        assert 'from "../pytake/realtime.js"' in hashed.read_text()
+    assert (static / "pytake" / "realtime.js").exists()
+    script = (
+        "import django; django.setup()\n"
+        "from django.template.loader import render_to_string\n"
+        "print(render_to_string('webchat/chat.html', {'tenant': {'slug': 's', 'name': 'S'}}))\n"
+        "print(render_to_string('whatsapp/phone.html', {'accounts': [], 'accounts_json': []}))\n"
+    )
+    pages = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "pytake.settings"},
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert f'<script type="module" src="/static/{manifest["webchat/widget.js"]}">' in pages
+    assert f'<script type="module" src="/static/{manifest["whatsapp/phone.js"]}">' in pages
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_supervisor_announces_from_the_inbox_and_an_agent_sees_it_live(new_page, demo):
+    sofia, alex = new_page(), new_page()
+    login(sofia, demo.supervisor)
+    login(alex, demo.agent)
+    expect(alex.locator("#broadcast-form")).to_be_hidden()  # agents cannot announce
+
+    announce = sofia.get_by_role("button", name="Announce")
+    announce.click()  # empty: refused in the page, nothing sent
+    expect(sofia.locator("#broadcast-result")).to_have_text("Write the announcement first.")
+    sofia.get_by_label("Announce to the team").fill("Reunião às 17h")
+    announce.click()
+    expect(sofia.locator("#broadcast-result")).to_have_text("Sent to the team.")
+    expect(sofia.get_by_label("Announce to the team")).to_have_value("")
+    expect(alex.locator("#broadcast")).to_contain_text("Sofia Supervisor: Reunião às 17h", timeout=LIVE)
+    expect(sofia.locator("#broadcast")).to_contain_text("Sofia Supervisor: Reunião às 17h", timeout=LIVE)
+    assert AuditEntry.objects.filter(action=AuditAction.BROADCAST).count() == 1
+    assert_not_reloaded(alex)

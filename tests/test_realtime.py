@@ -1,0 +1,578 @@
+"""The /ws/ consumer: every action, error and close code, and the isolation invariant."""
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async as db
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from conversations import services
+from conversations.models import Channel, Conversation, ConversationStatus, MessageStatus
+from realtime.presence import reset_registry
+from realtime.tokens import WebchatToken
+from tests import factories
+from tests.ws import close_layer, command, connect, expect_close, flush_layer, next_of, send
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _clean_realtime(settings):
+    reset_registry()
+    await flush_layer()
+    if settings.REDIS_URL:  # the test Redis database: forget sockets of earlier runs
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        keys = [k async for k in client.scan_iter(f"{settings.PYTAKE_PRESENCE_PREFIX}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+    yield
+    reset_registry()
+    await close_layer()
+
+
+def convo(tenant, **kwargs) -> Conversation:
+    return factories.ConversationFactory(tenant=tenant, **kwargs)
+
+
+@db
+def send_text(user, conversation, text="hello", client_id=None):
+    return services.message_create_outbound_text(
+        user=user, conversation_id=conversation.pk, text=text, client_id=client_id
+    )[0]
+
+
+# --- connecting -----------------------------------------------------------------------------------
+
+
+async def test_hello_with_subprotocol_and_query_token(agent):
+    comm = await connect(agent)
+    assert comm.hello["data"]["user"] == {"id": agent.pk, "role": "agent", "tenant_id": agent.tenant_id}
+    assert comm.hello["data"]["last_event_id"] >= 0
+    await comm.disconnect()
+    comm = await connect(agent, query=True)
+    await comm.disconnect()
+
+
+def _token_cases(agent):
+    expired = AccessToken.for_user(agent)
+    expired.set_exp(from_time=timezone.now() - timedelta(hours=1), lifetime=timedelta(minutes=1))
+    return {
+        "missing": "",
+        "malformed": "not-a-jwt",
+        "expired": str(expired),
+        "tampered": str(AccessToken.for_user(agent)) + "x",
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "malformed", "expired", "tampered"])
+async def test_bad_tokens_close_4001(agent, case):
+    from channels.testing import WebsocketCommunicator
+
+    from pytake.asgi import application
+
+    token = _token_cases(agent)[case]
+    comm = WebsocketCommunicator(application, f"/ws/?token={token}")
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    await expect_close(comm, 4001)
+
+
+async def test_revoked_and_deactivated_users_close_4001(agent, agent2):
+    from tests.conftest import access_token_for
+
+    token = await db(access_token_for)(agent)
+    agent.set_password("a-new-password-123")
+    await db(agent.save)()  # a password change revokes earlier tokens
+    from channels.testing import WebsocketCommunicator
+
+    from pytake.asgi import application
+
+    comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token])
+    await comm.connect(timeout=5)
+    await expect_close(comm, 4001)
+
+    token2 = await db(access_token_for)(agent2)
+    agent2.is_active = False
+    await db(agent2.save)()
+    comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token2])
+    await comm.connect(timeout=5)
+    await expect_close(comm, 4001)
+
+
+async def test_foreign_origin_closes_4003_and_own_origin_is_accepted(agent):
+    from channels.testing import WebsocketCommunicator
+
+    from pytake.asgi import application
+    from tests.conftest import access_token_for
+
+    token = await db(access_token_for)(agent)
+    evil = WebsocketCommunicator(
+        application, "/ws/", subprotocols=["bearer", token], headers=[(b"origin", b"https://evil.example")]
+    )
+    await evil.connect(timeout=5)
+    await expect_close(evil, 4003)
+    good = await connect(agent, headers=[(b"origin", b"http://localhost:8000")])
+    await good.disconnect()
+
+
+async def test_token_expiry_closes_open_socket_with_4001(agent):
+    token = AccessToken.for_user(agent)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    comm = await connect(str(token))
+    await expect_close(comm, 4001, timeout=5)
+
+
+async def test_silent_client_is_closed_4008(agent, settings):
+    settings.PYTAKE_WS_HEARTBEAT_SECONDS = 0.2
+    comm = await connect(agent)
+    await expect_close(comm, 4008, timeout=5)
+
+
+# --- join, events, isolation ----------------------------------------------------------------------
+
+
+async def test_join_permission_matches_rest(tenant, agent, agent2, supervisor, foreign_admin):
+    own = await db(convo)(tenant, assignee=agent)
+    queued = await db(convo)(tenant)
+    others = await db(convo)(tenant, assignee=agent2)
+    comm = await connect(agent)
+    assert (await command(comm, action="join", conversation_id=own.pk))["data"]["conversation_id"] == own.pk
+    assert (await command(comm, action="join", conversation_id=queued.pk))["type"] == "ack"
+    refused = await command(comm, action="join", conversation_id=others.pk)
+    assert refused["type"] == "error" and refused["code"] == "not_found"
+    missing = await command(comm, action="join", conversation_id=999999)
+    assert missing == {**refused, "message": missing["message"]}
+    foreign = await connect(foreign_admin)
+    assert (await command(foreign, action="join", conversation_id=own.pk))["code"] == "not_found"
+    boss = await connect(supervisor)
+    assert (await command(boss, action="join", conversation_id=others.pk))["type"] == "ack"
+    for c in (comm, foreign, boss):
+        await c.disconnect()
+
+
+async def test_message_sent_over_rest_reaches_joined_sockets_only(tenant, agent, supervisor, foreign_admin):
+    conversation = await db(convo)(tenant, assignee=agent)
+    joined = await connect(agent)
+    await command(joined, action="join", conversation_id=conversation.pk)
+    inbox_only = await connect(supervisor)
+    foreign = await connect(foreign_admin)
+    message = await send_text(agent, conversation, "olá")
+    new = await next_of(joined, "message.new")
+    assert new["data"]["id"] == message.pk and new["data"]["text"] == "olá"
+    assert new["conversation_id"] == conversation.pk and new["seq"] >= 1 and new["id"] > 0
+    # The supervisor, not joined, sees the inbox update but not the message itself.
+    updated = await next_of(inbox_only, "conversation.updated")
+    assert updated["data"]["last_message_preview"] == "olá"
+    assert await inbox_only.receive_nothing(timeout=0.3)
+    assert await foreign.receive_nothing(timeout=0.3)
+    for c in (joined, inbox_only, foreign):
+        await c.disconnect()
+
+
+async def test_agent_never_receives_another_agents_conversation(tenant, agent, agent2):
+    theirs = await db(convo)(tenant, assignee=agent2)
+    spy = await connect(agent)
+    await send_text(agent2, theirs, "private")
+    assert await spy.receive_nothing(timeout=0.5)
+    await spy.disconnect()
+
+
+async def test_message_status_event(tenant, agent):
+    conversation = await db(convo)(tenant, assignee=agent)
+    message = await send_text(agent, conversation)
+    comm = await connect(agent)
+    await command(comm, action="join", conversation_id=conversation.pk)
+
+    @db
+    def deliver():
+        message.status = MessageStatus.DELIVERED
+        message.delivered_at = timezone.now()
+        message.save()
+
+    await deliver()
+    status = await next_of(comm, "message.status")
+    assert status["data"]["id"] == message.pk and status["data"]["status"] == "delivered"
+    await comm.disconnect()
+
+
+async def test_seq_counts_every_event_of_a_joined_conversation(tenant, supervisor):
+    conversation = await db(convo)(tenant, assignee=supervisor)
+    comm = await connect(supervisor)
+    ack = await command(comm, action="join", conversation_id=conversation.pk)
+    seq = ack["data"]["seq"]
+    await send_text(supervisor, conversation, "one")
+    seen = []
+    while len(seen) < 2:  # message.new and conversation.updated
+        frame = await comm.receive_json_from(timeout=5)
+        if "seq" in frame:
+            seen.append(frame["seq"])
+    assert sorted(seen) == [seq + 1, seq + 2]
+    await comm.disconnect()
+
+
+async def test_assignment_to_another_agent_revokes_and_stops_events(tenant, agent, agent2, supervisor):
+    conversation = await db(convo)(tenant)
+    watcher = await connect(agent)
+    await command(watcher, action="join", conversation_id=conversation.pk)
+    newcomer = await connect(agent2)
+
+    @db
+    def assign():
+        services.conversation_assign(conversation=conversation, assignee=agent2, actor=supervisor)
+
+    await assign()
+    revoked = await next_of(watcher, "conversation.revoked")
+    assert revoked["data"] == {"id": conversation.pk}
+    assigned = await next_of(newcomer, "conversation.assigned")
+    assert assigned["data"]["assignee"]["id"] == agent2.pk
+    await send_text(agent2, conversation, "now mine")
+    assert await watcher.receive_nothing(timeout=0.5)
+    for c in (watcher, newcomer):
+        await c.disconnect()
+
+
+async def test_typing_no_echo_and_automatic_stop(tenant, agent, supervisor, settings):
+    settings.PYTAKE_TYPING_TIMEOUT_SECONDS = 0.3
+    conversation = await db(convo)(tenant, assignee=agent)
+    typist = await connect(agent)
+    watcher = await connect(supervisor)
+    for c in (typist, watcher):
+        await command(c, action="join", conversation_id=conversation.pk)
+    assert (await command(typist, action="typing", conversation_id=conversation.pk, state="start"))["type"] == "ack"
+    start = await next_of(watcher, "typing")
+    assert start["data"]["state"] == "start" and start["data"]["user"]["id"] == agent.pk
+    stop = await next_of(watcher, "typing", timeout=3)
+    assert stop["data"]["state"] == "stop"
+    assert await typist.receive_nothing(timeout=0.3)  # never echoed
+    not_joined = await command(watcher, action="typing", conversation_id=999, state="start")
+    assert not_joined["code"] == "not_joined"
+    for c in (typist, watcher):
+        await c.disconnect()
+
+
+async def test_read_marks_conversation_read_and_emits_update(tenant, agent):
+    conversation = await db(convo)(tenant, assignee=agent, unread_count=1)
+    await db(factories.MessageFactory)(conversation=conversation)
+    comm = await connect(agent)
+    await command(comm, action="join", conversation_id=conversation.pk)
+    assert (await command(comm, action="read", conversation_id=conversation.pk))["type"] == "ack"
+    updated = await next_of(comm, "conversation.updated")
+    assert updated["data"]["unread_count"] == 0
+    await db(conversation.refresh_from_db)()
+    assert conversation.unread_count == 0
+    await comm.disconnect()
+
+
+async def test_ping_pong(agent):
+    comm = await connect(agent)
+    assert await command(comm, action="ping", ref=7) == {"type": "pong", "ref": 7}
+    await comm.disconnect()
+
+
+# --- bad input and limits -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "bad_request"),
+        ("[1, 2]", "bad_request"),
+        (json.dumps({"action": "dance"}), "unknown_action"),
+        (json.dumps({"action": "message", "text": "staff cannot"}), "unknown_action"),
+        (json.dumps({"action": "join", "conversation_id": "7"}), "invalid"),
+        (json.dumps({"action": "join", "conversation_id": True}), "invalid"),
+        (json.dumps({"action": "resume", "last_event_id": -1}), "invalid"),
+        (json.dumps({"action": "typing", "conversation_id": 1, "state": "maybe"}), "invalid"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_socket_stays_open(agent, raw, code):
+    comm = await connect(agent)
+    await comm.send_to(text_data=raw)
+    error = await comm.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["code"] == code, error
+    assert (await command(comm, action="ping"))["type"] == "pong"
+    await comm.disconnect()
+
+
+async def test_oversized_frame_closes_1009(agent, settings):
+    settings.PYTAKE_WS_MAX_FRAME_BYTES = 1024
+    comm = await connect(agent)
+    await send(comm, action="ping", pad="x" * 2000)
+    await expect_close(comm, 1009)
+
+
+async def test_rate_limit_errors_then_4029(agent, settings):
+    settings.PYTAKE_WS_RATE = 1
+    settings.PYTAKE_WS_BURST = 3
+    settings.PYTAKE_WS_ABUSE_LIMIT = 5
+    comm = await connect(agent)
+    for _ in range(3):
+        await send(comm, action="ping")
+    for _ in range(3):
+        assert (await comm.receive_json_from(timeout=5))["type"] == "pong"
+    await send(comm, action="ping")
+    assert (await comm.receive_json_from(timeout=5))["code"] == "rate_limited"
+    for _ in range(6):
+        await send(comm, action="ping")
+    await expect_close(comm, 4029)
+
+
+async def test_sixth_socket_closes_the_oldest_with_4009(agent, settings):
+    settings.PYTAKE_WS_MAX_PER_USER = 2
+    first = await connect(agent)
+    second = await connect(agent)
+    third = await connect(agent)
+    await expect_close(first, 4009)
+    assert (await command(second, action="ping"))["type"] == "pong"
+    assert (await command(third, action="ping"))["type"] == "pong"
+    for c in (second, third):
+        await c.disconnect()
+
+
+async def test_max_joined_conversations(tenant, supervisor, settings):
+    settings.PYTAKE_WS_MAX_JOINED = 2
+    conversations = [await db(convo)(tenant) for _ in range(3)]
+    comm = await connect(supervisor)
+    for c in conversations[:2]:
+        assert (await command(comm, action="join", conversation_id=c.pk))["type"] == "ack"
+    refused = await command(comm, action="join", conversation_id=conversations[2].pk)
+    assert refused["code"] == "too_many_joined"
+    await comm.disconnect()
+
+
+# --- resume ---------------------------------------------------------------------------------------
+
+
+async def _collect_until_ack(comm, ref="r"):
+    frames = []
+    while True:
+        frame = await comm.receive_json_from(timeout=5)
+        if frame.get("ref") == ref and frame["type"] in {"ack", "resync", "error"}:
+            return frames, frame
+        frames.append(frame)
+
+
+async def test_resume_replays_exactly_the_missed_events_in_order(tenant, supervisor):
+    conversation = await db(convo)(tenant, assignee=supervisor)
+    comm = await connect(supervisor)
+    await command(comm, action="join", conversation_id=conversation.pk)
+    await send_text(supervisor, conversation, "seen live")
+    live = [await next_of(comm, "message.new"), await next_of(comm, "conversation.updated")]
+    last_seen = max(f["id"] for f in live)
+    await comm.disconnect()
+
+    sent = [await send_text(supervisor, conversation, f"missed {i}") for i in range(10)]
+
+    comm = await connect(supervisor)
+    await command(comm, action="join", conversation_id=conversation.pk)
+    await send(comm, action="resume", last_event_id=last_seen, ref="r")
+    frames, ack = await _collect_until_ack(comm)
+    new = [f for f in frames if f.get("id", 0) > last_seen]
+    ids = [f["id"] for f in new]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    assert [f["data"]["id"] for f in new if f["type"] == "message.new"] == [m.pk for m in sent]
+    assert len([f for f in new if f["type"] == "conversation.updated"]) == 10
+    assert ack["data"]["last_event_id"] == ids[-1]
+    await comm.disconnect()
+
+
+async def test_resume_replays_only_what_the_user_may_see(tenant, agent, agent2):
+    theirs = await db(convo)(tenant, assignee=agent2)
+    mine = await db(convo)(tenant, assignee=agent)
+    comm = await connect(agent)
+    start = comm.hello["data"]["last_event_id"]
+    await comm.disconnect()
+    await send_text(agent2, theirs, "secret")
+    await send_text(agent, mine, "mine")
+    comm = await connect(agent)
+    await command(comm, action="join", conversation_id=mine.pk)
+    await send(comm, action="resume", last_event_id=start, ref="r")
+    frames, _ack = await _collect_until_ack(comm)
+    assert frames, "the agent's own events are replayed"
+    assert all(f["conversation_id"] == mine.pk for f in frames), frames
+    await comm.disconnect()
+
+
+async def test_resume_seam_no_gap_no_duplicate_under_live_traffic(tenant, supervisor):
+    conversation = await db(convo)(tenant, assignee=supervisor)
+    comm = await connect(supervisor)
+    start = comm.hello["data"]["last_event_id"]
+    await command(comm, action="join", conversation_id=conversation.pk)
+    before = [await send_text(supervisor, conversation, f"before {i}") for i in range(5)]
+    # Publish more while the resume is being served.
+    writer = asyncio.gather(*[send_text(supervisor, conversation, f"during {i}") for i in range(5)])
+    await send(comm, action="resume", last_event_id=start, ref="r")
+    frames, _ack = await _collect_until_ack(comm)
+    during = await writer
+    expected = {m.pk for m in before} | {m.pk for m in during}
+    received = []
+
+    def delivered():
+        return {f["data"]["id"] for f in frames + received if f["type"] == "message.new"}
+
+    while delivered() != expected:
+        received.append(await comm.receive_json_from(timeout=5))
+    while not await comm.receive_nothing(timeout=0.3):
+        received.append(await comm.receive_json_from(timeout=1))
+    everything = [f for f in frames + received if "id" in f]
+    ids = [f["id"] for f in everything]
+    assert len(ids) == len(set(ids)), "no duplicate across the seam"
+    assert {f["data"]["id"] for f in everything if f["type"] == "message.new"} == expected
+    await comm.disconnect()
+
+
+async def test_resume_from_pruned_or_unknown_position_gets_resync(tenant, supervisor):
+    conversation = await db(convo)(tenant, assignee=supervisor)
+    await send_text(supervisor, conversation, "old")
+
+    @db
+    def age_and_prune():
+        from realtime.models import Event
+        from realtime.tasks import prune_events
+
+        Event.objects.update(created_at=timezone.now() - timedelta(days=3))
+        return prune_events()
+
+    assert await age_and_prune() > 0
+    comm = await connect(supervisor)
+    reply = await command(comm, action="resume", last_event_id=0)
+    assert reply["type"] == "resync" and reply["data"]["reason"] == "expired"
+    future = await command(comm, action="resume", last_event_id=10**9)
+    assert future["type"] == "resync" and future["data"]["reason"] == "unknown_position"
+    await comm.disconnect()
+
+
+# --- presence, availability, stats ------------------------------------------------------------------
+
+
+async def test_presence_first_connect_and_last_disconnect(agent, supervisor, api_for):
+    boss = await connect(supervisor)
+    phone = await connect(agent)
+    online = await next_of(boss, "presence")
+    assert online["data"] == {"user_id": agent.pk, "status": "online"}
+    laptop = await connect(agent)  # a second device: no new announcement
+    await phone.disconnect()
+    assert await boss.receive_nothing(timeout=0.3)
+
+    @db
+    def agents():
+        return {row["id"]: row["presence"] for row in api_for(supervisor).get("/api/agents/").json()}
+
+    assert (await agents())[agent.pk] == "online"
+    await laptop.disconnect()
+    offline = await next_of(boss, "presence")
+    assert offline["data"] == {"user_id": agent.pk, "status": "offline"}
+    assert (await agents())[agent.pk] == "offline"
+    await boss.disconnect()
+
+
+async def test_availability_change_is_announced(agent, supervisor, api_for):
+    boss = await connect(supervisor)
+    comm = await connect(agent)
+    await next_of(boss, "presence")
+    response = await db(lambda: api_for(agent).patch("/api/me/", {"availability": "away"}, format="json"))()
+    assert response.status_code == 200
+    away = await next_of(boss, "presence")
+    assert away["data"] == {"user_id": agent.pk, "status": "away"}
+    for c in (boss, comm):
+        await c.disconnect()
+
+
+async def test_stats_for_admins_of_their_own_tenant_only(agent, admin_user, foreign_admin, api_for):
+    comm = await connect(agent)
+    stats = await db(lambda: api_for(admin_user).get("/api/realtime/stats/"))()
+    assert stats.status_code == 200
+    body = stats.json()
+    assert body["connections"] == 1 and body["connections_by_role"] == {"agent": 1}
+    assert body["peak_connections"] >= 1
+    foreign = (await db(lambda: api_for(foreign_admin).get("/api/realtime/stats/"))()).json()
+    assert foreign["connections"] == 0
+    assert (await db(lambda: api_for(agent).get("/api/realtime/stats/"))()).status_code == 403
+    await comm.disconnect()
+
+
+# --- web-chat customers -----------------------------------------------------------------------------
+
+
+async def test_webchat_customer_sees_own_conversation_only(tenant, agent):
+    conversation = await db(convo)(tenant, assignee=agent, channel=Channel.WEBCHAT)
+    other = await db(convo)(tenant, channel=Channel.WEBCHAT)
+    token = str(await db(WebchatToken.for_conversation)(conversation))
+    customer = await connect(token)
+    assert customer.hello["data"]["conversation_id"] == conversation.pk
+    assert (await command(customer, action="join", conversation_id=conversation.pk))["type"] == "ack"
+    assert (await command(customer, action="join", conversation_id=other.pk))["code"] == "not_found"
+    assert (await command(customer, action="read", conversation_id=other.pk))["code"] == "not_found"
+    assert (await command(customer, action="leave", conversation_id=conversation.pk))["code"] == "unknown_action"
+    # An agent's reply arrives; an internal note does not; another conversation's message does not.
+    await send_text(agent, conversation, "Hi, how can I help?")
+    reply = await next_of(customer, "message.new")
+    assert reply["data"]["text"] == "Hi, how can I help?"
+    # Web chat needs no sender: the reply is marked sent as soon as it is committed.
+    sent = await next_of(customer, "message.status")
+    assert (sent["data"]["id"], sent["data"]["status"]) == (reply["data"]["id"], "sent")
+
+    @db
+    def note_and_other():
+        factories.MessageFactory(conversation=conversation, internal=True, content={"text": "internal"})
+        factories.MessageFactory(conversation=other, content={"text": "someone else"})
+
+    await note_and_other()
+    assert await customer.receive_nothing(timeout=0.5)
+    await customer.disconnect()
+
+
+async def test_webchat_customer_message_typing_and_read(tenant, agent):
+    conversation = await db(convo)(tenant, assignee=agent, channel=Channel.WEBCHAT)
+    token = str(await db(WebchatToken.for_conversation)(conversation))
+    customer = await connect(token)
+    staff = await connect(agent)
+    await command(staff, action="join", conversation_id=conversation.pk)
+    ack = await command(customer, action="message", text="I need help", client_id="w1")
+    again = await command(customer, action="message", text="I need help", client_id="w1")
+    assert ack["data"]["message_id"] == again["data"]["message_id"]
+    new = await next_of(staff, "message.new")
+    assert new["data"]["direction"] == "inbound" and new["data"]["text"] == "I need help"
+    await command(customer, action="typing", conversation_id=conversation.pk, state="start")
+    typing = await next_of(staff, "typing")
+    assert typing["data"]["user"] is None and typing["data"]["state"] == "start"
+    reply = await send_text(agent, conversation, "on it")
+    sent = await next_of(staff, "message.status")  # web chat: sent as soon as committed
+    assert sent["data"]["id"] == reply.pk and sent["data"]["status"] == "sent"
+    await command(customer, action="read", conversation_id=conversation.pk)
+    status = await next_of(staff, "message.status")
+    assert status["data"]["id"] == reply.pk and status["data"]["status"] == "read"
+    assert (await command(customer, action="message", text=""))["code"] == "invalid"
+    for c in (customer, staff):
+        await c.disconnect()
+
+
+async def test_resolved_webchat_conversation_reopens_on_customer_message(tenant):
+    conversation = await db(convo)(tenant, channel=Channel.WEBCHAT, status=ConversationStatus.RESOLVED)
+    token = str(await db(WebchatToken.for_conversation)(conversation))
+    customer = await connect(token)
+    await command(customer, action="message", text="back again")
+    await db(conversation.refresh_from_db)()
+    assert conversation.status == ConversationStatus.OPEN
+    await customer.disconnect()
+
+
+async def test_last_socket_closing_marks_the_agent_absent_and_first_socket_clears_it(agent):
+    from conversations.models import AgentAbsence
+
+    absent = db(lambda: AgentAbsence.objects.filter(user_id=agent.pk).exists())
+    first = await connect(agent)
+    second = await connect(agent)
+    await first.disconnect()
+    assert not await absent()  # one device still connected
+    await second.disconnect()
+    assert await absent()
+    again = await connect(agent)
+    assert not await absent()
+    await again.disconnect()

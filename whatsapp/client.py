@@ -1,0 +1,206 @@
+"""A small client for the parts of Meta's Graph API (WhatsApp Cloud API) that PyTake uses.
+
+It knows HTTP and Meta's error format, nothing of PyTake's models. One ``httpx.Client`` per
+process keeps connections alive between calls (httpx clients are thread-safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+# Meta error codes worth retrying: throttling, temporary service errors (see Meta's
+# "Error codes" page for the Cloud API). Anything else with a 4xx status is permanent.
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
+OUTSIDE_WINDOW_CODE = 131047
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def graph_base_url() -> str:
+    """The Graph API root: ``WHATSAPP_GRAPH_BASE_URL``, or the built-in simulator on this server."""
+    configured = str(settings.WHATSAPP_GRAPH_BASE_URL).rstrip("/")
+    if configured:
+        return configured
+    return str(settings.PYTAKE_PUBLIC_URL).rstrip("/") + "/simulator/graph"
+
+
+def http_client() -> httpx.Client:
+    global _client
+    with _client_lock:
+        if _client is None:
+            timeout = float(settings.WHATSAPP_HTTP_TIMEOUT)
+            _client = httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                headers={"User-Agent": "PyTake"},
+            )
+        return _client
+
+
+def http_client_close() -> None:
+    """Drop the pooled connections (tests, and before a fork)."""
+    global _client
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+            _client = None
+
+
+@dataclass
+class GraphError(Exception):
+    """An error answer (or no answer) from the Graph API.
+
+    ``transient`` says whether trying again later can succeed (timeouts, 5xx, 429, Meta's
+    throttling codes); a permanent error will fail the same way every time.
+    """
+
+    http_status: int
+    code: int | None
+    title: str
+    details: str = ""
+    transient: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"Graph API error {self.code} (HTTP {self.http_status}): {self.title} {self.details}".strip()
+
+
+def _error_from(response: httpx.Response) -> GraphError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        error = {}
+    code = error.get("code")
+    code = code if isinstance(code, int) else None
+    found = error.get("error_data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    title = str(error.get("error_user_title") or error.get("message") or response.reason_phrase or "Error")
+    details = str(data.get("details") or error.get("error_user_msg") or "")
+    transient = (
+        response.status_code == 429
+        or response.status_code >= 500
+        or bool(error.get("is_transient"))
+        or (code in TRANSIENT_CODES)
+    )
+    return GraphError(
+        response.status_code, code, title[:255], details, transient, body if isinstance(body, dict) else {}
+    )
+
+
+@dataclass
+class MediaInfo:
+    url: str
+    mime_type: str
+    sha256: str
+    file_size: int | None
+
+
+class GraphClient:
+    """Calls on behalf of one WhatsApp number (its phone_number_id and access token)."""
+
+    def __init__(self, *, phone_number_id: str, access_token: str, base_url: str | None = None) -> None:
+        self.phone_number_id = phone_number_id
+        self.access_token = access_token
+        self.root = f"{(base_url or graph_base_url()).rstrip('/')}/{settings.WHATSAPP_GRAPH_API_VERSION}"
+
+    def _request(self, method: str, url: str, *, json: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            response = http_client().request(
+                method, url, json=json, headers={"Authorization": f"Bearer {self.access_token}"}
+            )
+        except httpx.TransportError as exc:  # timeouts, refused connections, resets
+            raise GraphError(0, None, f"{type(exc).__name__}: {exc}"[:255], transient=True) from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    def _post_message(self, payload: dict[str, Any]) -> dict[str, Any]:
+        body = {"messaging_product": "whatsapp", **payload}
+        data = self._request("POST", f"{self.root}/{self.phone_number_id}/messages", json=body).json()
+        return data if isinstance(data, dict) else {}
+
+    def send(self, *, to: str, kind: str, content: dict[str, Any], context_wamid: str | None = None) -> str:
+        """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …)."""
+        payload: dict[str, Any] = {"recipient_type": "individual", "to": to, "type": kind, kind: content}
+        if context_wamid:
+            payload["context"] = {"message_id": context_wamid}
+        data = self._post_message(payload)
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+            raise GraphError(200, None, "The Graph API answered without a message id.", transient=False, raw=data)
+        return str(messages[0]["id"])
+
+    def send_text(self, *, to: str, text: str, preview_url: bool = False) -> str:
+        return self.send(to=to, kind="text", content={"body": text, "preview_url": preview_url})
+
+    def send_buttons(self, *, to: str, text: str, buttons: list[str]) -> str:
+        """Text with up to three reply buttons (an interactive message). Meta limits a button
+        title to 20 characters and its id to 256; the tap comes back as a ``button_reply``."""
+        content = {
+            "type": "button",
+            "body": {"text": text[:1024]},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": f"qr-{i}", "title": title[:20]}}
+                    for i, title in enumerate(buttons[:3])
+                ]
+            },
+        }
+        return self.send(to=to, kind="interactive", content=content)
+
+    def send_media_link(self, *, to: str, kind: str, link: str, caption: str = "", filename: str = "") -> str:
+        content: dict[str, Any] = {"link": link}
+        if caption and kind in {"image", "video", "document"}:
+            content["caption"] = caption
+        if filename and kind == "document":
+            content["filename"] = filename
+        return self.send(to=to, kind=kind, content=content)
+
+    def send_template(
+        self, *, to: str, name: str, language: str, components: list[dict[str, Any]] | None = None
+    ) -> str:
+        content: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if components:
+            content["components"] = components
+        return self.send(to=to, kind="template", content=content)
+
+    def send_reaction(self, *, to: str, wamid: str, emoji: str) -> str:
+        return self.send(to=to, kind="reaction", content={"message_id": wamid, "emoji": emoji})
+
+    def mark_read(self, *, wamid: str, typing: bool = False) -> None:
+        """Mark an inbound message (and the ones before it) read; with ``typing`` also show the
+        typing indicator, which Meta displays for up to 25 seconds or until we send a message."""
+        payload: dict[str, Any] = {"status": "read", "message_id": wamid}
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        self._post_message(payload)
+
+    def media_info(self, *, media_id: str) -> MediaInfo:
+        data = self._request("GET", f"{self.root}/{media_id}").json()
+        if not isinstance(data, dict) or not data.get("url"):
+            raise GraphError(
+                200, None, "The Graph API answered without a media URL.", raw=data if isinstance(data, dict) else {}
+            )
+        size = data.get("file_size")
+        return MediaInfo(
+            url=str(data["url"]),
+            mime_type=str(data.get("mime_type", "application/octet-stream")),
+            sha256=str(data.get("sha256", "")),
+            file_size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+        )
+
+    def media_download(self, *, url: str, max_bytes: int) -> bytes:
+        """The bytes behind a media URL (which also needs the access token)."""
+        response = self._request("GET", url)
+        if len(response.content) > max_bytes:
+            raise GraphError(200, None, f"Media larger than {max_bytes} bytes.")
+        return response.content

@@ -1,0 +1,47 @@
+"""Live updates for the simulator's phone page: one socket per open phone, one group per customer.
+
+Frames are ``{"type": "message.new" | "message.status" | "typing", "data": {...}}``, the shape of
+the main real-time protocol's envelope. There is no login: the simulator is a development tool
+and is closed (4003) when disabled or opened from a foreign origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from realtime.consumers import origin_allowed
+from whatsapp import simulator
+
+
+class SimulatorPhoneConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        phone_number_id = (query.get("phone_number_id") or [""])[0]
+        wa_id = (query.get("wa_id") or [""])[0]
+        if (
+            not simulator.enabled()
+            or not origin_allowed(self.scope)
+            or not phone_number_id.isdigit()
+            or not wa_id.isdigit()
+        ):
+            await self.close(code=4003)
+            return
+        self.group = simulator.phone_group(phone_number_id, wa_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("action") == "ping":
+            await self.send_json({"type": "pong", "data": {}})
+
+    async def simulator_frame(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["frame"])

@@ -1,0 +1,403 @@
+"""WhatsApp business logic: receiving webhooks, processing them, sending through the Graph API.
+
+The webhook view, the Celery tasks and the admin call these; they stay thin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import mimetypes
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from conversations import services as conversation_services
+from conversations.models import Channel, Conversation, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
+from pytake.errors import ApplicationError, Forbidden, InvalidInput
+from whatsapp import parsing
+from whatsapp.client import GraphClient, GraphError
+from whatsapp.models import StatusReceipt, WebhookEvent, WebhookEventStatus
+
+logger = logging.getLogger(__name__)
+
+TYPING_INTERVAL_SECONDS = 20  # Meta shows the indicator for up to 25 s; refresh a bit before.
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "payload_too_large"
+    status = 413
+    message = "The webhook body is too large."
+
+
+# --- Receiving ----------------------------------------------------------------------------------
+
+
+def webhook_verify(*, mode: str | None, token: str | None, challenge: str | None) -> str:
+    """Meta's subscription handshake: the challenge to echo when the verify token is one of ours."""
+    if mode != "subscribe" or not token or challenge is None:
+        raise Forbidden("Verification failed.", code="verification_failed")
+    tokens = WhatsAppAccount.objects.filter(is_active=True).values_list("verify_token", flat=True)
+    if not any(hmac.compare_digest(token.encode(), known.encode()) for known in tokens if known):
+        raise Forbidden("Verification failed.", code="verification_failed")
+    return challenge
+
+
+def signature_for(body: bytes, secret: str) -> str:
+    """The ``X-Hub-Signature-256`` header value Meta sends for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(*, body: bytes, header: str | None, secret: str) -> bool:
+    if not header or not secret:
+        return False
+    return hmac.compare_digest(header.strip().encode(), signature_for(body, secret).encode())
+
+
+def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent:
+    """Verify and store one webhook delivery; enqueue its processing after commit.
+
+    The body must be signed with the app secret of the account named in every
+    ``metadata.phone_number_id`` of the payload (so tenant A's secret can never speak for tenant
+    B's number). Raises ``PayloadTooLarge`` (413), ``InvalidInput`` (400) or ``Forbidden`` (403);
+    nothing is stored then.
+    """
+    if len(body) > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
+        raise PayloadTooLarge()
+    try:
+        payload = json.loads(body)
+        ids = parsing.phone_number_ids(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"The body is not a WhatsApp webhook: {exc}"[:300], code="invalid_payload") from None
+    if not ids:
+        raise Forbidden("The payload names no phone_number_id of this server.", code="unknown_account")
+    accounts = list(WhatsAppAccount.objects.filter(phone_number_id__in=ids, is_active=True).order_by("pk"))
+    if len(accounts) != len(ids):
+        raise Forbidden("The payload names a phone_number_id this server does not know.", code="unknown_account")
+    if not all(signature_valid(body=body, header=signature, secret=a.app_secret) for a in accounts):
+        raise Forbidden("Missing or invalid X-Hub-Signature-256.", code="invalid_signature")
+    from whatsapp.tasks import webhook_event_enqueue
+
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(
+            tenant_id=accounts[0].tenant_id, account=accounts[0], body=body.decode("utf-8")
+        )
+        transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk), robust=True)
+    return event
+
+
+# --- Processing ---------------------------------------------------------------------------------
+
+
+def webhook_event_process(*, event_id: int) -> WebhookEvent:
+    """Apply every message and status of a stored webhook. Safe to run again: each item is
+    idempotent (wamid for messages, (wamid, status) for statuses). Raises on the first item that
+    fails, after trying all of them, so that the task retries."""
+    event = WebhookEvent.objects.select_related("account").get(pk=event_id)
+    if event.status == WebhookEventStatus.PROCESSED:
+        return event
+    payload = json.loads(event.body)
+    accounts = {
+        a.phone_number_id: a
+        for a in WhatsAppAccount.objects.filter(phone_number_id__in=parsing.phone_number_ids(payload))
+    }
+    first_error: Exception | None = None
+    for update in parsing.iter_updates(payload):
+        account = accounts.get(update.phone_number_id)
+        if account is None or account.tenant_id != event.tenant_id:
+            continue  # checked at receipt; an account deleted since then has nothing to update
+        try:
+            if isinstance(update, parsing.InboundMessage):
+                inbound_message_save(account=account, update=update)
+            else:
+                status_receive(account=account, update=update)
+        except Exception as exc:  # keep going: one bad item must not hold back the others
+            logger.exception("WhatsApp webhook #%s: item %s failed", event_id, getattr(update, "wamid", "?"))
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+    event.status = WebhookEventStatus.PROCESSED
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "processed_at"])
+    return event
+
+
+def webhook_event_attempt_failed(*, event_id: int, error: BaseException, final: bool) -> None:
+    """Record a failed attempt; the last one moves the event to the dead letters (admin)."""
+    event = WebhookEvent.objects.get(pk=event_id)
+    event.attempts += 1
+    event.last_error = f"{type(error).__name__}: {error}"[:4000]
+    if final:
+        event.status = WebhookEventStatus.DEAD
+    event.save(update_fields=["attempts", "last_error", "status"])
+
+
+def webhook_event_reprocess(*, event_ids: list[int]) -> int:
+    """Put dead (or stuck) events back in the queue. Returns how many."""
+    from whatsapp.tasks import webhook_event_enqueue
+
+    count = 0
+    for event in WebhookEvent.objects.filter(pk__in=event_ids).exclude(status=WebhookEventStatus.PROCESSED):
+        event.status = WebhookEventStatus.RECEIVED
+        event.save(update_fields=["status"])
+        webhook_event_enqueue(event_id=event.pk)
+        count += 1
+    return count
+
+
+def webhook_events_requeue_stale(*, older_than_seconds: int, limit: int = 500) -> int:
+    """Enqueue again the deliveries still unprocessed after ``older_than_seconds``.
+
+    A worker killed mid-task leaves its task unacknowledged; the Redis broker hands it out again
+    only after its visibility timeout (an hour by default). The stored event makes that wait
+    unnecessary: processing is idempotent, so enqueueing a late one twice costs nothing.
+    """
+    from whatsapp.tasks import webhook_event_enqueue
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = list(
+        WebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for event_id in stale:
+        webhook_event_enqueue(event_id=event_id)
+    return len(stale)
+
+
+def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMessage) -> Message:
+    message, created = conversation_services.message_create_inbound(
+        account=account,
+        wa_id=update.wa_id,
+        profile_name=update.profile_name,
+        wamid=update.wamid,
+        message_type=update.message_type,
+        content=update.content,
+        created_at=update.timestamp,
+        sender_type=update.sender_type,
+    )
+    if created and update.message_type in parsing.MEDIA_KINDS and update.content.get("media", {}).get("id"):
+        from whatsapp.tasks import media_download_enqueue
+
+        transaction.on_commit(lambda: media_download_enqueue(message_id=message.pk), robust=True)
+    return message
+
+
+def status_receive(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> StatusReceipt | None:
+    """Record a status callback once per (wamid, status) and apply it to its message if known.
+
+    Returns ``None`` for a duplicate. A status PyTake does not know is recorded and left alone.
+    """
+    try:
+        with transaction.atomic():
+            receipt = StatusReceipt.objects.create(
+                account=account,
+                wamid=update.wamid,
+                status=update.raw_status[:32],
+                timestamp=update.timestamp,
+                errors=update.errors,
+                raw=update.raw,
+                applied=update.status is None,
+            )
+    except IntegrityError:
+        return None  # already received: Meta redelivers
+    if update.status is None:
+        logger.info("WhatsApp status %r for %s is not one PyTake knows; kept", update.raw_status, update.wamid)
+        return receipt
+    receipts_apply_pending(account_id=account.pk, wamid=update.wamid)
+    return receipt
+
+
+def receipts_apply_pending(*, account_id: int, wamid: str) -> int:
+    """Apply the received-but-unapplied statuses of ``wamid`` to its message, if it exists yet.
+    Called when a status arrives and when a wamid becomes known (after sending)."""
+    message_id = (
+        Message.objects.filter(whatsapp_account_id=account_id, whatsapp_message_id=wamid)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if message_id is None:
+        return 0
+    applied = 0
+    with transaction.atomic():
+        pending = list(
+            StatusReceipt.objects.select_for_update()
+            .filter(account_id=account_id, wamid=wamid, applied=False)
+            .order_by("timestamp", "pk")
+        )
+        for receipt in pending:
+            status = parsing.STATUS_MAP.get(receipt.status)
+            if status is not None:
+                first = receipt.errors[0] if receipt.errors else {}
+                conversation_services.message_status_apply(
+                    message_id=message_id,
+                    status=status,
+                    at=receipt.timestamp,
+                    error_code=first.get("code") if isinstance(first.get("code"), int) else None,
+                    error_title=str(first.get("title") or first.get("message") or ""),
+                )
+            receipt.applied = True
+            receipt.save(update_fields=["applied"])
+            applied += 1
+    return applied
+
+
+# --- Sending ------------------------------------------------------------------------------------
+
+
+def _client_for(account: WhatsAppAccount) -> GraphClient:
+    return GraphClient(phone_number_id=account.phone_number_id, access_token=account.access_token)
+
+
+def _send_one(client: GraphClient, message: Message, to: str) -> str:
+    content = message.content if isinstance(message.content, dict) else {}
+    if message.type == MessageType.TEXT:
+        buttons = [str(b) for b in content.get("quick_replies") or [] if str(b).strip()]
+        if buttons:  # the bot's quick replies become WhatsApp reply buttons
+            return client.send_buttons(to=to, text=message.text, buttons=buttons)
+        return client.send_text(to=to, text=message.text)
+    if message.type in parsing.MEDIA_KINDS:
+        return client.send_media_link(
+            to=to,
+            kind=message.type,
+            link=str(content.get("link", "")),
+            caption=str(content.get("caption", "")),
+            filename=str(content.get("filename", "")),
+        )
+    if message.type == MessageType.TEMPLATE:
+        return client.send_template(
+            to=to,
+            name=str(content.get("name", "")),
+            language=str(content.get("language", "en_US")),
+            components=content.get("components") or None,
+        )
+    if message.type == MessageType.REACTION:
+        return client.send_reaction(
+            to=to, wamid=str(content.get("message_id", "")), emoji=str(content.get("emoji", ""))
+        )
+    raise GraphError(0, None, f"PyTake cannot send a {message.type} message.", transient=False)
+
+
+def message_send(*, message_id: int) -> Message | None:
+    """Send a pending outbound WhatsApp message through the Graph API.
+
+    Idempotent for a message already sent (the task can run twice: acks_late). Raises
+    ``GraphError`` on failure; the caller (the task) retries transient ones and calls
+    ``message_send_failed`` for the rest. No lock is held during the HTTP call.
+    """
+    message = (
+        Message.objects.select_related("conversation__contact", "whatsapp_account")
+        .filter(pk=message_id, direction=Direction.OUTBOUND)
+        .first()
+    )
+    if message is None or message.status != MessageStatus.PENDING or message.whatsapp_message_id:
+        return message
+    if message.internal:  # a staff-only note never leaves PyTake
+        return message
+    account = message.whatsapp_account or message.conversation.whatsapp_account
+    if account is None or message.conversation.channel != Channel.WHATSAPP:
+        return message
+    wamid = _send_one(_client_for(account), message, message.conversation.contact.wa_id)
+    message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
+    receipts_apply_pending(account_id=account.pk, wamid=wamid)
+    message.refresh_from_db()
+    return message
+
+
+def message_send_failed(*, message_id: int, error: GraphError) -> Message:
+    """A permanent error (or retries exhausted): the message is failed with Meta's code and title."""
+    title = error.title if not error.details else f"{error.title}: {error.details}"
+    return conversation_services.message_status_apply(
+        message_id=message_id, status=MessageStatus.FAILED, at=timezone.now(), error_code=error.code, error_title=title
+    )
+
+
+def mark_read(*, account_id: int, wamid: str, typing: bool = False) -> None:
+    account = WhatsAppAccount.objects.get(pk=account_id)
+    _client_for(account).mark_read(wamid=wamid, typing=typing)
+
+
+def typing_indicator_send(*, conversation_id: int) -> bool:
+    """An agent is typing in a WhatsApp conversation: show "typing…" on the customer's phone.
+
+    For the real-time consumer to call on every typing frame: at most one Graph API call per
+    conversation every ``TYPING_INTERVAL_SECONDS`` (the cache keeps the rate limit across
+    processes with Redis). Returns whether a call was enqueued. Meta's typing indicator is part
+    of the mark-as-read call, so it needs an inbound message to refer to.
+    """
+    key = f"wa-typing:{conversation_id}"
+    if not cache.add(key, 1, timeout=TYPING_INTERVAL_SECONDS):
+        return False
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id, channel=Channel.WHATSAPP, whatsapp_account__isnull=False)
+        .only("whatsapp_account_id")
+        .first()
+    )
+    if conversation is None or conversation.whatsapp_account_id is None:
+        return False
+    wamid = (
+        Message.objects.filter(
+            conversation_id=conversation_id, direction=Direction.INBOUND, whatsapp_message_id__isnull=False
+        )
+        .order_by("-created_at", "-id")
+        .values_list("whatsapp_message_id", flat=True)
+        .first()
+    )
+    if not wamid:
+        return False
+    from whatsapp.tasks import typing_indicator_enqueue
+
+    typing_indicator_enqueue(account_id=conversation.whatsapp_account_id, wamid=wamid)
+    return True
+
+
+# --- Media --------------------------------------------------------------------------------------
+
+
+def media_fetch(*, message_id: int) -> Message | None:
+    """Download an inbound message's media through the Graph API into Django's default storage
+    and record where it is in ``content["media"]["path"]`` (served at ``MEDIA_URL``)."""
+    message = Message.objects.select_related("whatsapp_account").filter(pk=message_id).first()
+    if message is None or message.whatsapp_account is None:
+        return None
+    media = (message.content or {}).get("media") or {}
+    if not media.get("id") or media.get("path"):
+        return message
+    client = _client_for(message.whatsapp_account)
+    info = client.media_info(media_id=str(media["id"]))
+    data = client.media_download(url=info.url, max_bytes=settings.WHATSAPP_MEDIA_MAX_BYTES)
+    extension = mimetypes.guess_extension((info.mime_type or "").split(";")[0].strip()) or ".bin"
+    name = f"whatsapp/{message.tenant_id}/{message.pk}-{media['id']}{extension}"
+    path = default_storage.save(name, ContentFile(data))
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message_id)
+        content: dict[str, Any] = dict(message.content or {})
+        content["media"] = {
+            **(content.get("media") or {}),
+            "path": path,
+            "url": default_storage.url(path),
+            "mime_type": info.mime_type,
+            "size": len(data),
+        }
+        message.content = content
+        message.save(update_fields=["content"])
+    return message
+
+
+def media_fetch_failed(*, message_id: int, error: BaseException) -> None:
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            return
+        content: dict[str, Any] = dict(message.content or {})
+        content["media"] = {**(content.get("media") or {}), "error": str(error)[:500]}
+        message.content = content
+        message.save(update_fields=["content"])

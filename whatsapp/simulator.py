@@ -1,0 +1,502 @@
+"""The built-in WhatsApp Cloud API simulator: Meta's side of the conversation, for development,
+demos and tests, with no Meta account.
+
+It answers the Graph API calls PyTake makes (send messages, mark read, typing indicator, media),
+with Meta's response and error shapes, then calls PyTake's webhook with correctly signed status
+callbacks (sent, delivered, read) from a background thread, never inside the request. The
+"phone" page lets a person play the customer; what the customer sends reaches PyTake as a signed
+webhook, exactly as Meta would deliver it.
+
+It signs with the app secret stored on the WhatsAppAccount: it plays Meta, which knows it. It
+must not be reachable in production (``WHATSAPP_SIMULATOR_ENABLED``): anyone who can reach it can
+write to any number as any customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import connections, transaction
+from django.utils import timezone
+
+from conversations.models import WhatsAppAccount
+from whatsapp.models import FaultKind, SimDirection, SimulatedMedia, SimulatedMessage, SimulatorFault
+from whatsapp.services import signature_for
+
+logger = logging.getLogger(__name__)
+
+SENDABLE_TYPES = {
+    "text",
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "template",
+    "reaction",
+    "interactive",
+    "location",
+    "contacts",
+}
+
+
+def enabled() -> bool:
+    return bool(settings.WHATSAPP_SIMULATOR_ENABLED)
+
+
+def phone_group(phone_number_id: str, wa_id: str) -> str:
+    """Channels group of one simulated phone (digits only, so always a valid group name)."""
+    return f"simphone.{''.join(c for c in phone_number_id if c.isdigit())}.{''.join(c for c in wa_id if c.isdigit())}"
+
+
+def new_wamid() -> str:
+    return "wamid." + secrets.token_urlsafe(30).replace("-", "A").replace("_", "B")
+
+
+# --- Background scheduler -------------------------------------------------------------------------
+
+
+class Scheduler:
+    """One daemon thread running delayed callables in time order (status callbacks, webhooks)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._counter = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._busy = False
+
+    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._counter), fn))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="whatsapp-simulator", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, _, fn = heapq.heappop(self._heap)
+                self._busy = True
+            try:
+                fn()
+            except Exception:
+                logger.exception("simulator background job failed")
+            finally:
+                connections.close_all()  # a dedicated, mostly idle thread: hold no connection
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is scheduled or running (tests, shutdown). False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.1))
+        return True
+
+
+scheduler = Scheduler()
+
+
+# --- Webhook delivery (simulator → PyTake) --------------------------------------------------------
+
+
+def webhook_url() -> str:
+    configured = str(settings.WHATSAPP_SIMULATOR_WEBHOOK_URL)
+    return configured or str(settings.PYTAKE_PUBLIC_URL).rstrip("/") + "/webhooks/whatsapp/"
+
+
+def envelope(account: WhatsAppAccount, value: dict[str, Any]) -> dict[str, Any]:
+    """Meta's webhook envelope around one ``messages`` change."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": account.business_account_id or "0",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "".join(c for c in account.display_phone_number if c.isdigit()),
+                                "phone_number_id": account.phone_number_id,
+                            },
+                            **value,
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def deliver_webhook(phone_number_id: str, value: dict[str, Any], attempt: int = 0) -> None:
+    """POST a signed webhook to PyTake (runs on the scheduler thread). Retries like Meta does,
+    a few times with growing delays, when PyTake does not answer 200."""
+    account = WhatsAppAccount.objects.filter(phone_number_id=phone_number_id).first()
+    if account is None:
+        return
+    body = json.dumps(envelope(account, value), separators=(",", ":")).encode()
+    try:
+        response = httpx.post(
+            webhook_url(),
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": signature_for(body, account.app_secret),
+            },
+            timeout=10,
+        )
+        ok = response.status_code == 200
+        reason = f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        ok, reason = False, str(exc)
+    if not ok:
+        if attempt < 4:
+            scheduler.schedule(0.5 * 2**attempt, lambda: deliver_webhook(phone_number_id, value, attempt + 1))
+        logger.warning("simulator: webhook to %s failed (%s), attempt %s", webhook_url(), reason, attempt + 1)
+
+
+def publish(phone_number_id: str, wa_id: str, frame_type: str, data: dict[str, Any]) -> None:
+    """Push a frame to the phone page(s) of one customer. Call from a request thread."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            phone_group(phone_number_id, wa_id),
+            {"type": "simulator.frame", "frame": {"type": frame_type, "data": data}},
+        )
+    except Exception:  # the phone page is a convenience: never fail the API call for it
+        logger.exception("simulator: publish to the phone page failed")
+
+
+def sim_message_data(message: SimulatedMessage) -> dict[str, Any]:
+    return {
+        "wamid": message.wamid,
+        "direction": message.direction,
+        "type": message.type,
+        "body": message.body,
+        "status": message.status,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+# --- Graph API: errors and faults -----------------------------------------------------------------
+
+
+@dataclass
+class GraphAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+def graph_error(http_status: int, code: int, message: str, details: str = "", **extra: Any) -> GraphAnswer:
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": secrets.token_urlsafe(12),
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    error.update(extra)
+    return GraphAnswer(http_status, {"error": error})
+
+
+def _fault_answer(kind: str) -> GraphAnswer:
+    if kind == FaultKind.SERVER_ERROR:
+        return graph_error(
+            500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True
+        )
+    if kind == FaultKind.RATE_LIMIT:
+        return graph_error(429, 130429, "Rate limit hit", "Cloud API message throughput has been reached.")
+    return graph_error(
+        400,
+        131047,
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied "
+        "to this number. Send a message template instead.",
+        error_user_title="Re-engagement message",
+    )
+
+
+def _take_fault(phone_number_id: str, wa_id: str) -> str | None:
+    """Consume one armed fault matching this request, if any (atomically, across processes)."""
+    with transaction.atomic():
+        fault = (
+            SimulatorFault.objects.select_for_update()
+            .filter(remaining__gt=0, phone_number_id__in=["", phone_number_id], wa_id__in=["", wa_id])
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if fault is None:
+            return None
+        fault.remaining -= 1
+        if fault.remaining:
+            fault.save(update_fields=["remaining"])
+        else:
+            fault.delete()
+        return fault.kind
+
+
+def authenticate(phone_number_id: str, authorization: str | None) -> WhatsAppAccount | GraphAnswer:
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    if not token:
+        return graph_error(401, 190, "An active access token must be used to query information about the current user.")
+    account = WhatsAppAccount.objects.filter(phone_number_id=phone_number_id).first()
+    if account is None:
+        return graph_error(
+            400,
+            100,
+            f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation.",
+            error_subcode=33,
+        )
+    if not secrets.compare_digest(token.encode(), (account.access_token or "").encode()):
+        return graph_error(401, 190, "Error validating access token: The access token is invalid.")
+    return account
+
+
+# --- Graph API: POST /<version>/<phone_number_id>/messages ----------------------------------------
+
+
+def _status_delays() -> list[float | None]:
+    """Seconds after acceptance for sent, delivered, read; a blank entry skips that callback."""
+    parts = [p.strip() for p in str(settings.WHATSAPP_SIMULATOR_STATUS_DELAYS).split(",")]
+    delays: list[float | None] = [float(p) if p else None for p in parts[:3]]
+    return delays + [None] * (3 - len(delays))
+
+
+def _status_value(wamid: str, wa_id: str, status: str) -> dict[str, Any]:
+    value: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())), "recipient_id": wa_id}
+    if status in ("sent", "delivered"):
+        value["conversation"] = {"id": hashlib.md5(wa_id.encode()).hexdigest(), "origin": {"type": "service"}}
+        value["pricing"] = {
+            "billable": False,
+            "pricing_model": "PMP",
+            "category": "service",
+            "type": "free_customer_service",
+        }
+    return {"statuses": [value]}
+
+
+def _set_status_then_callback(phone_number_id: str, wamid: str, wa_id: str, status: str) -> None:
+    SimulatedMessage.objects.filter(wamid=wamid).update(status=status)
+    deliver_webhook(phone_number_id, _status_value(wamid, wa_id, status))
+
+
+def handle_messages_post(phone_number_id: str, authorization: str | None, raw: bytes) -> GraphAnswer:
+    auth = authenticate(phone_number_id, authorization)
+    if isinstance(auth, GraphAnswer):
+        return auth
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return graph_error(400, 100, "(#100) The request body is not valid JSON.")
+    if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+        return graph_error(400, 100, "(#100) The parameter messaging_product is required.")
+
+    if body.get("status") == "read":
+        return _mark_read(phone_number_id, body)
+
+    to = "".join(c for c in str(body.get("to", "")) if c.isdigit())
+    kind = str(body.get("type") or "text")
+    if not to:
+        return graph_error(400, 100, "(#100) The parameter to is required.")
+    if kind not in SENDABLE_TYPES or not isinstance(body.get(kind), dict):
+        return graph_error(400, 100, f"(#100) Param {kind} must be a JSON object for type {kind}.")
+    if kind == "text" and not str(body["text"].get("body", "")).strip():
+        return graph_error(400, 100, "(#100) The parameter text['body'] is required.")
+    if kind == "template" and not body["template"].get("name"):
+        return graph_error(400, 100, "(#100) The parameter template['name'] is required.")
+
+    fault = _take_fault(phone_number_id, to)
+    if fault is None and random.random() < float(settings.WHATSAPP_SIMULATOR_FAILURE_RATE):
+        fault = FaultKind.SERVER_ERROR
+    if fault == FaultKind.OUTSIDE_WINDOW and kind == "template":
+        fault = None  # templates are exactly what is allowed outside the window
+    if fault is not None:
+        return _fault_answer(fault)
+
+    wamid = new_wamid()
+    message = SimulatedMessage.objects.create(
+        phone_number_id=phone_number_id,
+        wa_id=to,
+        direction=SimDirection.TO_CUSTOMER,
+        wamid=wamid,
+        type=kind,
+        body=body[kind],
+        status="accepted",
+    )
+    publish(phone_number_id, to, "message.new", sim_message_data(message))
+    for delay, status in zip(_status_delays(), ("sent", "delivered", "read"), strict=True):
+        if delay is not None:
+            scheduler.schedule(delay, lambda s=status: _set_status_then_callback(phone_number_id, wamid, to, s))  # type: ignore[misc]
+    return GraphAnswer(
+        200,
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": str(body.get("to")), "wa_id": to}],
+            "messages": [{"id": wamid, "message_status": "accepted"}],
+        },
+    )
+
+
+def _mark_read(phone_number_id: str, body: dict[str, Any]) -> GraphAnswer:
+    wamid = str(body.get("message_id", ""))
+    target = SimulatedMessage.objects.filter(
+        phone_number_id=phone_number_id, wamid=wamid, direction=SimDirection.TO_BUSINESS
+    ).first()
+    if target is None:
+        return graph_error(400, 100, "(#100) Invalid parameter", f"Message {wamid} not found.")
+    # Read marks the message and every earlier one of the thread (blue ticks on the phone).
+    earlier = SimulatedMessage.objects.filter(
+        phone_number_id=phone_number_id,
+        wa_id=target.wa_id,
+        direction=SimDirection.TO_BUSINESS,
+        created_at__lte=target.created_at,
+    ).exclude(status="read")
+    read_ids = list(earlier.values_list("wamid", flat=True))
+    earlier.update(status="read")
+    if read_ids:
+        publish(phone_number_id, target.wa_id, "message.status", {"wamids": read_ids, "status": "read"})
+    if isinstance(body.get("typing_indicator"), dict):
+        publish(phone_number_id, target.wa_id, "typing", {"seconds": 25})
+    return GraphAnswer(200, {"success": True})
+
+
+# --- Graph API: media -----------------------------------------------------------------------------
+
+
+def handle_media_get(media_id: str, authorization: str | None, download_url: str) -> GraphAnswer:
+    media = SimulatedMedia.objects.filter(media_id=media_id).first()
+    if media is None:
+        return graph_error(
+            400, 100, f"Unsupported get request. Object with ID '{media_id}' does not exist.", error_subcode=33
+        )
+    auth = authenticate(media.phone_number_id, authorization)
+    if isinstance(auth, GraphAnswer):
+        return auth
+    return GraphAnswer(
+        200,
+        {
+            "messaging_product": "whatsapp",
+            "url": download_url,
+            "mime_type": media.mime_type,
+            "sha256": media.sha256,
+            "file_size": media.file_size,
+            "id": media.media_id,
+        },
+    )
+
+
+def media_bytes(media_id: str, authorization: str | None) -> tuple[SimulatedMedia, bytes] | GraphAnswer:
+    media = SimulatedMedia.objects.filter(media_id=media_id).first()
+    if media is None:
+        return graph_error(404, 100, "Media not found.")
+    auth = authenticate(media.phone_number_id, authorization)
+    if isinstance(auth, GraphAnswer):
+        return auth
+    with media.file.open("rb") as handle:
+        return media, handle.read()
+
+
+# --- The phone: the customer writes -----------------------------------------------------------------
+
+
+class PhoneError(ValueError):
+    pass
+
+
+def phone_send(
+    *,
+    phone_number_id: str,
+    wa_id: str,
+    name: str,
+    text: str = "",
+    upload: tuple[str, str, bytes] | None = None,
+    reply: tuple[str, str] | None = None,
+) -> SimulatedMessage:
+    """The simulated customer sends text, a file (``(filename, mime type, bytes)``) with ``text``
+    as caption, or taps a reply button (``(button id, title)``) of an interactive message.
+    Stored for the phone, then delivered to PyTake as a signed webhook from the background
+    thread."""
+    wa_id = "".join(c for c in wa_id if c.isdigit())
+    if not (6 <= len(wa_id) <= 20):
+        raise PhoneError("The WhatsApp id (wa_id) must be a phone number: 6 to 20 digits.")
+    account = WhatsAppAccount.objects.filter(phone_number_id=phone_number_id, is_active=True).first()
+    if account is None:
+        raise PhoneError("No active WhatsApp number with that phone_number_id.")
+    text = text.strip()
+    wamid = new_wamid()
+    message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": str(int(time.time()))}
+    if upload is not None:
+        filename, mime_type, data = upload
+        kind = "image" if mime_type.startswith("image/") else "document"
+        media = SimulatedMedia.objects.create(
+            media_id=str(random.randint(10**15, 10**16 - 1)),
+            phone_number_id=phone_number_id,
+            mime_type=mime_type or "application/octet-stream",
+            sha256=hashlib.sha256(data).hexdigest(),
+            file_size=len(data),
+            filename=filename,
+            file=ContentFile(data, name=filename or "upload.bin"),
+        )
+        payload: dict[str, Any] = {"mime_type": media.mime_type, "sha256": media.sha256, "id": media.media_id}
+        if kind == "document":
+            payload["filename"] = filename
+        if text:
+            payload["caption"] = text
+        message.update({"type": kind, kind: payload})
+    elif reply is not None:
+        kind = "interactive"
+        button_id, title = reply
+        message.update(
+            {"type": kind, kind: {"type": "button_reply", "button_reply": {"id": button_id, "title": title}}}
+        )
+    elif text:
+        kind = "text"
+        message.update({"type": "text", "text": {"body": text}})
+    else:
+        raise PhoneError("Type a message or choose a file.")
+    stored = SimulatedMessage.objects.create(
+        phone_number_id=phone_number_id,
+        wa_id=wa_id,
+        direction=SimDirection.TO_BUSINESS,
+        wamid=wamid,
+        type=kind,
+        body=message[kind],
+        status="sent",
+        created_at=timezone.now(),
+    )
+    value = {"contacts": [{"profile": {"name": name.strip() or wa_id}, "wa_id": wa_id}], "messages": [message]}
+    scheduler.schedule(0, lambda: deliver_webhook(phone_number_id, value))
+    publish(phone_number_id, wa_id, "message.new", sim_message_data(stored))
+    return stored

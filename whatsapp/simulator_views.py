@@ -1,0 +1,173 @@
+"""HTTP face of the Cloud API simulator (see ``whatsapp.simulator``). Every view is a 404 when
+the simulator is disabled."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
+from django.views.decorators.http import require_http_methods
+
+from conversations.models import Contact, WhatsAppAccount
+from pytake.errors import error_body
+from whatsapp import simulator
+from whatsapp.models import FaultKind, SimulatedMessage, SimulatorFault
+
+View = Callable[..., HttpResponse]
+
+
+def simulator_only(view: View) -> View:
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not simulator.enabled():
+            raise Http404("The WhatsApp simulator is disabled.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _answer(answer: simulator.GraphAnswer) -> JsonResponse:
+    return JsonResponse(answer.body, status=answer.status)
+
+
+def _bad(code: str, message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status)
+
+
+# --- Graph API -----------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+@simulator_only
+def graph_messages(request: HttpRequest, version: str, phone_number_id: str) -> HttpResponse:
+    return _answer(simulator.handle_messages_post(phone_number_id, request.headers.get("Authorization"), request.body))
+
+
+@require_http_methods(["GET"])
+@simulator_only
+def graph_media(request: HttpRequest, version: str, media_id: str) -> HttpResponse:
+    url = request.build_absolute_uri(reverse("simulator-media-download", args=[media_id]))
+    return _answer(simulator.handle_media_get(media_id, request.headers.get("Authorization"), url))
+
+
+@require_http_methods(["GET"])
+@simulator_only
+def media_download(request: HttpRequest, media_id: str) -> HttpResponse:
+    result = simulator.media_bytes(media_id, request.headers.get("Authorization"))
+    if isinstance(result, simulator.GraphAnswer):
+        return _answer(result)
+    media, data = result
+    return HttpResponse(data, content_type=media.mime_type)
+
+
+@csrf_exempt
+@require_http_methods(["POST", "DELETE"])
+@simulator_only
+def faults(request: HttpRequest) -> HttpResponse:
+    """Arm failures: ``{"kind": "server_error" | "rate_limit" | "outside_window", "count": 1,
+    "phone_number_id": "", "wa_id": ""}``. DELETE disarms all."""
+    if request.method == "DELETE":
+        SimulatorFault.objects.all().delete()
+        return JsonResponse({"status": "cleared"})
+    try:
+        body = json.loads(request.body or b"{}")
+        kind = str(body["kind"])
+        count = int(body.get("count", 1))
+    except (ValueError, KeyError, TypeError):
+        return _bad("invalid", "Send JSON with kind and count.")
+    if kind not in FaultKind.values or not 1 <= count <= 1000:
+        return _bad("invalid", f"kind must be one of {', '.join(FaultKind.values)}; count 1..1000.")
+    fault = SimulatorFault.objects.create(
+        kind=kind,
+        remaining=count,
+        phone_number_id=str(body.get("phone_number_id", "")),
+        wa_id=str(body.get("wa_id", "")),
+    )
+    return JsonResponse({"id": fault.pk, "kind": kind, "remaining": count}, status=201)
+
+
+# --- The phone page ---------------------------------------------------------------------------------
+
+
+@ensure_csrf_cookie
+@require_http_methods(["GET"])
+@simulator_only
+def phone_page(request: HttpRequest) -> HttpResponse:
+    accounts = list(
+        WhatsAppAccount.objects.filter(is_active=True)
+        .order_by("pk")
+        .values("phone_number_id", "display_phone_number", "name")
+    )
+    return render(
+        request,
+        "whatsapp/phone.html",
+        {"accounts": accounts, "accounts_json": accounts, "graph_base": settings.WHATSAPP_GRAPH_BASE_URL or "built-in"},
+    )
+
+
+@require_http_methods(["GET"])
+@simulator_only
+def phone_contacts(request: HttpRequest) -> HttpResponse:
+    """Customers the phone can play: the number's tenant contacts plus any the phone has used."""
+    phone_number_id = request.GET.get("phone_number_id", "")
+    account = WhatsAppAccount.objects.filter(phone_number_id=phone_number_id).first()
+    if account is None:
+        return _bad("not_found", "Unknown phone_number_id.", 404)
+    found: dict[str, str] = {}
+    for wa_id, name, profile in (
+        Contact.objects.filter(tenant_id=account.tenant_id)
+        .exclude(wa_id="")
+        .values_list("wa_id", "name", "profile_name")[:200]
+    ):
+        found[wa_id] = profile or name or wa_id
+    for wa_id in (
+        SimulatedMessage.objects.filter(phone_number_id=phone_number_id)
+        .values_list("wa_id", flat=True)
+        .distinct()[:200]
+    ):
+        found.setdefault(wa_id, wa_id)
+    return JsonResponse(
+        {"results": [{"wa_id": k, "name": v} for k, v in sorted(found.items(), key=lambda kv: kv[1].lower())]}
+    )
+
+
+@require_http_methods(["GET"])
+@simulator_only
+def phone_messages(request: HttpRequest) -> HttpResponse:
+    phone_number_id = request.GET.get("phone_number_id", "")
+    wa_id = request.GET.get("wa_id", "")
+    rows = SimulatedMessage.objects.filter(phone_number_id=phone_number_id, wa_id=wa_id).order_by("-created_at", "-id")[
+        :200
+    ]
+    return JsonResponse({"results": [simulator.sim_message_data(m) for m in reversed(list(rows))]})
+
+
+@require_http_methods(["POST"])
+@simulator_only
+def phone_send(request: HttpRequest) -> HttpResponse:
+    """The customer sends: form fields phone_number_id, wa_id, name, text, optional file, or
+    reply_id + reply_title (a tap on a reply button)."""
+    upload = request.FILES.get("file")
+    reply_id, reply_title = request.POST.get("reply_id", ""), request.POST.get("reply_title", "")
+    try:
+        message = simulator.phone_send(
+            phone_number_id=request.POST.get("phone_number_id", ""),
+            wa_id=request.POST.get("wa_id", ""),
+            name=request.POST.get("name", ""),
+            text=request.POST.get("text", ""),
+            upload=(upload.name or "file", upload.content_type or "application/octet-stream", upload.read())
+            if upload is not None
+            else None,
+            reply=(reply_id[:256], reply_title[:20]) if reply_id and reply_title else None,
+        )
+    except simulator.PhoneError as exc:
+        return _bad("invalid", str(exc))
+    return JsonResponse(simulator.sim_message_data(message), status=202)

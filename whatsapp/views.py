@@ -1,0 +1,43 @@
+"""Meta's webhook endpoint. Thin: the services verify, store and enqueue."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from pytake.errors import ApplicationError, error_body
+from whatsapp import services
+
+
+def _error(exc: ApplicationError) -> JsonResponse:
+    return JsonResponse(error_body(exc.code, exc.message, exc.extra), status=exc.status)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        try:
+            challenge = services.webhook_verify(
+                mode=request.GET.get("hub.mode"),
+                token=request.GET.get("hub.verify_token"),
+                challenge=request.GET.get("hub.challenge"),
+            )
+        except ApplicationError as exc:
+            return _error(exc)
+        return HttpResponse(challenge, content_type="text/plain")
+
+    # Refuse an oversized body before reading it (Content-Length can be absent: checked again after).
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
+        return _error(services.PayloadTooLarge())
+    try:
+        event = services.webhook_event_receive(body=request.body, signature=request.headers.get("X-Hub-Signature-256"))
+    except ApplicationError as exc:
+        return _error(exc)
+    return JsonResponse({"status": "received", "event_id": event.pk})
