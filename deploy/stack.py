@@ -32,9 +32,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytake.database import ensure_database  # noqa: E402
+
 DEPLOY = ROOT / "deploy"
 PROCFILE = DEPLOY / "Procfile"
 # How long `down` waits for a process after its stop signal before SIGKILL (servers bound
@@ -102,19 +105,6 @@ def http_get(url: str, timeout: float = 3.0) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
-
-
-def ensure_database(database_url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = urlsplit(database_url).path.lstrip("/")
-    # libpq takes the URL as is; dbname= points the connection at the maintenance database.
-    with psycopg.connect(database_url, dbname="postgres", autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def secret_key(stack_dir: Path) -> str:
@@ -193,7 +183,8 @@ def up(args: argparse.Namespace) -> int:
         print(f"already running in {stack_dir}: {already}; run `make stack-down` first", file=sys.stderr)
         return 1
     env = stack_env(args, stack_dir)
-    ensure_database(args.database_url)
+    if ensure_database(args.database_url):
+        print("created the stack's database")
     metrics_dir = stack_dir / "metrics"
     if not running(stack_dir, [n for n, _ in parse_procfile()]):
         # prometheus-client: wipe before the processes start (not when restarting one of them).

@@ -1,14 +1,20 @@
-"""Exit 0 when PostgreSQL and Redis answer at the given URLs, 1 otherwise (used by `make test`)."""
+"""Exit 0 when PostgreSQL and Redis answer at the given URLs, 1 otherwise (used by `make test`).
+
+The database the URL names is created when the server answers but the database is missing (a
+fresh machine has none): the suite's own test database is made by pytest-django, but the live
+servers, `manage.py` and the tools are pointed at this one."""
 
 import sys
 
-import psycopg
 import redis
+
+from pytake.database import ensure_database
 
 
 def available(database_url: str, redis_url: str) -> tuple[bool, str]:
     try:
-        psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), connect_timeout=3).close()
+        if ensure_database(database_url):
+            print(f"created the database of {database_url}")
     except Exception as exc:
         return False, f"PostgreSQL at {database_url}: {exc}"
     try:

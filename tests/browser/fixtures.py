@@ -93,8 +93,20 @@ def server_settings() -> dict[str, str]:
     return {}
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def asgi_server(
+    request: pytest.FixtureRequest,
     transactional_db: None,
     settings: Any,
     static_data_dir: Path,
@@ -119,6 +131,9 @@ def asgi_server(
         yield server
     finally:
         server.stop()
+        if request.node.stash.get(_CALL_FAILED, False):
+            # What the server said is most of what there is to know about a failed browser test.
+            print(f"--- the server's log ({server.log_path}) ---\n{server.log_tail()}")
 
 
 @pytest.fixture

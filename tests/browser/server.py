@@ -129,7 +129,7 @@ def server_env(*, data_dir: Path) -> dict[str, str]:
         DJANGO_DEBUG="0",
         PYTAKE_MANIFEST_STATIC="0",
         PYTAKE_LOGIN_THROTTLE="1000/min",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",  # shown only when a test fails
     )
 
 
