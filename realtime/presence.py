@@ -37,6 +37,11 @@ class Registry(Protocol):
     async def tenant_stats(self, tenant_id: int) -> dict[str, object]: ...
 
 
+# A new tenant peak is looked for at most this often per process: counting the live sockets of a
+# tenant reads all of them, which on every connect made a reconnect storm quadratic.
+PEAK_SAMPLE_SECONDS = 1.0
+
+
 def _ttl() -> float:
     return float(settings.PYTAKE_WS_HEARTBEAT_SECONDS) * 3
 
@@ -116,6 +121,7 @@ class RedisRegistry:
         self.url = url
         self.prefix = prefix
         self._clients: dict[int, aioredis.Redis] = {}
+        self._peak_sampled: dict[int, float] = {}  # tenant id -> monotonic time of the last count
 
     @property
     def redis(self):  # type: ignore[no-untyped-def]
@@ -154,13 +160,21 @@ class RedisRegistry:
         await pipe.execute()
         live = await self._live_members(conn.user_key)  # oldest first (score = connect time)
         evict = live[: max(0, len(live) - max_per_user)]
-        stats = await self.tenant_stats(conn.tenant_id)
-        count = int(str(stats["connections"]))
-        peak_key = self._k("peak", conn.tenant_id)
-        peak = int(await r.get(peak_key) or 0)
-        if count > peak:
-            await r.set(peak_key, count)
+        await self._sample_peak(conn.tenant_id)
         return len(live) == 1, evict
+
+    async def _sample_peak(self, tenant_id: int) -> None:
+        """Record a new peak of live sockets, counting at most once per ``PEAK_SAMPLE_SECONDS``
+        (a peak shorter than that may go unrecorded; the current count is always exact)."""
+        now = time.monotonic()
+        if now - self._peak_sampled.get(tenant_id, float("-inf")) < PEAK_SAMPLE_SECONDS:
+            return
+        self._peak_sampled[tenant_id] = now
+        stats = await self.tenant_stats(tenant_id)
+        count = int(str(stats["connections"]))
+        peak_key = self._k("peak", tenant_id)
+        if count > int(await self.redis.get(peak_key) or 0):
+            await self.redis.set(peak_key, count)
 
     async def remove(self, conn: Connection) -> bool:
         r = self.redis

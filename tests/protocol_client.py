@@ -1,6 +1,6 @@
-"""A resilient client for the /ws/ protocol, as a browser tab behaves: reconnects with backoff,
-re-joins, resumes from the last id it saw, dedupes by id, and resumes on a per-conversation
-``seq`` gap. Used by the fault tests to count what each client really received."""
+"""A resilient client for the /ws/ protocol, as a browser tab behaves: pings on the server's
+heartbeat, reconnects with backoff, re-joins, resumes from the last id it saw, dedupes by id, and
+resumes on a per-conversation ``seq`` gap. Used by the fault tests to count what each client really received."""
 
 from __future__ import annotations
 
@@ -49,6 +49,23 @@ class ResilientClient:
     async def _session(self, ws: Any) -> None:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert hello["type"] == "hello"
+        heartbeat = asyncio.create_task(self._heartbeat(ws, float(hello["data"]["heartbeat_seconds"])))
+        try:
+            await self._frames(ws, hello)
+        finally:
+            heartbeat.cancel()
+
+    @staticmethod
+    async def _heartbeat(ws: Any, seconds: float) -> None:
+        # A silent client is a dead one to the server (closed with 4008 after two heartbeats).
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await ws.send(json.dumps({"action": "ping"}))
+            except websockets.ConnectionClosed:
+                return
+
+    async def _frames(self, ws: Any, hello: dict[str, Any]) -> None:
         if self.conversation_id is not None:
             await ws.send(json.dumps({"action": "join", "conversation_id": self.conversation_id, "ref": "join"}))
         if self.last_id is None:

@@ -23,6 +23,8 @@ import pytest
 import websockets
 from django.conf import settings
 
+from tests.conftest import REQUIRE_SERVICES
+
 ROOT = Path(__file__).resolve().parent.parent
 SHUTDOWN_BOUND = 10.0  # PYTAKE_SHUTDOWN_TIMEOUT's default
 
@@ -145,7 +147,10 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
-        pytest.skip("nginx is not installed: `make nginx` installs it")
+        reason = "nginx is not installed: `make nginx` installs it"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"PYTAKE_REQUIRE_SERVICES=1 and {reason}")
+        pytest.skip(reason)
     nginx_port, web1, web2 = free_ports(3)
     the_stack = Stack(tmp_path_factory.mktemp("stack"), nginx_port, [web1, web2])
     try:
