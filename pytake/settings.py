@@ -5,6 +5,7 @@ layer, eager Celery and the built-in WhatsApp Cloud API simulator. ``DATABASE_UR
 PostgreSQL; ``REDIS_URL`` switches the channel layer, the Celery broker and the cache to Redis.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -106,8 +107,13 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "pytake.sqlite3"),
-            # SQLite serialises writers; wait instead of failing with "database is locked".
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # SQLite serialises writers; wait instead of failing with "database is locked". WAL:
+            # readers (the server's threads, the simulator's) do not wait for a writer.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -127,6 +133,8 @@ if REDIS_URL:
                 "hosts": [REDIS_URL],
                 "prefix": env_str("PYTAKE_CHANNEL_PREFIX", "pytake"),
                 "capacity": env_int("PYTAKE_CHANNEL_CAPACITY", 1000),
+                # A process's hub channel carries every event of the process (realtime.hub).
+                "channel_capacity": {"realtime.hub*": 100_000},
                 "expiry": 60,
             },
         }
@@ -136,7 +144,11 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": env_int("PYTAKE_CHANNEL_CAPACITY", 1000)},
+            "CONFIG": {
+                "capacity": env_int("PYTAKE_CHANNEL_CAPACITY", 1000),
+                # Channels' in-memory layer uses this as given (channels_redis compiles its dict).
+                "channel_capacity": [(re.compile(r"realtime\.hub\."), 100_000)],
+            },
         }
     }
 
@@ -248,6 +260,10 @@ PYTAKE_WS_MAX_FRAME_BYTES = env_int("PYTAKE_WS_MAX_FRAME_BYTES", 64 * 1024)
 # Unsent bytes a server keeps for one WebSocket client before dropping it (a client that stopped
 # reading); it reconnects and resumes. Enforced by the production server (deploy/asgi-server).
 PYTAKE_WS_MAX_SEND_BUFFER = env_int("PYTAKE_WS_MAX_SEND_BUFFER", 4 * 1024 * 1024)
+# realtime.hub: a socket whose frames wait longer than this, or pile up past this many, is closed
+# with 1013 (it reconnects and resumes) so that it cannot hold memory or other sockets up.
+PYTAKE_WS_SEND_TIMEOUT_SECONDS = env_float("PYTAKE_WS_SEND_TIMEOUT_SECONDS", 10.0)
+PYTAKE_WS_SEND_BACKLOG = env_int("PYTAKE_WS_SEND_BACKLOG", 1000)
 PYTAKE_WS_MAX_JOINED = env_int("PYTAKE_WS_MAX_JOINED", 50)
 PYTAKE_WS_RATE = env_float("PYTAKE_WS_RATE", 20.0)
 PYTAKE_WS_BURST = env_int("PYTAKE_WS_BURST", 40)

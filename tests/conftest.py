@@ -41,6 +41,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On SQLite, test on a database file, as ``make run`` serves, not Django's default shared
+    in-memory database: there, threads (live servers, the simulator's webhook thread) collide on
+    table locks ("database table is locked") that no busy timeout waits out."""
+    if not _on_postgres():
+        test = settings.DATABASES["default"].setdefault("TEST", {})
+        test["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test-pytake.sqlite3")
+
+
 @pytest.fixture
 def _services_required() -> None:
     pytest.fail("PYTAKE_REQUIRE_SERVICES=1 and a required service is not configured")
