@@ -71,7 +71,7 @@ def pytake_layer_sender(args: argparse.Namespace) -> tuple[Callable[[dict[str, A
     from channels.layers import get_channel_layer
     from django.utils import timezone
 
-    from realtime.events import Recipients, _routes, channel_message
+    from realtime.events import Recipients, _routes, channel_message, group_message
     from realtime.models import Audience, Event
 
     loop = asyncio.new_event_loop()
@@ -83,7 +83,7 @@ def pytake_layer_sender(args: argparse.Namespace) -> tuple[Callable[[dict[str, A
 
     async def group_send(message: dict[str, Any]) -> None:
         for group in routes:
-            await layer.group_send(group, message)
+            await layer.group_send(group, group_message(group, message))
 
     def send(data: dict[str, Any]) -> None:
         seq[0] += 1

@@ -1,12 +1,13 @@
 """The one WebSocket consumer at ``/ws/``. The protocol is docs/realtime-protocol.md.
 
 The consumer stays thin: it checks frames, calls selectors and services (through
-``database_sync_to_async``) and forwards events. Every event reaches it as one channel-layer
-message type, ``realtime.event``, already serialised; it only decides whether this socket may
-receive it (``Recipients``) and forwards the text.
+``database_sync_to_async``) and forwards events. Every event reaches it as ``realtime.event``,
+already serialised, through its process's hub (``realtime.hub``: one subscription per group per
+process); it only decides whether this socket may receive it (``Recipients``) and forwards the
+text.
 
-Channels dispatches one message at a time per consumer, so while ``resume`` reads the log, live
-events wait in the channel layer; afterwards ``_recent_ids`` drops those already replayed.
+Until ``hello`` is sent, and while ``resume`` replays the log, live events are held
+(``self.held``) and sent afterwards; ``_seen`` drops those already replayed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pytake.logging import new_request_id
 from realtime import groups, lifecycle
 from realtime.auth import Principal
 from realtime.events import Recipients, apublish_ephemeral
+from realtime.hub import Hub, hub
 from realtime.models import Audience
 from realtime.presence import Connection, registry
 from realtime.replay import replay_after, tenant_last_event_id
@@ -92,6 +94,7 @@ def _conversation_id(frame: dict[str, Any]) -> int:
 class RealtimeConsumer(AsyncWebsocketConsumer):
     principal: Principal
     connection: Connection
+    held: list[dict[str, Any]] | None = None  # live events waiting for hello or for a replay
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(settings.PYTAKE_WS_RATE, settings.PYTAKE_WS_BURST)
         self.violations = 0
         self.last_heard = time.monotonic()
+        self.held = []  # the hub holds live events until hello is out
         subprotocols = self.scope.get("subprotocols") or []
         await self.accept("bearer" if "bearer" in subprotocols else None)
         refusal = (
@@ -126,8 +130,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         p = principal
         user_key = f"u{p.user_id}" if not p.is_customer else f"c{p.conversation_id}"
         self.connection = Connection(self.channel_name, user_key, p.tenant_id, p.role)
-        for group in self._groups():
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.hub: Hub = hub()
+        for group in self._event_groups():
+            await self.hub.add(group, self)
+        # The server's own group (graceful restart) is a plain layer group of this channel.
+        await self.channel_layer.group_add(lifecycle.process_group_name(), self.channel_name)
         if p.is_customer:
             assert p.conversation_id is not None
             self.joined.add(p.conversation_id)
@@ -159,20 +166,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 },
             }
         )
+        await self._release_held()
         self.tasks.append(asyncio.create_task(self._watchdog()))
 
-    def _groups(self) -> list[str]:
-        """The groups of this socket: its audience, and its server process (for the graceful
-        restart, see ``realtime.lifecycle``)."""
+    def _event_groups(self) -> list[str]:
+        """The event groups of this socket's audience (joined conversations come and go)."""
         p = self.principal
         if p.is_customer:
             assert p.conversation_id is not None
-            return [groups.webchat(p.conversation_id), lifecycle.process_group_name()]
+            return [groups.webchat(p.conversation_id)]
         assert p.user_id is not None
-        names = [groups.tenant(p.tenant_id), groups.user(p.user_id), lifecycle.process_group_name()]
+        names = [groups.tenant(p.tenant_id), groups.user(p.user_id)]
         if p.is_supervisor:
             names.append(groups.supervisors(p.tenant_id))
         return names
+
+    async def _release_held(self) -> None:
+        """Send the live events held meanwhile, in order; those already sent (replayed) are
+        skipped by ``realtime_event``'s dedupe."""
+        while self.held:
+            batch, self.held = self.held, []
+            for message in batch:
+                await self.realtime_event(message)
+        self.held = None
 
     async def disconnect(self, code: int) -> None:
         for task in [*getattr(self, "tasks", []), *getattr(self, "typing_tasks", {}).values()]:
@@ -182,8 +198,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.ready = False
         metrics.WS_CLOSES.labels(str(code)).inc()
         metrics.WS_CONNECTIONS.labels(self.principal.role).dec()
-        for group in self._groups() + [groups.conversation(c) for c in self.joined if not self.principal.is_customer]:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        self.hub.forget(self)
+        for group in self._event_groups() + [
+            groups.conversation(c) for c in self.joined if not self.principal.is_customer
+        ]:
+            await self.hub.discard(group, self)
+        await self.channel_layer.group_discard(lifecycle.process_group_name(), self.channel_name)
         for conversation_id in list(self.typing_tasks):
             await self._typing_broadcast(conversation_id, "stop")
         last = await registry().remove(self.connection)
@@ -285,7 +305,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         conversation = await database_sync_to_async(selectors.conversation_for_user)(
             user=self.principal.user, conversation_id=conversation_id
         )
-        await self.channel_layer.group_add(groups.conversation(conversation.pk), self.channel_name)
+        await self.hub.add(groups.conversation(conversation.pk), self)
         self.joined.add(conversation.pk)
         return {"conversation_id": conversation.pk, "seq": conversation.event_seq}
 
@@ -297,7 +317,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _leave(self, conversation_id: int) -> None:
         if conversation_id in self.joined:
             self.joined.discard(conversation_id)
-            await self.channel_layer.group_discard(groups.conversation(conversation_id), self.channel_name)
+            await self.hub.discard(groups.conversation(conversation_id), self)
         task = self.typing_tasks.pop(conversation_id, None)
         if task is not None:
             task.cancel()
@@ -370,28 +390,38 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
         return {"message_id": message.pk}
 
-    async def do_resume(self, frame: dict[str, Any]) -> dict[str, Any]:
+    async def do_resume(self, frame: dict[str, Any]) -> None:
         last = frame.get("last_event_id")
         if isinstance(last, bool) or not isinstance(last, int) or last < 0:
             raise InvalidInput("last_event_id must be a non-negative integer.", code="invalid")
-        # Reads only: parallel threads, so a reconnect storm is not served one socket at a time.
-        replay = await database_sync_to_async(replay_after, thread_sensitive=False)(
-            principal=self.principal, last_event_id=last, joined=set(self.joined)
-        )
-        metrics.WS_RESUMES.labels("resync" if replay.resync else "replayed").inc()
-        if replay.resync:
-            return {
-                "type": "resync",
-                "ref": frame.get("ref"),
-                "data": {"reason": replay.resync, "last_event_id": replay.last_event_id},
-            }
-        sent = 0
-        for event_id, text in zip(replay.ids, replay.frames, strict=True):
-            if self._seen(event_id):
-                continue
-            await self.send(text_data=text)
-            sent += 1
-        return {"replayed": sent, "last_event_id": replay.last_event_id}
+        # Live events wait while the log is read, so that the client gets them after the replay.
+        if self.held is None:
+            self.held = []
+        try:
+            # Reads only: parallel threads, so a reconnect storm is not served one socket at a time.
+            replay = await database_sync_to_async(replay_after, thread_sensitive=False)(
+                principal=self.principal, last_event_id=last, joined=set(self.joined)
+            )
+            metrics.WS_RESUMES.labels("resync" if replay.resync else "replayed").inc()
+            if replay.resync:
+                await self._send_json(
+                    {
+                        "type": "resync",
+                        "ref": frame.get("ref"),
+                        "data": {"reason": replay.resync, "last_event_id": replay.last_event_id},
+                    }
+                )
+                return
+            sent = 0
+            for event_id, text in zip(replay.ids, replay.frames, strict=True):
+                if self._seen(event_id):
+                    continue
+                await self.send(text_data=text)
+                sent += 1
+            data = {"replayed": sent, "last_event_id": replay.last_event_id}
+            await self._send_json({"type": "ack", "ref": frame.get("ref"), "data": data})
+        finally:
+            await self._release_held()  # the live events that came meanwhile, after the answer
 
     # --- events from the channel layer --------------------------------------------------------
 

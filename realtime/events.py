@@ -193,6 +193,12 @@ def channel_message(event: Event) -> dict[str, Any]:
     }
 
 
+def group_message(group: str, message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` as sent to ``group``: it names the group, which the receiving process's hub
+    needs (a channel layer does not tell which group a message came through; ``realtime.hub``)."""
+    return {**message, "group": group}
+
+
 def _publish(routes: list[str], message: dict[str, Any]) -> None:
     """The fast path. A failure here (Redis away) loses nothing: the event is in the log, and
     clients get it on resume."""
@@ -202,7 +208,7 @@ def _publish(routes: list[str], message: dict[str, Any]) -> None:
     send = async_to_sync(layer.group_send)
     for group in routes:
         try:
-            send(group, message)
+            send(group, group_message(group, message))
         except Exception:
             log.warning(
                 "publish of event %s to %s failed; it stays in the log", message.get("id"), group, exc_info=True
@@ -270,4 +276,4 @@ async def apublish_ephemeral(
         return
     metrics.EVENTS_PUBLISHED.labels(type).inc()
     for group in routes:
-        await layer.group_send(group, message)
+        await layer.group_send(group, group_message(group, message))

@@ -118,6 +118,8 @@ def _server_class() -> type:
             """A client that stops reading must not grow this process without bound: Twisted
             buffers whatever the socket cannot take. Past ``PYTAKE_WS_MAX_SEND_BUFFER`` unsent
             bytes the connection is dropped; the client reconnects and resumes from the log."""
+            if getattr(self, "pytake_dropped", False):
+                return  # already cut off; the application hears of it shortly
             super().serverSend(content, binary)
             transport = self.transport
             if transport is None:
@@ -129,6 +131,7 @@ def _server_class() -> type:
                 from pytake.metrics import WS_SLOW_CLIENTS_DROPPED
 
                 WS_SLOW_CLIENTS_DROPPED.inc()
+                self.pytake_dropped = True
                 transport.abortConnection()
 
     class GracefulServer(Server):  # type: ignore[misc]

@@ -51,6 +51,7 @@ def test_a_client_that_stops_reading_is_dropped_and_others_are_served(tmp_path, 
                 groups.tenant(agent.tenant_id),
                 {
                     "type": "realtime.event",
+                    "group": groups.tenant(agent.tenant_id),
                     "id": None,
                     "conversation_id": None,
                     "event_type": "presence",

@@ -44,18 +44,34 @@ async def send(comm: WebsocketCommunicator, **frame: Any) -> None:
     await comm.send_to(text_data=json.dumps(frame))
 
 
+def _skipped(comm: WebsocketCommunicator) -> list[dict]:
+    """Frames ``command`` read past while waiting for its answer (live events are delivered as
+    they happen: one a command causes may arrive before the command's ack)."""
+    if not hasattr(comm, "skipped"):
+        comm.skipped = []  # type: ignore[attr-defined]
+    return comm.skipped  # type: ignore[attr-defined]
+
+
 async def command(comm: WebsocketCommunicator, **frame: Any) -> dict:
-    """Send a command with a ref and return its ack/error/pong, skipping events in between."""
+    """Send a command with a ref and return its ack/error/pong; frames in between are kept for
+    ``next_of``."""
     frame.setdefault("ref", "r")
     await send(comm, **frame)
     while True:
         reply = await comm.receive_json_from(timeout=TIMEOUT)
         if reply.get("ref") == frame["ref"] and reply["type"] in {"ack", "error", "pong", "resync"}:
             return reply
+        _skipped(comm).append(reply)
 
 
 async def next_of(comm: WebsocketCommunicator, type_: str, timeout: float = TIMEOUT) -> dict:
-    """The next frame of a type, skipping others."""
+    """The next frame of a type (first among those ``command`` read past), skipping others."""
+    skipped = _skipped(comm)
+    for i, frame in enumerate(skipped):
+        if frame["type"] == type_:
+            del skipped[: i + 1]
+            return frame
+    skipped.clear()
     while True:
         frame = await comm.receive_json_from(timeout=timeout)
         if frame["type"] == type_:

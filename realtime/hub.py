@@ -1,0 +1,241 @@
+"""Process-local fan-out: each event crosses the channel layer once per process, not once per socket.
+
+With Channels' own groups every socket's consumer is a member of the layer group: the layer puts a
+copy of each event in every consumer's queue, and every consumer's task wakes up (a new task and an
+``asyncio.wait`` per message in ``await_many_dispatch``) to forward it. That per-socket machinery
+was most of the server's CPU in the fan-out bench (docs/benchmarks.md).
+
+Here the sockets of a process register with its ``Hub`` for their event groups (tenant, user,
+supervisors, conversation, web chat). The hub's one channel joins each such group once, and for
+each event calls ``realtime_event`` of every local member in one loop, in the order the layer
+delivered them; the consumer still filters (``Recipients``), dedupes and sends the text that was
+serialised once at publish time. Messages published to a group carry its name (``"group"``, see
+``realtime.events.group_message``): the layer does not say which group a message came through.
+
+Sending to a healthy socket completes without suspending (the ASGI server only appends to its
+buffer), so the loop runs it inline: no task per socket per event. A send that does suspend (the
+server waits for a socket whose buffers are full) is finished by a task of that socket's own, and
+the socket's next events queue behind it, so one slow reader never holds up the others. A socket
+that stays that slow (a frame not taken within ``PYTAKE_WS_SEND_TIMEOUT_SECONDS``, or more than
+``PYTAKE_WS_SEND_BACKLOG`` events waiting) is closed with 1013; the client reconnects and resumes.
+
+Other messages (``realtime.close``, ``server.shutdown``) still go to the consumer's own channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections import deque
+from collections.abc import Awaitable, Coroutine, Generator
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from pytake import metrics
+
+log = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 1013  # "try again later" (RFC 6455): reconnect and resume
+# The core backend's groups expire (``group_expiry``, a day by default): the hub refreshes its own.
+REFRESH_SECONDS = 3600.0
+
+
+class Member(Protocol):
+    channel_name: str
+    held: list[dict[str, Any]] | None  # not None: deliveries wait (hello not sent, replay running)
+
+    def realtime_event(self, message: dict[str, Any]) -> Coroutine[Any, Any, None]: ...
+
+    def close(self, code: int | bool | None = None) -> Awaitable[None]: ...
+
+
+class _Suspended:
+    """A coroutine that stopped at its first suspension point, awaited from where it stopped: the
+    awaiting task waits on what the coroutine was waiting on, then drives it on (values and
+    exceptions, cancellation included, pass through)."""
+
+    __slots__ = ("coro", "waiting_on")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self.coro, self.waiting_on = coro, waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        signal = self.waiting_on
+        while True:
+            try:
+                sent = yield signal
+            except BaseException as exc:
+                try:
+                    signal = self.coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    signal = self.coro.send(sent)
+                except StopIteration:
+                    return
+
+
+class Hub:
+    """The fan-out of one event loop of one process, for one channel layer."""
+
+    def __init__(self, layer: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer, self.loop = layer, loop
+        self.key = (id(loop), id(layer))
+        self.members: dict[str, dict[str, Member]] = {}  # group -> channel name -> member
+        self.channel: str | None = None
+        self._lock = asyncio.Lock()  # layer subscriptions change one at a time
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runners: list[asyncio.Task[None]] = []
+        self._backlogs: dict[str, deque[dict[str, Any]]] = {}  # members with a send in flight
+
+    # --- membership -------------------------------------------------------------------------
+
+    async def add(self, group: str, member: Member) -> None:
+        """Make ``member`` receive the events of ``group``; once this returns, it does."""
+        async with self._lock:
+            members = self.members.get(group)
+            if members is None:
+                if self.channel is None:
+                    self.channel = await self.layer.new_channel(prefix="realtime.hub")
+                    self._runners = [_task(self._run(self.channel)), _task(self._refresh())]
+                await self.layer.group_add(group, self.channel)
+                members = self.members[group] = {}
+            members[member.channel_name] = member
+
+    async def discard(self, group: str, member: Member) -> None:
+        async with self._lock:
+            members = self.members.get(group)
+            if members is None:
+                return
+            members.pop(member.channel_name, None)
+            if members:
+                return
+            del self.members[group]
+            if self.channel is not None:
+                await self.layer.group_discard(group, self.channel)
+            if not self.members:
+                # Nobody left: stop receiving (cancelling the receive unsubscribes the channel);
+                # the next ``add`` starts on a new channel.
+                for task in self._runners:
+                    task.cancel()
+                self._runners, self.channel = [], None
+                if _hubs.get(self.key) is self:
+                    del _hubs[self.key]
+
+    def forget(self, member: Member) -> None:
+        """Stop delivering to ``member`` at once (its ``disconnect`` tidies the subscriptions)."""
+        for members in self.members.values():
+            if members.get(member.channel_name) is member:
+                del members[member.channel_name]
+        self._backlogs.pop(member.channel_name, None)
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def _run(self, channel: str) -> None:
+        while True:
+            message = await self.layer.receive(channel)
+            try:
+                self.deliver(message)
+            except Exception:  # one bad message must not stop the fan-out of the process
+                log.exception("hub: delivery of a %s message failed", message.get("type"))
+            # Let the server write to the sockets before the next event: with events waiting,
+            # ``receive`` returns without yielding, and the loop would only fill buffers.
+            await asyncio.sleep(0)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        members = self.members.get(message.get("group", ""))
+        if not members:
+            return
+        for member in tuple(members.values()):  # a member may leave while we deliver
+            if member.held is not None:
+                member.held.append(message)
+                continue
+            backlog = self._backlogs.get(member.channel_name)
+            if backlog is not None:
+                if len(backlog) >= int(settings.PYTAKE_WS_SEND_BACKLOG):
+                    self._drop_slow(member)
+                else:
+                    backlog.append(message)
+                continue
+            coro = member.realtime_event(message)
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration:
+                continue  # sent without suspending: the common case
+            except Exception:
+                log.warning("hub: sending to %s failed; dropping it", member.channel_name, exc_info=True)
+                self.forget(member)
+                continue
+            self._backlogs[member.channel_name] = deque()
+            self._spawn(self._catch_up(member, _Suspended(coro, waiting_on)))
+
+    async def _catch_up(self, member: Member, in_flight: _Suspended) -> None:
+        """Finish a send that had to wait, then the events that queued behind it, in order."""
+        timeout = float(settings.PYTAKE_WS_SEND_TIMEOUT_SECONDS)
+        try:
+            async with asyncio.timeout(timeout):
+                await in_flight
+            backlog = self._backlogs.get(member.channel_name)
+            while backlog:
+                message = backlog.popleft()
+                async with asyncio.timeout(timeout):
+                    await member.realtime_event(message)
+                backlog = self._backlogs.get(member.channel_name)
+        except TimeoutError:
+            self._drop_slow(member)
+        except Exception:
+            log.warning("hub: sending to %s failed; dropping it", member.channel_name, exc_info=True)
+            self.forget(member)
+        finally:
+            if self._backlogs.get(member.channel_name) is not None and not self._backlogs[member.channel_name]:
+                del self._backlogs[member.channel_name]
+
+    def _drop_slow(self, member: Member) -> None:
+        log.warning("hub: %s is not reading its events; closing it (1013)", member.channel_name)
+        metrics.WS_SLOW_CLIENTS_DROPPED.inc()
+        self.forget(member)
+        self._spawn(_close_quietly(member, CLOSE_TOO_SLOW))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = _task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            async with self._lock:
+                for group in list(self.members):
+                    if self.channel is not None:
+                        await self.layer.group_add(group, self.channel)
+
+
+def _task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """A hub task runs for every socket of the process: not in the context (log fields: request
+    id, tenant, user) of the socket whose connect happened to start it."""
+    return asyncio.create_task(coro, context=contextvars.Context())
+
+
+async def _close_quietly(member: Member, code: int) -> None:
+    try:
+        await member.close(code)
+    except Exception:
+        log.debug("hub: closing a slow socket failed", exc_info=True)
+
+
+_hubs: dict[tuple[int, int], Hub] = {}
+
+
+def hub() -> Hub:
+    """This event loop's hub for the default channel layer (tests run many loops and layers)."""
+    layer = get_channel_layer()
+    loop = asyncio.get_running_loop()
+    found = _hubs.get((id(loop), id(layer)))
+    if found is None or found.layer is not layer or found.loop is not loop:
+        found = Hub(layer, loop)
+        _hubs[found.key] = found
+    return found

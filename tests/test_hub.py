@@ -1,0 +1,128 @@
+"""The process-local fan-out (realtime.hub) with stand-in sockets on Channels' in-memory layer:
+each event reaches exactly its group's members, in order; a socket that cannot take its frames
+does not hold the others up, and one that stays behind is closed with 1013."""
+
+import asyncio
+import re
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from realtime.events import group_message
+from realtime.hub import CLOSE_TOO_SLOW, Hub
+
+TIMEOUT = 5
+
+
+class Socket:
+    """Stands in for a consumer: records what it is sent; ``gate`` (when set) makes sends wait."""
+
+    def __init__(self, name):
+        self.channel_name = name
+        self.held = None
+        self.got = []
+        self.closed = None
+        self.gate = None
+
+    async def realtime_event(self, message):
+        if self.gate is not None:
+            await self.gate.wait()
+        self.got.append(message["id"])
+
+    async def close(self, code=None):
+        self.closed = code
+
+
+def event(group, n):
+    return group_message(group, {"type": "realtime.event", "id": n, "text": f"{n}"})
+
+
+async def until(predicate):
+    async with asyncio.timeout(TIMEOUT):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+def layer():
+    return InMemoryChannelLayer(channel_capacity=[(re.compile(r"realtime\.hub\."), 100_000)])
+
+
+@pytest.fixture
+async def hub(layer):
+    the_hub = Hub(layer, asyncio.get_running_loop())
+    yield the_hub
+    for task in [*the_hub._runners, *the_hub._tasks]:
+        task.cancel()
+
+
+async def test_each_event_reaches_its_groups_members_once_and_in_order(layer, hub):
+    a, b, other = Socket("a"), Socket("b"), Socket("other")
+    await hub.add("tenant.1", a)
+    await hub.add("tenant.1", b)
+    await hub.add("user.7", b)
+    await hub.add("tenant.2", other)
+    for n in range(1, 51):
+        await layer.group_send("tenant.1", event("tenant.1", n))
+    await layer.group_send("user.7", event("user.7", 51))
+    await until(lambda: len(b.got) == 51)
+    assert a.got == list(range(1, 51))
+    assert b.got == list(range(1, 52))
+    assert other.got == []  # another tenant's group: nothing
+    await hub.discard("tenant.1", a)
+    await layer.group_send("tenant.1", event("tenant.1", 52))
+    await until(lambda: len(b.got) == 52)
+    assert a.got == list(range(1, 51))
+    for socket, group in ((b, "tenant.1"), (b, "user.7"), (other, "tenant.2")):
+        await hub.discard(group, socket)
+    assert hub.channel is None  # nobody left: the hub stopped receiving
+
+
+async def test_a_socket_that_waits_does_not_hold_the_others_and_catches_up_in_order(layer, hub):
+    slow, fast = Socket("slow"), Socket("fast")
+    slow.gate = asyncio.Event()
+    await hub.add("tenant.1", slow)
+    await hub.add("tenant.1", fast)
+    for n in range(1, 21):
+        await layer.group_send("tenant.1", event("tenant.1", n))
+    await until(lambda: len(fast.got) == 20)
+    assert slow.got == []
+    slow.gate.set()
+    await until(lambda: len(slow.got) == 20)
+    assert slow.got == list(range(1, 21))
+    assert slow.closed is None
+
+
+async def test_a_socket_that_stays_behind_is_closed_with_1013(layer, hub, settings):
+    settings.PYTAKE_WS_SEND_BACKLOG = 5
+    stuck, fast = Socket("stuck"), Socket("fast")
+    stuck.gate = asyncio.Event()  # never set: it stopped reading
+    await hub.add("tenant.1", stuck)
+    await hub.add("tenant.1", fast)
+    for n in range(1, 21):
+        await layer.group_send("tenant.1", event("tenant.1", n))
+    await until(lambda: stuck.closed is not None and len(fast.got) == 20)
+    assert stuck.closed == CLOSE_TOO_SLOW
+    assert fast.got == list(range(1, 21))
+    await layer.group_send("tenant.1", event("tenant.1", 21))
+    await until(lambda: len(fast.got) == 21)
+    assert "stuck" not in hub.members["tenant.1"]  # no longer delivered to
+
+
+async def test_a_send_that_times_out_closes_the_socket(layer, hub, settings):
+    settings.PYTAKE_WS_SEND_TIMEOUT_SECONDS = 0.05
+    stuck = Socket("stuck")
+    stuck.gate = asyncio.Event()
+    await hub.add("tenant.1", stuck)
+    await layer.group_send("tenant.1", event("tenant.1", 1))
+    await until(lambda: stuck.closed is not None)
+    assert stuck.closed == CLOSE_TOO_SLOW
+
+
+async def test_held_events_wait_for_their_socket(layer, hub):
+    socket = Socket("s")
+    socket.held = []
+    await hub.add("tenant.1", socket)
+    await layer.group_send("tenant.1", event("tenant.1", 1))
+    await until(lambda: len(socket.held) == 1)
+    assert socket.got == []
