@@ -95,6 +95,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     principal: Principal
     connection: Connection
     held: list[dict[str, Any]] | None = None  # live events waiting for hello or for a replay
+    last_id = 0  # the newest event id this socket got (or the tenant's newest at hello)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -147,15 +148,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if first and not p.is_customer:
             await self._announce_presence()
             await database_sync_to_async(_agent_online)(p.user_id)
+        self.last_id = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(p.tenant_id)
         await self._send_json(
             {
                 "type": "hello",
                 "data": {
                     "user": {"id": p.user_id, "role": p.role, "tenant_id": p.tenant_id},
                     "conversation_id": p.conversation_id,
-                    "last_event_id": await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(
-                        p.tenant_id
-                    ),
+                    "last_event_id": self.last_id,
                     "heartbeat_seconds": settings.PYTAKE_WS_HEARTBEAT_SECONDS,
                     "resume_window_seconds": settings.PYTAKE_EVENT_RETENTION_HOURS * 3600,
                     "limits": {
@@ -394,6 +394,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         last = frame.get("last_event_id")
         if isinstance(last, bool) or not isinstance(last, int) or last < 0:
             raise InvalidInput("last_event_id must be a non-negative integer.", code="invalid")
+        await self._replay(last, ref=frame.get("ref"), answer=True)
+
+    async def catch_up(self) -> None:
+        """Called by the hub when the channel layer was away (events may have been lost on the
+        way): send what the log holds after the last event this socket got, as a resume would."""
+        if getattr(self, "ready", False) and self.held is None:
+            await self._replay(self.last_id, ref=None, answer=False)
+
+    async def _replay(self, last: int, *, ref: Any, answer: bool) -> None:
         # Live events wait while the log is read, so that the client gets them after the replay.
         if self.held is None:
             self.held = []
@@ -407,7 +416,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await self._send_json(
                     {
                         "type": "resync",
-                        "ref": frame.get("ref"),
+                        "ref": ref,
                         "data": {"reason": replay.resync, "last_event_id": replay.last_event_id},
                     }
                 )
@@ -418,8 +427,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     continue
                 await self.send(text_data=text)
                 sent += 1
-            data = {"replayed": sent, "last_event_id": replay.last_event_id}
-            await self._send_json({"type": "ack", "ref": frame.get("ref"), "data": data})
+            if answer:
+                data = {"replayed": sent, "last_event_id": replay.last_event_id}
+                await self._send_json({"type": "ack", "ref": ref, "data": data})
         finally:
             await self._release_held()  # the live events that came meanwhile, after the answer
 
@@ -441,6 +451,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         across the resume seam)."""
         if event_id in self.recent_set:
             return True
+        self.last_id = max(self.last_id, event_id)
         if len(self.recent) == self.recent.maxlen:
             self.recent_set.discard(self.recent[0])
         self.recent.append(event_id)

@@ -20,6 +20,13 @@ that stays that slow (a frame not taken within ``PYTAKE_WS_SEND_TIMEOUT_SECONDS`
 ``PYTAKE_WS_SEND_BACKLOG`` events waiting) is closed with 1013; the client reconnects and resumes.
 
 Other messages (``realtime.close``, ``server.shutdown``) still go to the consumer's own channel.
+
+When the channel layer goes away (Redis restarted), events published meanwhile are lost on the
+fast path, and so are events published before this process has subscribed again. The hub sends
+itself a probe through the layer every ``PROBE_SECONDS``; when a probe cannot be sent or does not
+come back, it knows, and once probes come back it has every member catch up from the event log
+(``catch_up``: a resume the server starts), so clients get what they missed without waiting for a
+later event or a reconnect.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 CLOSE_TOO_SLOW = 1013  # "try again later" (RFC 6455): reconnect and resume
 # The core backend's groups expire (``group_expiry``, a day by default): the hub refreshes its own.
 REFRESH_SECONDS = 3600.0
+PROBE_SECONDS = 0.25
+PROBE_TYPE = "realtime.hub_probe"
 
 
 class Member(Protocol):
@@ -50,6 +59,8 @@ class Member(Protocol):
     def realtime_event(self, message: dict[str, Any]) -> Coroutine[Any, Any, None]: ...
 
     def close(self, code: int | bool | None = None) -> Awaitable[None]: ...
+
+    def catch_up(self) -> Coroutine[Any, Any, None]: ...
 
 
 class _Suspended:
@@ -91,6 +102,8 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runners: list[asyncio.Task[None]] = []
         self._backlogs: dict[str, deque[dict[str, Any]]] = {}  # members with a send in flight
+        self._probes_sent = self._probes_back = 0
+        self._missed = False  # a probe was lost: events may have been
 
     # --- membership -------------------------------------------------------------------------
 
@@ -101,7 +114,7 @@ class Hub:
             if members is None:
                 if self.channel is None:
                     self.channel = await self.layer.new_channel(prefix="realtime.hub")
-                    self._runners = [_task(self._run(self.channel)), _task(self._refresh())]
+                    self._runners = [_task(self._run(self.channel)), _task(self._refresh()), _task(self._probe())]
                 await self.layer.group_add(group, self.channel)
                 members = self.members[group] = {}
             members[member.channel_name] = member
@@ -147,6 +160,9 @@ class Hub:
             await asyncio.sleep(0)
 
     def deliver(self, message: dict[str, Any]) -> None:
+        if message.get("type") == PROBE_TYPE:
+            self._probes_back = max(self._probes_back, int(message.get("n", 0)))
+            return
         members = self.members.get(message.get("group", ""))
         if not members:
             return
@@ -205,6 +221,26 @@ class Hub:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _probe(self) -> None:
+        """Notice a gap in the layer (see the module docstring) and repair it once it is over."""
+        while True:
+            await asyncio.sleep(PROBE_SECONDS)
+            if self._probes_back < self._probes_sent:
+                self._missed = True
+            elif self._missed:
+                self._missed = False
+                log.warning("hub: the channel layer is back; catching every socket up from the event log")
+                for member in {m.channel_name: m for ms in self.members.values() for m in ms.values()}.values():
+                    self._spawn(_catch_up_quietly(member))
+            self._probes_sent += 1
+            try:
+                if self.channel is not None:
+                    async with asyncio.timeout(2 * PROBE_SECONDS):  # a layer that hangs is away too
+                        await self.layer.send(self.channel, {"type": PROBE_TYPE, "n": self._probes_sent})
+            except Exception:
+                self._missed = True
+                log.debug("hub: probe not sent", exc_info=True)
+
     async def _refresh(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
@@ -218,6 +254,13 @@ def _task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     """A hub task runs for every socket of the process: not in the context (log fields: request
     id, tenant, user) of the socket whose connect happened to start it."""
     return asyncio.create_task(coro, context=contextvars.Context())
+
+
+async def _catch_up_quietly(member: Member) -> None:
+    try:
+        await member.catch_up()
+    except Exception:
+        log.warning("hub: catching %s up failed; it resumes when it reconnects", member.channel_name, exc_info=True)
 
 
 async def _close_quietly(member: Member, code: int) -> None:

@@ -23,6 +23,7 @@ class Socket:
         self.got = []
         self.closed = None
         self.gate = None
+        self.caught_up = 0
 
     async def realtime_event(self, message):
         if self.gate is not None:
@@ -31,6 +32,9 @@ class Socket:
 
     async def close(self, code=None):
         self.closed = code
+
+    async def catch_up(self):
+        self.caught_up += 1
 
 
 def event(group, n):
@@ -126,3 +130,35 @@ async def test_held_events_wait_for_their_socket(layer, hub):
     await layer.group_send("tenant.1", event("tenant.1", 1))
     await until(lambda: len(socket.held) == 1)
     assert socket.got == []
+
+
+class FlakyLayer(InMemoryChannelLayer):
+    """An in-memory layer that can be taken away, as Redis restarting takes the real one away."""
+
+    away = False
+
+    async def send(self, channel, message):
+        if self.away:
+            raise ConnectionError("the layer is away")
+        await super().send(channel, message)
+
+
+async def test_after_the_layer_was_away_every_socket_catches_up_once():
+    layer = FlakyLayer(channel_capacity=[(re.compile(r"realtime\.hub\."), 100_000)])
+    hub = Hub(layer, asyncio.get_running_loop())
+    a, b = Socket("a"), Socket("b")
+    await hub.add("tenant.1", a)
+    await hub.add("tenant.1", b)
+    await hub.add("user.1", a)
+    try:
+        await asyncio.sleep(1)  # probes go and come back: nothing to repair
+        assert (a.caught_up, b.caught_up) == (0, 0)
+        layer.away = True
+        await until(lambda: hub._missed)
+        layer.away = False
+        await until(lambda: a.caught_up and b.caught_up)
+        await asyncio.sleep(1)
+        assert (a.caught_up, b.caught_up) == (1, 1)  # once each, though a is in two groups
+    finally:
+        for task in [*hub._runners, *hub._tasks]:
+            task.cancel()

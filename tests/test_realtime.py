@@ -576,3 +576,30 @@ async def test_last_socket_closing_marks_the_agent_absent_and_first_socket_clear
     again = await connect(agent)
     assert not await absent()
     await again.disconnect()
+
+
+async def test_after_the_layer_was_away_sockets_catch_up_from_the_log(tenant, agent, foreign_admin, monkeypatch):
+    """Events whose publish was lost (the layer away) reach the sockets when the hub has them
+    catch up (realtime.hub notices the gap with its probes); other tenants' sockets get none."""
+    from realtime import events
+    from realtime.hub import hub
+
+    conversation = await db(convo)(tenant, assignee=agent)
+    comm = await connect(agent)
+    await command(comm, action="join", conversation_id=conversation.pk)
+    foreign = await connect(foreign_admin)
+    monkeypatch.setattr(events, "_publish", lambda routes, message: None)  # lost on the way
+    message = await send_text(agent, conversation, "perdida")
+    assert await comm.receive_nothing(timeout=0.3)
+    members = {m.channel_name: m for ms in hub().members.values() for m in ms.values()}
+    for member in members.values():
+        await member.catch_up()
+    new = await next_of(comm, "message.new")
+    assert new["data"]["id"] == message.pk
+    assert (await next_of(comm, "conversation.updated"))["conversation_id"] == conversation.pk
+    assert await foreign.receive_nothing(timeout=0.3)
+    for member in members.values():  # a second catch-up sends nothing twice
+        await member.catch_up()
+    assert await comm.receive_nothing(timeout=0.3)
+    for c in (comm, foreign):
+        await c.disconnect()
