@@ -187,9 +187,9 @@ class Hub:
                 self.forget(member)
                 continue
             self._backlogs[member.channel_name] = deque()
-            self._spawn(self._catch_up(member, _Suspended(coro, waiting_on)))
+            self._spawn(self._finish_sends(member, _Suspended(coro, waiting_on)))
 
-    async def _catch_up(self, member: Member, in_flight: _Suspended) -> None:
+    async def _finish_sends(self, member: Member, in_flight: _Suspended) -> None:
         """Finish a send that had to wait, then the events that queued behind it, in order."""
         timeout = float(settings.PYTAKE_WS_SEND_TIMEOUT_SECONDS)
         try:
@@ -207,8 +207,7 @@ class Hub:
             log.warning("hub: sending to %s failed; dropping it", member.channel_name, exc_info=True)
             self.forget(member)
         finally:
-            if self._backlogs.get(member.channel_name) is not None and not self._backlogs[member.channel_name]:
-                del self._backlogs[member.channel_name]
+            self._backlogs.pop(member.channel_name, None)  # sends go inline again
 
     def _drop_slow(self, member: Member) -> None:
         log.warning("hub: %s is not reading its events; closing it (1013)", member.channel_name)

@@ -47,17 +47,24 @@ async def until(predicate):
             await asyncio.sleep(0.005)
 
 
+HUB_CAPACITY = [(re.compile(r"realtime\.hub\."), 100_000)]  # as in settings: the hub's channel is busy
+
+
+def stop(hub):
+    for task in [*hub._runners, *hub._tasks]:
+        task.cancel()
+
+
 @pytest.fixture
 def layer():
-    return InMemoryChannelLayer(channel_capacity=[(re.compile(r"realtime\.hub\."), 100_000)])
+    return InMemoryChannelLayer(channel_capacity=HUB_CAPACITY)
 
 
 @pytest.fixture
 async def hub(layer):
     the_hub = Hub(layer, asyncio.get_running_loop())
     yield the_hub
-    for task in [*the_hub._runners, *the_hub._tasks]:
-        task.cancel()
+    stop(the_hub)
 
 
 async def test_each_event_reaches_its_groups_members_once_and_in_order(layer, hub):
@@ -144,7 +151,7 @@ class FlakyLayer(InMemoryChannelLayer):
 
 
 async def test_after_the_layer_was_away_every_socket_catches_up_once():
-    layer = FlakyLayer(channel_capacity=[(re.compile(r"realtime\.hub\."), 100_000)])
+    layer = FlakyLayer(channel_capacity=HUB_CAPACITY)
     hub = Hub(layer, asyncio.get_running_loop())
     a, b = Socket("a"), Socket("b")
     await hub.add("tenant.1", a)
@@ -160,5 +167,4 @@ async def test_after_the_layer_was_away_every_socket_catches_up_once():
         await asyncio.sleep(1)
         assert (a.caught_up, b.caught_up) == (1, 1)  # once each, though a is in two groups
     finally:
-        for task in [*hub._runners, *hub._tasks]:
-            task.cancel()
+        stop(hub)
