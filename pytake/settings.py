@@ -270,6 +270,8 @@ PYTAKE_WS_BURST = env_int("PYTAKE_WS_BURST", 40)
 PYTAKE_WS_ABUSE_LIMIT = env_int("PYTAKE_WS_ABUSE_LIMIT", 20)
 PYTAKE_TYPING_TIMEOUT_SECONDS = env_float("PYTAKE_TYPING_TIMEOUT_SECONDS", 6.0)
 PYTAKE_PRESENCE_PREFIX = env_str("PYTAKE_PRESENCE_PREFIX", "pytake:presence")
+# Connects and disconnects within this window are announced to the tenant as one `presence` frame.
+PYTAKE_PRESENCE_BATCH_SECONDS = env_float("PYTAKE_PRESENCE_BATCH_SECONDS", 0.5)
 PYTAKE_WEBCHAT_TOKEN_MINUTES = env_int("PYTAKE_WEBCHAT_TOKEN_MINUTES", 120)
 
 # --- Service flow: bot, queue, assignment, web chat ------------------------------------------

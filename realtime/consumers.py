@@ -34,10 +34,9 @@ from pytake.logging import bind as bind_log_context
 from pytake.logging import new_request_id
 from realtime import groups, lifecycle
 from realtime.auth import Principal
-from realtime.events import Recipients, apublish_ephemeral
+from realtime.events import Recipients, apublish_ephemeral, envelope_text
 from realtime.hub import Hub, hub
-from realtime.models import Audience
-from realtime.presence import Connection, registry
+from realtime.presence import Connection, presence_batcher, registry
 from realtime.replay import replay_after, tenant_last_event_id
 
 log = logging.getLogger(__name__)
@@ -146,7 +145,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         metrics.WS_CONNECTS.labels("accepted").inc()
         metrics.WS_CONNECTIONS.labels(p.role).inc()
         if first and not p.is_customer:
-            await self._announce_presence()
+            await presence_batcher().changed(p.tenant_id, p.user_id)
             await database_sync_to_async(_agent_online)(p.user_id)
         self.last_id = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(p.tenant_id)
         await self._send_json(
@@ -208,7 +207,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._typing_broadcast(conversation_id, "stop")
         last = await registry().remove(self.connection)
         if last and not self.principal.is_customer:
-            await self._announce_presence(offline=True)
+            await presence_batcher().changed(self.principal.tenant_id, self.principal.user_id)
             await database_sync_to_async(flow.agent_went_away)(user_id=self.principal.user_id)
 
     async def _watchdog(self) -> None:
@@ -483,7 +482,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event_id = message.get("id")
         if event_id is not None and self._seen(event_id):
             return
-        await self.send(text_data=message["text"])
+        text = message["text"]
+        if self.principal.user_id in message.get("presence_users", ()):
+            text = _without_own_presence(text, self.principal.user_id)
+            if text is None:
+                return
+        await self.send(text_data=text)
         event_type = message.get("event_type", "")
         metrics.EVENTS_DELIVERED.labels(event_type).inc()
         if message.get("ts"):
@@ -500,18 +504,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))
-
-    async def _announce_presence(self, offline: bool = False) -> None:
-        user = self.principal.user
-        assert user is not None
-        status = "offline" if offline else await database_sync_to_async(_presence_status)(user.pk)
-        await apublish_ephemeral(
-            routes=[groups.tenant(self.principal.tenant_id)],
-            type="presence",
-            data={"user_id": user.pk, "status": status},
-            recipients=Recipients(Audience.STAFF),
-            exclude_channel=self.channel_name,  # a socket knows it is online
-        )
 
 
 def _whatsapp_typing(conversation_id: int) -> None:
@@ -540,8 +532,11 @@ def _is_webchat(conversation_id: int) -> bool:
     return Conversation.objects.filter(pk=conversation_id, channel="webchat").exists()
 
 
-def _presence_status(user_id: int) -> str:
-    from conversations.models import Availability, User
-
-    availability = User.objects.filter(pk=user_id).values_list("availability", flat=True).first()
-    return "away" if availability == Availability.AWAY else "online"
+def _without_own_presence(text: str, user_id: int) -> str | None:
+    """A presence batch without the receiving user's own entry (None when nothing else is left)."""
+    envelope = json.loads(text)
+    others = [change for change in envelope["data"]["users"] if change["user_id"] != user_id]
+    if not others:
+        return None
+    envelope["data"]["users"] = others
+    return envelope_text(envelope)

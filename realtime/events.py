@@ -222,6 +222,7 @@ def _ephemeral_message(
     recipients: Recipients | None,
     conversation_id: int | None,
     exclude_channel: str | None,
+    hide_own_presence: bool = False,
 ) -> dict[str, Any]:
     if type not in EPHEMERAL_TYPES:
         raise ValueError(f"{type!r} is not an ephemeral event type")
@@ -229,7 +230,7 @@ def _ephemeral_message(
     if conversation_id is not None:
         envelope["conversation_id"] = conversation_id
     envelope["data"] = data
-    return {
+    message = {
         "type": CHANNEL_MESSAGE_TYPE,
         "id": None,
         "conversation_id": conversation_id,
@@ -239,6 +240,9 @@ def _ephemeral_message(
         "ts": time.time(),
         "text": envelope_text(envelope),
     }
+    if hide_own_presence:  # a socket knows it is online: its user's own entry is left out for it
+        message["presence_users"] = [change["user_id"] for change in data["users"]]
+    return message
 
 
 def publish_ephemeral(
@@ -266,10 +270,16 @@ async def apublish_ephemeral(
     recipients: Recipients | None = None,
     conversation_id: int | None = None,
     exclude_channel: str | None = None,
+    hide_own_presence: bool = False,
 ) -> None:
     """``publish_ephemeral`` for async callers (consumers), outside any transaction."""
     message = _ephemeral_message(
-        type=type, data=data, recipients=recipients, conversation_id=conversation_id, exclude_channel=exclude_channel
+        type=type,
+        data=data,
+        recipients=recipients,
+        conversation_id=conversation_id,
+        exclude_channel=exclude_channel,
+        hide_own_presence=hide_own_presence,
     )
     layer = get_channel_layer()
     if layer is None:

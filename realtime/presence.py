@@ -8,11 +8,15 @@ own after ``3 × heartbeat``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,83 @@ def announce_availability(*, user: Any) -> None:
     publish_ephemeral(
         routes=[groups.tenant(user.tenant_id)],
         type="presence",
-        data={"user_id": user.pk, "status": presence_status(user=user, online=True)},
+        data={"users": [{"user_id": user.pk, "status": presence_status(user=user, online=True)}]},
         recipients=Recipients(Audience.STAFF),
     )
+
+
+class PresenceBatcher:
+    """Connects and disconnects announced as one ``presence`` frame per tenant per window.
+
+    One frame per change reached every staff socket of the tenant, so N agents connecting (a
+    morning, a server restart, a reconnect storm) cost N²/2 frames. Here the first change of a
+    tenant opens a window of ``PYTAKE_PRESENCE_BATCH_SECONDS`` (0: no batching); at its end the users changed in it
+    are announced together, each with the status read *then* from the registry and the database,
+    so a user who came and went in the window, or whose sockets moved between processes, is
+    announced as they are, not as they were.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: dict[int, set[int]] = {}  # tenant id -> user ids changed in the open window
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def changed(self, tenant_id: int, user_id: int) -> None:
+        if settings.PYTAKE_PRESENCE_BATCH_SECONDS <= 0:  # batching off: announce now
+            await self.announce(tenant_id, [user_id])
+            return
+        users = self.pending.get(tenant_id)
+        if users is not None:
+            users.add(user_id)
+            return
+        self.pending[tenant_id] = {user_id}
+        task = self.loop.create_task(self._flush_later(tenant_id))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _flush_later(self, tenant_id: int) -> None:
+        await asyncio.sleep(settings.PYTAKE_PRESENCE_BATCH_SECONDS)
+        user_ids = sorted(self.pending.pop(tenant_id, ()))
+        try:
+            await self.announce(tenant_id, user_ids)
+        except Exception:  # presence is best effort; the next change or a REST reload corrects it
+            log.warning("Presence of tenant %s not announced", tenant_id, exc_info=True)
+
+    async def announce(self, tenant_id: int, user_ids: list[int]) -> None:
+        from channels.db import database_sync_to_async
+
+        from realtime import groups
+        from realtime.events import Recipients, apublish_ephemeral
+        from realtime.models import Audience
+
+        live = await registry().online([user_key(pk) for pk in user_ids])
+        away = await database_sync_to_async(_away_user_ids, thread_sensitive=False)(user_ids)
+        users = [
+            {"user_id": pk, "status": "offline" if user_key(pk) not in live else "away" if pk in away else "online"}
+            for pk in user_ids
+        ]
+        await apublish_ephemeral(
+            routes=[groups.tenant(tenant_id)],
+            type="presence",
+            data={"users": users},
+            recipients=Recipients(Audience.STAFF),
+            hide_own_presence=True,
+        )
+
+
+def _away_user_ids(user_ids: list[int]) -> set[int]:
+    from conversations.models import Availability, User
+
+    return set(User.objects.filter(pk__in=user_ids, availability=Availability.AWAY).values_list("pk", flat=True))
+
+
+_batchers: dict[int, PresenceBatcher] = {}
+
+
+def presence_batcher() -> PresenceBatcher:
+    """This event loop's batcher (tests run many loops)."""
+    loop = asyncio.get_running_loop()
+    found = _batchers.get(id(loop))
+    if found is None or found.loop is not loop:
+        found = _batchers[id(loop)] = PresenceBatcher(loop)
+    return found

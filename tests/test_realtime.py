@@ -451,14 +451,23 @@ async def test_resume_from_pruned_or_unknown_position_gets_resync(tenant, superv
 # --- presence, availability, stats ------------------------------------------------------------------
 
 
-async def test_presence_first_connect_and_last_disconnect(agent, supervisor, api_for):
+async def presence_of(comm, user_id: int) -> str:
+    """The status of ``user_id`` in the next ``presence`` frame that names them."""
+    while True:
+        frame = await next_of(comm, "presence")
+        statuses = {change["user_id"]: change["status"] for change in frame["data"]["users"]}
+        if user_id in statuses:
+            return statuses[user_id]
+
+
+async def test_presence_first_connect_and_last_disconnect(agent, supervisor, api_for, settings):
+    settings.PYTAKE_PRESENCE_BATCH_SECONDS = 0.5  # the production default (tests run without batching)
     boss = await connect(supervisor)
     phone = await connect(agent)
-    online = await next_of(boss, "presence")
-    assert online["data"] == {"user_id": agent.pk, "status": "online"}
+    assert await presence_of(boss, agent.pk) == "online"
     laptop = await connect(agent)  # a second device: no new announcement
     await phone.disconnect()
-    assert await boss.receive_nothing(timeout=0.3)
+    assert await boss.receive_nothing(timeout=1.0)  # twice the batching window
 
     @db
     def agents():
@@ -466,20 +475,41 @@ async def test_presence_first_connect_and_last_disconnect(agent, supervisor, api
 
     assert (await agents())[agent.pk] == "online"
     await laptop.disconnect()
-    offline = await next_of(boss, "presence")
-    assert offline["data"] == {"user_id": agent.pk, "status": "offline"}
+    assert await presence_of(boss, agent.pk) == "offline"
     assert (await agents())[agent.pk] == "offline"
     await boss.disconnect()
+
+
+async def test_a_team_connecting_is_announced_in_batches(supervisor, tenant, other_tenant, settings):
+    """N agents connecting cost a few frames, not N: and a user who came and went within one
+    window is announced as they are at its end. Another tenant's agents are never named."""
+    settings.PYTAKE_PRESENCE_BATCH_SECONDS = 1.0
+    boss = await connect(supervisor)
+    team = [await db(factories.UserFactory)(tenant=tenant) for _ in range(6)]
+    stranger = await db(factories.UserFactory)(tenant=other_tenant)
+    sockets = list(await asyncio.gather(*(connect(user) for user in team)))
+    foreign = await connect(stranger)
+    await sockets.pop().disconnect()  # came and went (within the window, unless the machine is slow)
+    expected = {user.pk: "online" for user in team[:-1]} | {team[-1].pk: "offline"}
+    seen: dict[int, str] = {}
+    frames = 0
+    while seen != expected:  # next_of times out if it never gets there
+        frame = await next_of(boss, "presence")
+        frames += 1
+        seen.update({change["user_id"]: change["status"] for change in frame["data"]["users"]})
+        assert stranger.pk not in seen
+    assert frames <= 3, f"{frames} presence frames for 7 changes"  # one per change without batching
+    for comm in [*sockets, foreign, boss]:
+        await comm.disconnect()
 
 
 async def test_availability_change_is_announced(agent, supervisor, api_for):
     boss = await connect(supervisor)
     comm = await connect(agent)
-    await next_of(boss, "presence")
+    assert await presence_of(boss, agent.pk) == "online"
     response = await db(lambda: api_for(agent).patch("/api/me/", {"availability": "away"}, format="json"))()
     assert response.status_code == 200
-    away = await next_of(boss, "presence")
-    assert away["data"] == {"user_id": agent.pk, "status": "away"}
+    assert await presence_of(boss, agent.pk) == "away"
     for c in (boss, comm):
         await c.disconnect()
 

@@ -444,7 +444,8 @@ async function loadAgents() {
 }
 
 function onPresence(data) {
-  state.presence.set(data.user_id, data.status);
+  // One frame carries every change of its window (a whole team connecting is one frame).
+  for (const change of data.users) state.presence.set(change.user_id, change.status);
   renderAgents();
 }
 
