@@ -206,7 +206,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         for conversation_id in list(self.typing_tasks):
             await self._typing_broadcast(conversation_id, "stop")
         last = await registry().remove(self.connection)
-        if last and not self.principal.is_customer:
+        if last and self.principal.user_id is not None:
             await presence_batcher().changed(self.principal.tenant_id, self.principal.user_id)
             await database_sync_to_async(flow.agent_went_away)(user_id=self.principal.user_id)
 
@@ -483,8 +483,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if event_id is not None and self._seen(event_id):
             return
         text = message["text"]
-        if self.principal.user_id in message.get("presence_users", ()):
-            text = _without_own_presence(text, self.principal.user_id)
+        user_id = self.principal.user_id
+        if user_id is not None and user_id in message.get("presence_users", ()):
+            text = _without_own_presence(text, user_id)
             if text is None:
                 return
         await self.send(text_data=text)

@@ -230,7 +230,7 @@ def _ephemeral_message(
     if conversation_id is not None:
         envelope["conversation_id"] = conversation_id
     envelope["data"] = data
-    message = {
+    message: dict[str, Any] = {
         "type": CHANNEL_MESSAGE_TYPE,
         "id": None,
         "conversation_id": conversation_id,
