@@ -62,6 +62,12 @@ class WhatsAppAccountForm(forms.ModelForm[WhatsAppAccount]):
             "is_active",
         ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in ("access_token", "app_secret"):  # whether one is stored, never what it is
+            stored = bool(self.instance.pk and getattr(self.instance, field))
+            self.fields[field].help_text = "Set; leave blank to keep it." if stored else "Not set."
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         for field in ("access_token", "app_secret"):

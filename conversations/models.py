@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from pytake.crypto import EncryptedTextField
+
 
 class TrackedFieldsMixin:
     """Remembers the values of ``tracked_fields`` as loaded or last saved, so that a ``post_save``
@@ -134,8 +136,9 @@ class WhatsAppAccount(models.Model):
     phone_number_id = models.CharField(max_length=64, unique=True)
     display_phone_number = models.CharField(max_length=32)
     business_account_id = models.CharField(max_length=64, blank=True)
-    access_token = models.TextField(blank=True)
-    app_secret = models.CharField(max_length=255)
+    # Encrypted at rest (pytake/crypto.py); never shown back by admin, never in the API.
+    access_token = EncryptedTextField(blank=True)
+    app_secret = EncryptedTextField()
     verify_token = models.CharField(max_length=255)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -292,7 +295,16 @@ class Message(TrackedFieldsMixin, models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at", "id"], name="msg_history_idx")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="msg_history_idx"),
+            # The stale-send sweeper (whatsapp.requeue_stale_sends) runs every minute: only the
+            # few outbound messages still pending are indexed, not the whole history.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(status="pending", direction="outbound"),
+                name="msg_pending_outbound_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["whatsapp_account", "whatsapp_message_id"],

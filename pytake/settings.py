@@ -35,6 +35,10 @@ if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY):
         "(for local development, set DJANGO_DEBUG=1 or use `make run`)."
     )
 
+# Fernet keys for secrets stored in the database (pytake/crypto.py): the first encrypts, all
+# decrypt. Unset: a key derived from SECRET_KEY.
+PYTAKE_SECRETS_KEY = env_list("PYTAKE_SECRETS_KEY", [])
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Browser origins allowed to open /ws/ (besides same-host origins from ALLOWED_HOSTS).
@@ -172,6 +176,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "requeue-absent-agents": {"task": "conversations.requeue_absent_agents", "schedule": 60.0},
     "prune-event-log": {"task": "realtime.tasks.prune_events", "schedule": 15 * 60.0},
     "requeue-stale-webhooks": {"task": "whatsapp.requeue_stale_webhooks", "schedule": 60.0},
+    "requeue-stale-sends": {"task": "whatsapp.requeue_stale_sends", "schedule": 60.0},
 }
 # Keep Django's LOGGING (JSON lines, request context) in the worker instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -239,6 +244,9 @@ PYTAKE_PUBLIC_URL = env_str("PYTAKE_PUBLIC_URL", "http://127.0.0.1:8000")
 WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 100 * 1024 * 1024)
 # A stored webhook still unprocessed after this long is enqueued again (its worker died).
 WHATSAPP_STALE_WEBHOOK_SECONDS = env_int("WHATSAPP_STALE_WEBHOOK_SECONDS", 180)
+# An outbound message still pending (never handed to the Graph API) after this long is enqueued
+# again (the broker was down when it was saved, or its task was lost); after a day it fails.
+WHATSAPP_SEND_STALE_SECONDS = env_int("WHATSAPP_SEND_STALE_SECONDS", 120)
 # Celery queue of the WhatsApp tasks (empty: Celery's default queue).
 WHATSAPP_CELERY_QUEUE = env_str("WHATSAPP_CELERY_QUEUE", "")
 # The built-in Cloud API simulator and its phone page. On by default only while no real Graph API

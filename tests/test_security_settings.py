@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +42,13 @@ def test_check_deploy_is_clean_with_the_documented_production_settings():
         PYTAKE_HSTS_INCLUDE_SUBDOMAINS="1",
         PYTAKE_HSTS_PRELOAD="1",
         PYTAKE_SSL_REDIRECT="1",
+        PYTAKE_SECRETS_KEY=Fernet.generate_key().decode(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_secrets_hang_on_the_secret_key():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    assert result.returncode != 0
+    assert "pytake.W001" in result.stdout + result.stderr

@@ -10,14 +10,18 @@ import hmac
 import json
 import logging
 import mimetypes
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations import services as conversation_services
@@ -30,6 +34,9 @@ from whatsapp.models import StatusReceipt, WebhookEvent, WebhookEventStatus
 logger = logging.getLogger(__name__)
 
 TYPING_INTERVAL_SECONDS = 20  # Meta shows the indicator for up to 25 s; refresh a bit before.
+# An outbound message still pending this long after it was written is failed, not sent late.
+SEND_GIVE_UP_SECONDS = 24 * 3600
+SEND_GIVE_UP_TITLE = "Not sent: it was never handed to WhatsApp within 24 hours (broker or worker down)."
 
 
 class PayloadTooLarge(ApplicationError):
@@ -286,38 +293,131 @@ def _send_one(client: GraphClient, message: Message, to: str) -> str:
     raise GraphError(0, None, f"PyTake cannot send a {message.type} message.", transient=False)
 
 
-def message_send(*, message_id: int) -> Message | None:
-    """Send a pending outbound WhatsApp message through the Graph API.
+@contextmanager
+def _send_claim(message_id: int) -> Iterator[bool]:
+    """Yields whether this caller may decide the fate of an unsent message: send it, or fail it.
 
-    Idempotent for a message already sent (the task can run twice: acks_late). Raises
-    ``GraphError`` on failure; the caller (the task) retries transient ones and calls
-    ``message_send_failed`` for the rest. No lock is held during the HTTP call.
+    Several tasks can hold the same message id at once (an ``acks_late`` redelivery, a retry
+    waiting out its countdown, the stale-send sweeper): each reads "pending, no wamid", and
+    without this each would call the Graph API, and the customer would get the text twice. The
+    claim is a cache key (Redis ``SET NX`` across processes) rather than a row lock, so that no
+    database lock or transaction is held during the HTTP call. It outlives any Graph call (the
+    client's timeouts) and is released at the end; one left by a killed worker expires.
     """
+    key = f"wa-send-claim:{message_id}"
+    token = uuid.uuid4().hex
+    claimed = cache.add(key, token, timeout=max(60, int(6 * settings.WHATSAPP_HTTP_TIMEOUT)))
+    try:
+        yield claimed
+    finally:
+        if claimed and cache.get(key) == token:
+            cache.delete(key)
+
+
+def _sendable(message_id: int) -> Message | None:
+    """The message if it is an outbound WhatsApp message still to be sent, else ``None``."""
     message = (
-        Message.objects.select_related("conversation__contact", "whatsapp_account")
+        Message.objects.select_related("conversation__contact", "conversation__whatsapp_account", "whatsapp_account")
         .filter(pk=message_id, direction=Direction.OUTBOUND)
         .first()
     )
     if message is None or message.status != MessageStatus.PENDING or message.whatsapp_message_id:
-        return message
-    if message.internal:  # a staff-only note never leaves PyTake
-        return message
-    account = message.whatsapp_account or message.conversation.whatsapp_account
-    if account is None or message.conversation.channel != Channel.WHATSAPP:
-        return message
-    wamid = _send_one(_client_for(account), message, message.conversation.contact.wa_id)
-    message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
+        return None
+    if message.internal or message.conversation.channel != Channel.WHATSAPP:  # a staff note never leaves
+        return None
+    return message
+
+
+def message_send(*, message_id: int) -> Message | None:
+    """Send a pending outbound WhatsApp message through the Graph API.
+
+    Idempotent: a message already sent, or being sent by another worker right now (see
+    ``_send_claim``), is left alone, so the task may run twice (acks_late, the sweeper). Raises
+    ``GraphError`` on failure; the caller (the task) retries transient ones and calls
+    ``message_send_failed`` for the rest. No database lock is held during the HTTP call.
+    """
+    with _send_claim(message_id) as claimed:
+        if not claimed:
+            logger.info("WhatsApp message %s is being sent by another worker; not sent again", message_id)
+            return None
+        message = _sendable(message_id)
+        if message is None:
+            return Message.objects.filter(pk=message_id).first()
+        account = message.whatsapp_account or message.conversation.whatsapp_account
+        if account is None:
+            return message
+        wamid = _send_one(_client_for(account), message, message.conversation.contact.wa_id)
+        message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
     receipts_apply_pending(account_id=account.pk, wamid=wamid)
     message.refresh_from_db()
     return message
 
 
-def message_send_failed(*, message_id: int, error: GraphError) -> Message:
-    """A permanent error (or retries exhausted): the message is failed with Meta's code and title."""
+def message_send_failed(*, message_id: int, error: GraphError) -> Message | None:
+    """A permanent error (or retries exhausted): the message is failed with Meta's code and title.
+
+    Not if another attempt sent it meanwhile, or is sending it right now (it decides then)."""
     title = error.title if not error.details else f"{error.title}: {error.details}"
-    return conversation_services.message_status_apply(
-        message_id=message_id, status=MessageStatus.FAILED, at=timezone.now(), error_code=error.code, error_title=title
+    return _message_fail_unsent(message_id=message_id, error_code=error.code, error_title=title)
+
+
+def _message_fail_unsent(*, message_id: int, error_code: int | None, error_title: str) -> Message | None:
+    with _send_claim(message_id) as claimed:
+        if not claimed or _sendable(message_id) is None:
+            return Message.objects.filter(pk=message_id).first()
+        return conversation_services.message_status_apply(
+            message_id=message_id,
+            status=MessageStatus.FAILED,
+            at=timezone.now(),
+            error_code=error_code,
+            error_title=error_title,
+        )
+
+
+class StaleSends(NamedTuple):
+    requeued: int
+    failed: int
+
+
+def messages_send_requeue_stale(
+    *, older_than_seconds: int, give_up_after_seconds: int = SEND_GIVE_UP_SECONDS, limit: int = 500
+) -> StaleSends:
+    """Enqueue again the outbound WhatsApp messages still pending after ``older_than_seconds``;
+    fail those pending for longer than ``give_up_after_seconds``. At most ``limit`` of each, oldest
+    first.
+
+    A reply is saved ``pending`` and its send task enqueued after commit. If the broker was down
+    then (the enqueue error is only logged: the reply is saved) or the task was lost, nothing
+    else would ever send it. Sending is idempotent and claimed (``message_send``), so enqueueing
+    one whose task is merely slow costs a no-op task, never a second message on the phone.
+    """
+    from whatsapp.tasks import message_send_enqueue
+
+    now = timezone.now()
+    unsent = Message.objects.filter(
+        direction=Direction.OUTBOUND,
+        internal=False,
+        status=MessageStatus.PENDING,
+        whatsapp_message_id__isnull=True,
+        conversation__channel=Channel.WHATSAPP,
+    ).order_by("created_at", "pk")
+    give_up_before = now - timedelta(seconds=give_up_after_seconds)
+    expired = list(unsent.filter(created_at__lt=give_up_before).values_list("pk", flat=True)[:limit])
+    failed = 0
+    for message_id in expired:
+        message = _message_fail_unsent(message_id=message_id, error_code=None, error_title=SEND_GIVE_UP_TITLE)
+        if message is not None and message.status == MessageStatus.FAILED:
+            failed += 1
+    stale = list(
+        unsent.filter(created_at__gte=give_up_before, created_at__lt=now - timedelta(seconds=older_than_seconds))
+        .filter(Q(whatsapp_account__isnull=False) | Q(conversation__whatsapp_account__isnull=False))
+        .values_list("pk", flat=True)[:limit]
     )
+    for message_id in stale:
+        message_send_enqueue(message_id=message_id)
+    if stale or failed:
+        logger.warning("WhatsApp sends left pending: %s enqueued again, %s failed after a day", len(stale), failed)
+    return StaleSends(requeued=len(stale), failed=failed)
 
 
 def mark_read(*, account_id: int, wamid: str, typing: bool = False) -> None:

@@ -87,6 +87,14 @@ def requeue_stale_webhooks() -> int:
     return services.webhook_events_requeue_stale(older_than_seconds=settings.WHATSAPP_STALE_WEBHOOK_SECONDS)
 
 
+@shared_task(name="whatsapp.requeue_stale_sends")
+def requeue_stale_sends() -> dict[str, int]:
+    """Beat: outbound messages left pending (broker down at commit, task lost) are enqueued again;
+    after a day they fail instead."""
+    result = services.messages_send_requeue_stale(older_than_seconds=settings.WHATSAPP_SEND_STALE_SECONDS)
+    return result._asdict()
+
+
 def webhook_event_enqueue(*, event_id: int) -> None:
     process_webhook.apply_async((event_id,), **_options())
 
