@@ -35,9 +35,12 @@ def test_requests_do_not_leave_a_connection_each(agent, tmp_path, conn_max_age, 
     try:
         before = _server_connections()
         headers = {"Authorization": f"Bearer {access_token_for(agent)}"}
-        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
-            with ThreadPoolExecutor(REQUESTS) as pool:  # all at once, as a webhook burst comes
-                codes = list(pool.map(lambda _: client.get("/api/me/").status_code, range(REQUESTS)))
+        # All at once, as a webhook burst comes.
+        with (
+            httpx.Client(base_url=server.url, headers=headers, timeout=30) as client,
+            ThreadPoolExecutor(REQUESTS) as pool,
+        ):
+            codes = list(pool.map(lambda _: client.get("/api/me/").status_code, range(REQUESTS)))
         assert codes == [200] * REQUESTS
         left = _server_connections() - before
         print(f"FIGURES requests={REQUESTS} connections_left={left} conn_max_age={conn_max_age or 'default'}")
