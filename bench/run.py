@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH, CLIENT_CORE, PYTHON, ROOT, Proc, cpu_seconds, redis_server_pid
+from bench.common import CLIENT_CORE, PYTHON, ROOT, Proc, cpu_seconds, redis_server_pid
 from bench.targets import TARGETS, Target
 
-RESULTS = BENCH / "results"
+RESULTS = ROOT / "docs" / "bench"  # committed: docs/benchmarks.md shows these
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 SECRET = "bench-only-secret-key-0123456789abcdef-not-for-production"
@@ -68,7 +68,52 @@ def setup_pytake(n: int, log_dir: Path) -> tuple[int, str]:
     return int(info["tenant"]), tokens
 
 
-def fanout(target: Target, n: int, rates: list[float], step_seconds: float, log_dir: Path) -> dict[str, Any]:
+def profile_start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy on a server for one step (raw collapsed stacks: ``summarise_profile`` reads them)."""
+    return subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def summarise_profile(path: Path, top: int = 25) -> dict[str, list[tuple[str, float]]]:
+    """Inclusive and self shares of the frames in a py-spy raw profile, largest first."""
+    from collections import Counter
+
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+        own[frames[-1]] += int(count)
+    share = lambda c: [(f, round(100 * v / max(total, 1), 1)) for f, v in c.most_common(top)]  # noqa: E731
+    return {"samples": [("total", float(total))], "inclusive": share(inclusive), "self": share(own)}
+
+
+def fanout(
+    target: Target, n: int, rates: list[float], step_seconds: float, log_dir: Path, profile: bool = False
+) -> dict[str, Any]:
     cfg: dict[str, Any] = {"pytake_env": pytake_env(), "redis_url": REDIS_URL}
     tenant, tokens = setup_pytake(n, log_dir) if target.family == "pytake" else (0, "")
     running = target.start(cfg, log_dir)
@@ -119,6 +164,8 @@ def fanout(target: Target, n: int, rates: list[float], step_seconds: float, log_
             client.send(cmd="begin", step=step)
             client.read_until("begun", 10)
             cpu0, redis0, wall0 = running.cpu(), _cpu(redis_pid), time.monotonic()
+            profile_path = log_dir / f"profile-{target.name}-{n}-step{step}.raw"
+            spy = profile_start(running.procs[0].pid, step_seconds, profile_path) if profile else None
             publisher.send(cmd="publish", step=step, rate=rate, count=count)
             published = publisher.read_until("published", step_seconds * 20 + 60)
             expected = count * n
@@ -154,6 +201,11 @@ def fanout(target: Target, n: int, rates: list[float], step_seconds: float, log_
                 "errors": stats["errors"],
                 "latency_sample": stats["latency_sample"],
             }
+            if spy is not None:
+                spy.wait(timeout=step_seconds + 30)
+                if profile_path.exists():
+                    row["profile"] = summarise_profile(profile_path)
+                    row["profile_path"] = str(profile_path)
             result["steps"].append(row)
             progress(
                 f"  {target.name:24} N={n:<5} step {step}: offered {row['offered_msgs_s']:>8.0f}/s delivered "
@@ -297,15 +349,50 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # run every ``finally``: the servers, peers and clients are stopped
 
 
+# The other scenarios live in their own modules; ``--scenario`` runs them from here.
+SCENARIOS = {
+    "e2e": ["bench.scenario_e2e"],
+    "idle": ["bench.scenario_connections", "--scenario", "idle"],
+    "storm": ["bench.scenario_connections", "--scenario", "storm"],
+    "rest": ["bench.scenario_rest"],
+}
+
+
+def run_scenario(name: str, quick: bool) -> int:
+    argv = [PYTHON, "-m", *SCENARIOS[name], *(["--quick"] if quick else [])]
+    progress(f"=== scenario {name}: {' '.join(argv[2:])}")
+    return subprocess.run(argv, cwd=ROOT, env={**os.environ, **pytake_env()}).returncode
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--scenario",
+        default="fanout",
+        choices=["fanout", *SCENARIOS, "all"],
+        help="fanout (default), e2e, idle, storm, rest, or all of them in turn",
+    )
     parser.add_argument("--quick", action="store_true", help="N=100 and 1,000, short steps: under 5 minutes")
     parser.add_argument("--targets", default=None, help="comma-separated (default: all; --quick: QUICK_TARGETS)")
     parser.add_argument("--n", default=None, help="comma-separated socket counts")
     parser.add_argument("--step-seconds", type=float, default=None)
     parser.add_argument("--out", default=None, help="results JSON name (default fanout-quick/fanout-full)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the (first) server process during each step")
     args = parser.parse_args()
+    if args.scenario != "fanout":
+        failed = [
+            name
+            for name in (list(SCENARIOS) if args.scenario == "all" else [args.scenario])
+            if run_scenario(name, args.quick) != 0
+        ]
+        if args.scenario == "all":
+            fanout_main(args)
+        sys.exit(f"scenarios failed: {', '.join(failed)}" if failed else 0)
+    fanout_main(args)
+
+
+def fanout_main(args: argparse.Namespace) -> None:
     mode = "quick" if args.quick else "full"
     # --quick: N=100 only. With N=1,000 PyTake spends 60-90 s connecting on this machine (every new agent's
     # presence reaches every connected agent: O(N^2) frames), which alone breaks the 5-minute budget.
@@ -321,7 +408,7 @@ def main() -> None:
     progress(f"logs in {log_dir}")
     results: list[dict[str, Any]] = []
     started = time.time()
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{args.out or 'fanout-' + mode}.json"
 
     def write(results: list[dict[str, Any]]) -> None:
@@ -346,7 +433,7 @@ def main() -> None:
             target = TARGETS[name]
             rates = [d / n for d in delivered_targets]
             try:
-                results.append(fanout(target, n, rates, step_seconds, log_dir))
+                results.append(fanout(target, n, rates, step_seconds, log_dir, args.profile))
             except Exception as exc:  # one broken target must not hide the others' numbers
                 progress(f"  {name} N={n} FAILED: {exc!r}")
                 results.append(

@@ -16,8 +16,9 @@ LAYERS = {
 }
 
 
-def uvicorn_argv(app: str, port: int) -> list[str]:
-    """uvicorn as every uvicorn target runs: uvloop, httptools, websockets, no compression."""
+def uvicorn_argv(app: str, port: int, ws: str = "websockets") -> list[str]:
+    """uvicorn as every uvicorn target runs: uvloop, httptools, websockets (the legacy protocol
+    or, with ``ws="websockets-sansio"``, its sans-I/O one), no compression."""
     return [
         PYTHON,
         "-m",
@@ -32,7 +33,7 @@ def uvicorn_argv(app: str, port: int) -> list[str]:
         "--http",
         "httptools",
         "--ws",
-        "websockets",
+        ws,
         "--ws-per-message-deflate",
         "false",
         "--no-access-log",
@@ -68,6 +69,7 @@ class Target:
     processes: int = 1
     label: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    ws: str = "websockets"  # uvicorn's WebSocket implementation (pytake on uvicorn)
 
     def start(self, cfg: dict[str, str], log_dir: Path) -> Running:
         run_id = uuid.uuid4().hex[:8]
@@ -91,7 +93,7 @@ class Target:
                     if self.server == "daphne":
                         argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "pytake.asgi:application"]
                     else:
-                        argv = uvicorn_argv("pytake.asgi:application", port) + ["--lifespan", "off"]
+                        argv = uvicorn_argv("pytake.asgi:application", port, self.ws) + ["--lifespan", "off"]
                     proc = Proc(name, argv, core=SERVER_CORE, env=env, log_dir=log_dir)
                 elif self.family == "ws":
                     argv = [
@@ -138,6 +140,14 @@ TARGETS = {
         Target("pytake-daphne-pubsub", "pytake", "daphne", "pubsub", label="PyTake daphne, channels-redis pub/sub"),
         Target("pytake-uvicorn-core", "pytake", "uvicorn", "core", label="PyTake uvicorn, channels-redis core"),
         Target("pytake-uvicorn-pubsub", "pytake", "uvicorn", "pubsub", label="PyTake uvicorn, channels-redis pub/sub"),
+        Target(
+            "pytake-uvicorn-sansio-pubsub",
+            "pytake",
+            "uvicorn",
+            "pubsub",
+            ws="websockets-sansio",
+            label="PyTake uvicorn (websockets-sansio), channels-redis pub/sub",
+        ),
         Target("websockets-broadcast", "ws", label="websockets broadcast() (ceiling)"),
         Target("socketio-memory", "sio", manager="memory", label="python-socketio, uvicorn, in memory"),
         Target("socketio-redis", "sio", manager="redis", label="python-socketio, uvicorn, AsyncRedisManager"),

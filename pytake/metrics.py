@@ -41,6 +41,14 @@ logger = logging.getLogger(__name__)
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
+def record_deliveries(message: dict[str, Any], count: int) -> None:
+    """``count`` sockets of this process got the event ``message``."""
+    event_type = message.get("event_type", "")
+    EVENTS_DELIVERED.labels(event_type).inc(count)
+    if message.get("ts"):
+        EVENT_DELIVERY_SECONDS.labels(event_type).observe(max(0.0, time.time() - message["ts"]))
+
+
 def process_identifier() -> str:
     """``<hostname>-<pid>``: unique across containers sharing one metrics directory.
 
@@ -98,7 +106,8 @@ EVENTS_DELIVERED = Counter(
 )
 EVENT_DELIVERY_SECONDS = Histogram(
     "pytake_event_delivery_seconds",
-    "Seconds from the event's commit (its ts) to the frame being sent to a client.",
+    "Seconds from the event's commit (its ts) to its frame being written to a server process's "
+    "sockets (one observation per event and process, after its last local socket).",
     ["type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,15 +35,16 @@ class Principal:
     user: User | None = None  # staff
     conversation_id: int | None = None  # web-chat customer
 
-    @property
+    # Cached: the hub asks these for every socket on every event (a principal never changes).
+    @cached_property
     def is_customer(self) -> bool:
         return self.user is None
 
-    @property
+    @cached_property
     def user_id(self) -> int | None:
         return self.user.pk if self.user is not None else None
 
-    @property
+    @cached_property
     def is_supervisor(self) -> bool:
         return self.user is not None and self.user.is_supervisor
 

@@ -460,8 +460,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _may_receive(self, message: dict[str, Any]) -> bool:
         p = self.principal
         conversation_id = message.get("conversation_id")
-        raw = message.get("recipients")
-        recipients = Recipients(**raw) if raw else None
+        recipients = _recipients(message)
         if p.is_customer:
             return conversation_id == p.conversation_id and (recipients is None or recipients.customer)
         assert p.user_id is not None
@@ -472,27 +471,31 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return conversation_id in self.joined
         return True
 
-    async def realtime_event(self, message: dict[str, Any]) -> None:
+    async def realtime_event(self, message: dict[str, Any], *, count: bool = True) -> bool:
+        """Send a live event to this socket if its principal may see it. Returns whether it was
+        sent. The hub, which calls this for every local socket in one loop, counts its
+        deliveries once per event (``count=False``); a per-delivery metric was a sixth of the
+        fan-out's CPU (docs/benchmarks.md)."""
         if not getattr(self, "ready", False) or message.get("exclude_channel") == self.channel_name:
-            return
+            return False
         if not self._may_receive(message):
-            return
+            return False
         if message.get("event_type") == "conversation.revoked" and not self.principal.is_customer:
             await self._leave(int(message["conversation_id"]))
         event_id = message.get("id")
         if event_id is not None and self._seen(event_id):
-            return
+            return False
         text = message["text"]
         user_id = self.principal.user_id
         if user_id is not None and user_id in message.get("presence_users", ()):
             text = _without_own_presence(text, user_id)
             if text is None:
-                return
-        await self.send(text_data=text)
-        event_type = message.get("event_type", "")
-        metrics.EVENTS_DELIVERED.labels(event_type).inc()
-        if message.get("ts"):
-            metrics.EVENT_DELIVERY_SECONDS.labels(event_type).observe(max(0.0, time.time() - message["ts"]))
+                return False
+        # Straight to the ASGI server: ``self.send(text_data=...)`` only wraps this in two calls.
+        await self.base_send({"type": "websocket.send", "text": text})
+        if count:
+            metrics.record_deliveries(message, 1)
+        return True
 
     async def realtime_close(self, message: dict[str, Any]) -> None:
         """Sent to the oldest socket of a user over the cap (4009), or by the lifecycle hook."""
@@ -541,3 +544,14 @@ def _without_own_presence(text: str, user_id: int) -> str | None:
         return None
     envelope["data"]["users"] = others
     return envelope_text(envelope)
+
+
+def _recipients(message: dict[str, Any]) -> Recipients | None:
+    """The message's audience, parsed once per message (the hub hands the same dict to every
+    socket of the process) rather than once per socket."""
+    try:
+        return message["_recipients"]  # type: ignore[no-any-return]
+    except KeyError:
+        raw = message.get("recipients")
+        recipients = message["_recipients"] = Recipients(**raw) if raw else None
+        return recipients

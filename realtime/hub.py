@@ -56,7 +56,7 @@ class Member(Protocol):
     channel_name: str
     held: list[dict[str, Any]] | None  # not None: deliveries wait (hello not sent, replay running)
 
-    def realtime_event(self, message: dict[str, Any]) -> Coroutine[Any, Any, None]: ...
+    def realtime_event(self, message: dict[str, Any], *, count: bool = True) -> Coroutine[Any, Any, bool]: ...
 
     def close(self, code: int | bool | None = None) -> Awaitable[None]: ...
 
@@ -70,10 +70,10 @@ class _Suspended:
 
     __slots__ = ("coro", "waiting_on")
 
-    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, bool], waiting_on: Any) -> None:
         self.coro, self.waiting_on = coro, waiting_on
 
-    def __await__(self) -> Generator[Any, Any, None]:
+    def __await__(self) -> Generator[Any, Any, bool]:
         signal = self.waiting_on
         while True:
             try:
@@ -81,13 +81,13 @@ class _Suspended:
             except BaseException as exc:
                 try:
                     signal = self.coro.throw(exc)
-                except StopIteration:
-                    return
+                except StopIteration as done:
+                    return bool(done.value)
             else:
                 try:
                     signal = self.coro.send(sent)
-                except StopIteration:
-                    return
+                except StopIteration as done:
+                    return bool(done.value)
 
 
 class Hub:
@@ -166,6 +166,7 @@ class Hub:
         members = self.members.get(message.get("group", ""))
         if not members:
             return
+        sent = 0
         for member in tuple(members.values()):  # a member may leave while we deliver
             if member.held is not None:
                 member.held.append(message)
@@ -177,29 +178,33 @@ class Hub:
                 else:
                     backlog.append(message)
                 continue
-            coro = member.realtime_event(message)
+            coro = member.realtime_event(message, count=False)
             try:
                 waiting_on = coro.send(None)
-            except StopIteration:
+            except StopIteration as done:
+                sent += done.value is True
                 continue  # sent without suspending: the common case
             except Exception:
                 log.warning("hub: sending to %s failed; dropping it", member.channel_name, exc_info=True)
                 self.forget(member)
                 continue
             self._backlogs[member.channel_name] = deque()
-            self._spawn(self._finish_sends(member, _Suspended(coro, waiting_on)))
+            self._spawn(self._finish_sends(member, _Suspended(coro, waiting_on), message))
+        if sent:
+            metrics.record_deliveries(message, sent)
 
-    async def _finish_sends(self, member: Member, in_flight: _Suspended) -> None:
+    async def _finish_sends(self, member: Member, in_flight: _Suspended, message: dict[str, Any]) -> None:
         """Finish a send that had to wait, then the events that queued behind it, in order."""
         timeout = float(settings.PYTAKE_WS_SEND_TIMEOUT_SECONDS)
         try:
             async with asyncio.timeout(timeout):
-                await in_flight
+                if await in_flight:
+                    metrics.record_deliveries(message, 1)
             backlog = self._backlogs.get(member.channel_name)
             while backlog:
                 message = backlog.popleft()
                 async with asyncio.timeout(timeout):
-                    await member.realtime_event(message)
+                    await member.realtime_event(message)  # counts its own delivery
                 backlog = self._backlogs.get(member.channel_name)
         except TimeoutError:
             self._drop_slow(member)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from channels.layers import InMemoryChannelLayer
+from prometheus_client import REGISTRY
 
 from realtime.events import group_message
 from realtime.hub import CLOSE_TOO_SLOW, Hub
@@ -25,10 +26,13 @@ class Socket:
         self.gate = None
         self.caught_up = 0
 
-    async def realtime_event(self, message):
+    async def realtime_event(self, message, *, count=True):
         if self.gate is not None:
             await self.gate.wait()
+        if message.get("skip") == self.channel_name:  # as a consumer whose principal may not see it
+            return False
         self.got.append(message["id"])
+        return True
 
     async def close(self, code=None):
         self.closed = code
@@ -87,6 +91,21 @@ async def test_each_event_reaches_its_groups_members_once_and_in_order(layer, hu
     for socket, group in ((b, "tenant.1"), (b, "user.7"), (other, "tenant.2")):
         await hub.discard(group, socket)
     assert hub.channel is None  # nobody left: the hub stopped receiving
+
+
+def delivered(event_type):
+    return REGISTRY.get_sample_value("pytake_events_delivered_total", {"type": event_type}) or 0.0
+
+
+async def test_deliveries_are_counted_once_per_event_and_only_those_sent(layer, hub):
+    sockets = [Socket(f"s{i}") for i in range(5)]
+    for socket in sockets:
+        await hub.add("tenant.1", socket)
+    before = delivered("hub.count")
+    message = event("tenant.1", 1) | {"event_type": "hub.count", "skip": "s3"}
+    await layer.group_send("tenant.1", message)
+    await until(lambda: len(sockets[0].got) == 1)
+    assert delivered("hub.count") - before == 4  # five sockets, one of which may not see it
 
 
 async def test_a_socket_that_waits_does_not_hold_the_others_and_catches_up_in_order(layer, hub):
