@@ -16,7 +16,7 @@ help:
 	@echo "make run      set up and serve the demo on http://$(HOST):$(PORT)"
 	@echo "make test     lint, then the whole suite on PostgreSQL+Redis and on the SQLite default"
 	@echo "make lint     ruff and mypy"
-	@echo "make bench   fan-out bench vs python-socketio, Node Socket.IO, websockets (BENCH_ARGS=--quick: <5 min)"
+	@echo "make bench   every bench scenario (docs/benchmarks.md); make bench-fanout: the fan-out vs the peers only"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -119,7 +119,7 @@ BENCH_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pytake_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/6
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-fanout bench-quick
 $(VENV)/.installed-bench: requirements.txt bench/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	touch $@
@@ -128,6 +128,10 @@ bench/peers/node/node_modules/.package-lock.json: bench/peers/node/package-lock.
 	cd bench/peers/node && npm ci --no-audit --no-fund --silent
 
 bench: $(VENV)/.installed-bench bench/peers/node/node_modules/.package-lock.json
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
+		$(BIN)/python -m bench.run --scenario all $(BENCH_ARGS)
+
+bench-fanout: $(VENV)/.installed-bench bench/peers/node/node_modules/.package-lock.json
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
 		$(BIN)/python -m bench.run $(BENCH_ARGS)
 
