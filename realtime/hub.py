@@ -23,8 +23,9 @@ Other messages (``realtime.close``, ``server.shutdown``) still go to the consume
 
 When the channel layer goes away (Redis restarted), events published meanwhile are lost on the
 fast path, and so are events published before this process has subscribed again. The hub sends
-itself a probe through the layer every ``PROBE_SECONDS``; when a probe cannot be sent or does not
-come back, it knows, and once probes come back it has every member catch up from the event log
+itself a numbered probe through the layer every ``PROBE_SECONDS``; when a probe cannot be sent, is
+lost (a later one comes back first) or none comes back for ``PROBE_SILENCE_SECONDS``, it knows (a
+late probe is only a busy loop), and once probes come back it has every member catch up from the log
 (``catch_up``: a resume the server starts), so clients get what they missed without waiting for a
 later event or a reconnect.
 """
@@ -49,6 +50,11 @@ CLOSE_TOO_SLOW = 1013  # "try again later" (RFC 6455): reconnect and resume
 # The core backend's groups expire (``group_expiry``, a day by default): the hub refreshes its own.
 REFRESH_SECONDS = 3600.0
 PROBE_SECONDS = 0.25
+# A probe that comes back late only means a busy event loop (a reconnect storm keeps one busy for
+# seconds); only a lost probe (a later one came back first, or a send failed) or this long with
+# none back means events may have been lost. Treating lateness as loss had every socket replay
+# the log in the middle of a storm, which made the loop busier still.
+PROBE_SILENCE_SECONDS = 5.0
 PROBE_TYPE = "realtime.hub_probe"
 
 
@@ -161,7 +167,10 @@ class Hub:
 
     def deliver(self, message: dict[str, Any]) -> None:
         if message.get("type") == PROBE_TYPE:
-            self._probes_back = max(self._probes_back, int(message.get("n", 0)))
+            n = int(message.get("n", 0))
+            if n > self._probes_back + 1:  # the layer lost the ones in between (ordered otherwise)
+                self._missed = True
+            self._probes_back = max(self._probes_back, n)
             return
         members = self.members.get(message.get("group", ""))
         if not members:
@@ -229,18 +238,20 @@ class Hub:
         """Notice a gap in the layer (see the module docstring) and repair it once it is over."""
         while True:
             await asyncio.sleep(PROBE_SECONDS)
-            if self._probes_back < self._probes_sent:
+            behind = self._probes_sent - self._probes_back
+            if behind * PROBE_SECONDS > PROBE_SILENCE_SECONDS:
                 self._missed = True
-            elif self._missed:
+            elif self._missed and behind == 0:  # the newest probe is back: the layer is whole again
                 self._missed = False
                 log.warning("hub: the channel layer is back; catching every socket up from the event log")
                 for member in {m.channel_name: m for ms in self.members.values() for m in ms.values()}.values():
                     self._spawn(_catch_up_quietly(member))
+            if self.channel is None:  # nobody here: nothing to probe for
+                continue
             self._probes_sent += 1
             try:
-                if self.channel is not None:
-                    async with asyncio.timeout(2 * PROBE_SECONDS):  # a layer that hangs is away too
-                        await self.layer.send(self.channel, {"type": PROBE_TYPE, "n": self._probes_sent})
+                async with asyncio.timeout(PROBE_SILENCE_SECONDS):  # a layer that hangs is away too
+                    await self.layer.send(self.channel, {"type": PROBE_TYPE, "n": self._probes_sent})
             except Exception:
                 self._missed = True
                 log.debug("hub: probe not sent", exc_info=True)

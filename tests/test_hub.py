@@ -187,3 +187,50 @@ async def test_after_the_layer_was_away_every_socket_catches_up_once():
         assert (a.caught_up, b.caught_up) == (1, 1)  # once each, though a is in two groups
     finally:
         stop(hub)
+
+
+class LossyLayer(InMemoryChannelLayer):
+    """Accepts a message and loses it, as a Redis pub/sub subscription that is not back yet does."""
+
+    lose = 0
+
+    async def send(self, channel, message):
+        if self.lose and message.get("type") == "realtime.hub_probe":
+            self.lose -= 1
+            return
+        await super().send(channel, message)
+
+
+async def test_a_lost_probe_has_every_socket_catch_up():
+    layer = LossyLayer(channel_capacity=HUB_CAPACITY)
+    hub = Hub(layer, asyncio.get_running_loop())
+    a = Socket("a")
+    await hub.add("tenant.1", a)
+    try:
+        layer.lose = 1
+        await until(lambda: a.caught_up == 1)
+    finally:
+        stop(hub)
+
+
+class LateLayer(InMemoryChannelLayer):
+    """Delivers every probe a second late, in order, as a loop busy with a reconnect storm does."""
+
+    async def send(self, channel, message):
+        if message.get("type") != "realtime.hub_probe":
+            return await super().send(channel, message)
+        deliver = super().send
+        asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(deliver(channel, message)))
+
+
+async def test_late_probes_are_not_taken_for_a_lost_layer():
+    """Probes that come back late lose nothing: no socket replays the log for them."""
+    layer = LateLayer(channel_capacity=HUB_CAPACITY)
+    hub = Hub(layer, asyncio.get_running_loop())
+    a = Socket("a")
+    await hub.add("tenant.1", a)
+    try:
+        await until(lambda: hub._probes_back >= 8)  # two seconds of probes, each a second late
+        assert a.caught_up == 0 and not hub._missed
+    finally:
+        stop(hub)
