@@ -1,11 +1,45 @@
 """The Celery application. Tasks run eagerly in the embedded default (no REDIS_URL)."""
 
 import os
+from functools import cached_property
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
 
-app = Celery("pytake")
+
+class App(Celery):
+    """Celery, with one result backend per process rather than one per thread.
+
+    Celery keeps ``app.backend`` per thread, and building one scans the entry points of every
+    installed package (celery/celery#9527). Under ASGI a request's sync code runs on a thread of its
+    own, so every webhook paid that scan when it enqueued its task: 27 % of the server's CPU in
+    ``python -m bench.scenario_e2e --quick --profile 15``. PyTake keeps no task results, and the
+    disabled backend holds no state, so one instance serves every thread. A configured result
+    backend keeps Celery's per-thread instances (those hold connections).
+    """
+
+    @cached_property
+    def _process_backend(self) -> Any:
+        return self._get_backend()
+
+    @property
+    def backend(self) -> Any:
+        if self.conf.result_backend:
+            return super().backend
+        return self._process_backend
+
+
+app = App("pytake")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def _publish_from_a_loop_of_its_own(**kwargs: Any) -> None:
+    """A worker's tasks run outside any event loop: give their event publishing a lasting one
+    (``realtime.events.PublishLoop``). Prefork children inherit the choice and start their own loop."""
+    from realtime import events
+
+    events.use_publish_loop()

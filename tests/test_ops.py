@@ -4,6 +4,7 @@ test_ops_celery, test_stack)."""
 import io
 import json
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -157,6 +158,23 @@ def test_celery_outcomes_and_retries_are_counted():
     flaky.apply(args=[9])  # more failures than retries allowed: ends in failure
     assert sample("pytake_celery_tasks_total", {**labels, "outcome": "failure"}) == failures + 1
     assert sample("pytake_celery_task_seconds_count", labels) >= 3
+
+
+def test_the_result_backend_is_built_once_per_process_not_per_thread(monkeypatch):
+    """Under ASGI a request's sync code runs on a new thread; Celery's per-thread backend cost
+    every webhook an entry-point scan (pytake.celery.App)."""
+    built = []
+    original = celery_app._get_backend
+    monkeypatch.setattr(celery_app, "_get_backend", lambda: built.append(1) or original())
+    celery_app.__dict__.pop("_process_backend", None)
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(celery_app.backend)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    assert len(built) == 1
+    assert seen[0] is seen[1] is seen[2] is celery_app.backend
+    assert celery_app.AsyncResult("some-task").backend is seen[0]
 
 
 # --- logs ------------------------------------------------------------------------------------
