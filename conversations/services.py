@@ -552,10 +552,14 @@ def contact_get_or_create_whatsapp(*, tenant_id: int, wa_id: str, profile_name: 
                 )
         except IntegrityError:
             contact = Contact.objects.get(tenant_id=tenant_id, wa_id=wa_id)
+    _contact_profile_name_update(contact, profile_name)
+    return contact
+
+
+def _contact_profile_name_update(contact: Contact, profile_name: str) -> None:
     if profile_name and contact.profile_name != profile_name[:200]:
         contact.profile_name = profile_name[:200]
         contact.save(update_fields=["profile_name", "updated_at"])
-    return contact
 
 
 def message_create_inbound(
@@ -578,18 +582,27 @@ def message_create_inbound(
     conversation's order and preview follow it, not the order webhooks are processed in.
     """
     with transaction.atomic():
-        contact = contact_get_or_create_whatsapp(tenant_id=account.tenant_id, wa_id=wa_id, profile_name=profile_name)
-        Contact.objects.select_for_update().filter(pk=contact.pk).get()  # the per-contact lock
+        # The per-contact lock, taken as the contact is read (a new contact is created first).
+        contact = Contact.objects.select_for_update().filter(tenant_id=account.tenant_id, wa_id=wa_id).first()
+        if contact is None:
+            contact = contact_get_or_create_whatsapp(
+                tenant_id=account.tenant_id, wa_id=wa_id, profile_name=profile_name
+            )
+            Contact.objects.select_for_update().filter(pk=contact.pk).get()
+        _contact_profile_name_update(contact, profile_name)
         existing = Message.objects.filter(whatsapp_account=account, whatsapp_message_id=wamid).first()
         if existing is not None:
             return existing, False
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
+            .select_related("assignee")
             .filter(contact=contact, channel=Channel.WHATSAPP, whatsapp_account=account)
             .order_by("-created_at", "-id")
             .first()
         )
-        if conversation is None:
+        if conversation is not None:
+            conversation.contact = contact  # its events carry the contact: already in hand
+        else:
             # Not queued yet: the service flow decides (the bot answers first, then the queue).
             conversation = Conversation.objects.create(
                 tenant_id=account.tenant_id,

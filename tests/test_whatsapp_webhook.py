@@ -4,6 +4,8 @@ inbound type and status (tasks run inline here; test_whatsapp_worker.py uses a r
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations.models import (
@@ -26,6 +28,7 @@ from tests.test_whatsapp_support import (
     status_payload,
     text_payload,
 )
+from whatsapp import services
 from whatsapp.models import StatusReceipt, WebhookEvent, WebhookEventStatus
 from whatsapp.services import signature_for
 
@@ -287,6 +290,27 @@ def test_same_payload_twice_makes_one_message(deliver, account):
     assert Message.objects.count() == 1
     assert Conversation.objects.get().unread_count == 1
     assert WebhookEvent.objects.filter(status=WebhookEventStatus.PROCESSED).count() == 2
+
+
+def test_a_message_on_an_assigned_conversation_costs_a_fixed_number_of_queries(account, agent, without_flow):
+    """The worker's part of every inbound message (bench.scenario_e2e): read the stored webhook,
+    lock the contact, check the wamid, lock the conversation, insert the message and update the
+    conversation, each with its event (counter, conversation seq, row). No savepoint per event,
+    no second read of the contact or the account, no lazy load while serialising events."""
+    pn = account.phone_number_id
+
+    def store(n):
+        body = body_of(text_payload(pn, wa_id="5511900000001", wamid=f"wamid.count.{n}", text=f"hi {n}"))
+        return services.webhook_event_receive(body=body, signature=signature_for(body, account.app_secret))
+
+    services.webhook_event_process(event_id=store(0).pk)
+    Conversation.objects.update(assignee=agent)
+    event = store(1)
+    with CaptureQueriesContext(connection) as queries:
+        services.webhook_event_process(event_id=event.pk)
+    assert Message.objects.filter(whatsapp_message_id="wamid.count.1").exists()
+    # 15 inside the test's transaction (savepoint and release of the service's own atomic block).
+    assert len(queries) <= 15, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
 def test_same_message_in_two_different_payloads_makes_one_message(deliver, account):

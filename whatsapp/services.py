@@ -112,10 +112,11 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
     if event.status == WebhookEventStatus.PROCESSED:
         return event
     payload = json.loads(event.body)
-    accounts = {
-        a.phone_number_id: a
-        for a in WhatsAppAccount.objects.filter(phone_number_id__in=parsing.phone_number_ids(payload))
-    }
+    named = parsing.phone_number_ids(payload)
+    if event.account is not None and named == {event.account.phone_number_id}:
+        accounts = {event.account.phone_number_id: event.account}  # the usual case: one number
+    else:
+        accounts = {a.phone_number_id: a for a in WhatsAppAccount.objects.filter(phone_number_id__in=named)}
     first_error: Exception | None = None
     for update in parsing.iter_updates(payload):
         account = accounts.get(update.phone_number_id)
