@@ -857,7 +857,7 @@ def main() -> None:
     parser.add_argument(
         "--requests",
         default=None,
-        help="measured requests per endpoint at concurrency 1 and 8 (default 250,500; --quick 60,150)",
+        help="measured requests per endpoint at concurrency 1 and 8 (default 250,500; --quick 40,100)",
     )
     args = parser.parse_args()
     started = time.time()
@@ -927,12 +927,12 @@ def main() -> None:
                 f"{plans[name]['total_ms']:.2f} ms"
             )
         progress(f"query counts and plans in {time.time() - t:.0f}s")
-        requests = [int(x) for x in (args.requests or ("60,150" if args.quick else "250,500")).split(",")]
+        requests = [int(x) for x in (args.requests or ("40,100" if args.quick else "250,500")).split(",")]
         rows = load(
             eps,
             tokens,
             counts=dict(zip(CONCURRENCIES, requests, strict=True)),
-            warmup=20,
+            warmup=10 if args.quick else 20,
             log_dir=log_dir,
         )
     finally:
