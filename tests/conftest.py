@@ -2,7 +2,7 @@
 without the service they skip with a reason, unless PYTAKE_REQUIRE_SERVICES=1, where they fail."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -49,6 +49,19 @@ def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> No
     if not _on_postgres():
         test = settings.DATABASES["default"].setdefault("TEST", {})
         test["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test-pytake.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's, and then the connection pool closed before the test database is dropped
+    (its open connections would keep PostgreSQL from dropping it)."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
 
 
 @pytest.fixture

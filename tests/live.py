@@ -37,8 +37,17 @@ def database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
+# The test process's threads come and go with each test (event loops' executors, threads of
+# concurrency tests) and would keep the connections they borrowed from a pool: it does not pool.
+TEST_PROCESS_POOL_SIZE = "0"
+
+
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    # The test process does not pool database connections (pyproject.toml); servers do, as in
+    # production, unless a test says otherwise.
+    if env.get("DATABASE_POOL_MAX_SIZE") == TEST_PROCESS_POOL_SIZE:
+        del env["DATABASE_POOL_MAX_SIZE"]
     env.update(
         DATABASE_URL=database_url(),
         DJANGO_SECRET_KEY=settings.SECRET_KEY,
