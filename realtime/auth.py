@@ -9,6 +9,7 @@ error with no code it can read.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -104,20 +105,84 @@ def resolve_principal(raw_token: str | None) -> Principal:
     )
 
 
+def _set_if_disconnect(message: asyncio.Future[Any], gone: asyncio.Event) -> None:
+    if (
+        not message.cancelled()
+        and message.exception() is None
+        and message.result().get("type") == "websocket.disconnect"
+    ):
+        gone.set()
+
+
+def client_gone(scope: dict[str, Any]) -> bool:
+    """Whether the client of a connecting socket has already left (known before the consumer
+    has read the ``websocket.disconnect``)."""
+    gone = scope.get("client_gone")
+    return gone is not None and gone.is_set()
+
+
 class JWTAuthMiddleware:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
+        # Not thread-sensitive: token checks of many connecting sockets run in parallel threads
+        # instead of queueing on the one thread that Channels uses by default.
+        check = asyncio.ensure_future(
+            database_sync_to_async(resolve_principal, thread_sensitive=False)(token_from_scope(scope))
+        )
+        received: list[Any] = []
+        later: asyncio.Future[Any] | None = None
+        if scope.get("type") == "websocket":
+            # The handshake completes only once the consumer accepts, after this check: in a
+            # connect storm the checks queue, daphne drops the handshakes that wait past
+            # --websocket_connect_timeout (5 s), and those clients retry. A check still queued
+            # for a client that is gone is dropped, not run: otherwise the queue fills with
+            # work for dead sockets, each retry adds more, and none is served in time.
+            try:
+                received.append(await receive())  # websocket.connect
+                later = asyncio.ensure_future(receive())
+                await asyncio.wait({check, later}, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:
+                check.cancel()
+                if later is not None:
+                    later.cancel()
+                raise
+            if not check.done() and later.result().get("type") == "websocket.disconnect":
+                check.cancel()
+                return None
+            # Still unread when the consumer starts: it looks here before it registers the
+            # socket, so that a client gone meanwhile is not counted against its user's cap.
+            gone = scope["client_gone"] = asyncio.Event()
+            later.add_done_callback(lambda f: _set_if_disconnect(f, gone))
         try:
-            # Not thread-sensitive: token checks of many connecting sockets run in parallel threads
-            # instead of queueing on the one thread that Channels uses by default.
-            principal = await database_sync_to_async(resolve_principal, thread_sensitive=False)(token_from_scope(scope))
+            principal = await check
         except AuthenticationFailed as exc:
             scope["auth_error"] = str(exc.detail)
             scope["user"] = AnonymousUser()
+        except BaseException:
+            if later is not None:
+                later.cancel()
+            raise
         else:
             scope["principal"] = principal
             scope["user"] = principal.user or AnonymousUser()
-        return await self.inner(scope, receive, send)
+        if later is None:
+            return await self.inner(scope, receive, send)
+
+        async def replay() -> Any:
+            """The messages read here first, then the rest from the server."""
+            nonlocal later
+            if received:
+                return received.pop(0)
+            if later is not None:
+                message, later = await later, None
+                return message
+            return await receive()
+
+        try:
+            return await self.inner(scope, replay, send)
+        finally:
+            if later is not None:
+                later.cancel()

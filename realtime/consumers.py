@@ -33,7 +33,7 @@ from pytake.errors import ApplicationError, InvalidInput, NotFound
 from pytake.logging import bind as bind_log_context
 from pytake.logging import new_request_id
 from realtime import groups, lifecycle
-from realtime.auth import Principal
+from realtime.auth import Principal, client_gone
 from realtime.events import Recipients, apublish_ephemeral, envelope_text
 from realtime.hub import Hub, hub
 from realtime.presence import Connection, presence_batcher, registry
@@ -52,6 +52,7 @@ CLOSE_RESTART = 1012
 STAFF_ACTIONS = frozenset({"join", "leave", "typing", "read", "ping", "resume"})
 CUSTOMER_ACTIONS = frozenset({"join", "typing", "read", "ping", "resume", "message"})
 RECENT_IDS = 2048
+_TEARDOWNS: set[asyncio.Task[None]] = set()  # running teardowns (the loop keeps weak references)
 
 
 class TokenBucket:
@@ -124,6 +125,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             metrics.WS_CONNECTS.labels(str(refusal)).inc()
             await self.close(refusal)
             return
+        if client_gone(self.scope):  # its handshake timed out while the token was checked
+            return
         principal = self.scope["principal"]
         self.principal = principal
         bind_log_context(request_id=new_request_id(), tenant_id=principal.tenant_id, user_id=principal.user_id)
@@ -131,6 +134,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         user_key = f"u{p.user_id}" if not p.is_customer else f"c{p.conversation_id}"
         self.connection = Connection(self.channel_name, user_key, p.tenant_id, p.role)
         self.hub: Hub = hub()
+        self.subscribed = True  # from here on, the socket is undone by _teardown
         for group in self._event_groups():
             await self.hub.add(group, self)
         # The server's own group (graceful restart) is a plain layer group of this channel.
@@ -138,12 +142,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if p.is_customer:
             assert p.conversation_id is not None
             self.joined.add(p.conversation_id)
+        if client_gone(self.scope):  # the disconnect that follows undoes the subscriptions
+            return
         first, evict = await registry().add(self.connection, settings.PYTAKE_WS_MAX_PER_USER)
         for channel in evict:
             await self.channel_layer.send(channel, {"type": "realtime.close", "code": CLOSE_TOO_MANY_CONNECTIONS})
         self.ready = True
         metrics.WS_CONNECTS.labels("accepted").inc()
         metrics.WS_CONNECTIONS.labels(p.role).inc()
+        self.counted = True
         if first and not p.is_customer:
             await presence_batcher().changed(p.tenant_id, p.user_id)
             await database_sync_to_async(_agent_online)(p.user_id)
@@ -189,6 +196,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 await self.realtime_event(message)
         self.held = None
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # The server cancels an instance that is slow to finish after its client left
+            # (daphne: application_close_timeout), in connect() or in disconnect(). Undone here,
+            # its registry entry would count against the user's socket cap, and keep them
+            # online, for 3 heartbeats: under a reconnect storm these piled up by the thousand
+            # and evicted live sockets (4009), which reconnected, which fed the storm.
+            if getattr(self, "subscribed", False):
+                self._start_teardown()
+
+    def _start_teardown(self) -> asyncio.Task[None]:
+        """Undo the socket's subscriptions and registry entry, once, in a task of its own that
+        a cancel of this consumer does not stop."""
+        task: asyncio.Task[None] | None = getattr(self, "_teardown_task", None)
+        if task is None:
+            task = self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
+            _TEARDOWNS.add(task)
+            task.add_done_callback(_teardown_done)
+        return task
+
     async def disconnect(self, code: int) -> None:
         for task in [*getattr(self, "tasks", []), *getattr(self, "typing_tasks", {}).values()]:
             task.cancel()
@@ -196,7 +225,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         self.ready = False
         metrics.WS_CLOSES.labels(str(code)).inc()
-        metrics.WS_CONNECTIONS.labels(self.principal.role).dec()
+        await asyncio.shield(self._start_teardown())
+
+    async def _teardown(self) -> None:
+        for task in [*getattr(self, "tasks", []), *getattr(self, "typing_tasks", {}).values()]:
+            task.cancel()
+        self.ready = False
+        if getattr(self, "counted", False):
+            metrics.WS_CONNECTIONS.labels(self.principal.role).dec()
         self.hub.forget(self)
         for group in self._event_groups() + [
             groups.conversation(c) for c in self.joined if not self.principal.is_customer
@@ -508,6 +544,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))
+
+
+def _teardown_done(task: asyncio.Task[None]) -> None:
+    _TEARDOWNS.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("A closed socket was not fully undone", exc_info=exc)
 
 
 def _whatsapp_typing(conversation_id: int) -> None:

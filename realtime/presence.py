@@ -44,6 +44,37 @@ class Registry(Protocol):
 # A new tenant peak is looked for at most this often per process: counting the live sockets of a
 # tenant reads all of them, which on every connect made a reconnect storm quadratic.
 PEAK_SAMPLE_SECONDS = 1.0
+# Entries of one user read per Redis round trip when looking for a live one.
+SCAN_BATCH = 64
+
+
+# KEYS: the user's zset, the tenant's hash; ARGV: the prefix of the alive markers, the cap, the
+# connecting channel (never evicted). Returns the evicted channels, oldest first.
+_EVICT_SCRIPT = """
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local live = {}
+for _, m in ipairs(members) do
+    if redis.call('EXISTS', ARGV[1] .. m) == 1 then
+        live[#live + 1] = m
+    else
+        redis.call('ZREM', KEYS[1], m)
+        redis.call('HDEL', KEYS[2], m)
+    end
+end
+local evicted = {}
+local excess = #live - tonumber(ARGV[2])
+for i = 1, #live do
+    if #evicted >= excess then break end
+    local m = live[i]
+    if m ~= ARGV[3] then
+        redis.call('ZREM', KEYS[1], m)
+        redis.call('HDEL', KEYS[2], m)
+        redis.call('DEL', ARGV[1] .. m)
+        evicted[#evicted + 1] = m
+    end
+end
+return evicted
+"""
 
 
 def _ttl() -> float:
@@ -143,16 +174,48 @@ class RedisRegistry:
     def _k(self, *parts: object) -> str:
         return ":".join([self.prefix, *map(str, parts)])
 
-    async def _live_members(self, user_key: str) -> list[str]:
+    async def _any_live(self, user_key: str, exclude: str | None = None, tenant_id: int | None = None) -> bool:
+        """Whether the user has a live socket (other than ``exclude``). Reads from the newest
+        entry down and stops at the first live one, pruning dead entries it passes (from the
+        tenant's hash too, given ``tenant_id``): one short read while the user is connected,
+        however many sockets they have. (Reading all of them on every connect and disconnect
+        made N sockets of one user cost N² reads.)"""
         r = self.redis
-        members: list[str] = await r.zrange(self._k("user", user_key), 0, -1)
-        if not members:
-            return []
-        alive = await r.mget([self._k("alive", m) for m in members])
-        dead = [m for m, a in zip(members, alive, strict=True) if a is None]
-        if dead:
-            await r.zrem(self._k("user", user_key), *dead)
-        return [m for m, a in zip(members, alive, strict=True) if a is not None]
+        key = self._k("user", user_key)
+        start = 0
+        while True:
+            members: list[str] = await r.zrevrange(key, start, start + SCAN_BATCH - 1)
+            if not members:
+                return False
+            others = [m for m in members if m != exclude]
+            alive = await r.mget([self._k("alive", m) for m in others]) if others else []
+            dead = [m for m, a in zip(others, alive, strict=True) if a is None]
+            if dead:
+                pipe = r.pipeline()
+                pipe.zrem(key, *dead)
+                if tenant_id is not None:
+                    pipe.hdel(self._k("tenant", tenant_id), *dead)
+                await pipe.execute()
+            if len(dead) < len(others):
+                return True
+            start += len(members) - len(dead)
+
+    async def _evict_oldest(self, conn: Connection, max_per_user: int) -> list[str]:
+        """Bring the user's live sockets down to ``max_per_user``, oldest first; evicted ones
+        leave the registry now (their sockets are being closed; their own ``remove`` finds
+        nothing), dead entries are pruned. One script, so that concurrent connects neither
+        evict the same socket twice nor more than the excess; the entries are read in Redis,
+        not sent here (only those evicted are)."""
+        evicted = await self.redis.eval(
+            _EVICT_SCRIPT,
+            2,
+            self._k("user", conn.user_key),
+            self._k("tenant", conn.tenant_id),
+            self._k("alive", ""),
+            max_per_user,
+            conn.channel,
+        )
+        return list(evicted)
 
     async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
         r = self.redis
@@ -161,11 +224,13 @@ class RedisRegistry:
         pipe.zadd(self._k("user", conn.user_key), {conn.channel: now})
         pipe.set(self._k("alive", conn.channel), "1", ex=int(_ttl()) + 1)
         pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|0")
-        await pipe.execute()
-        live = await self._live_members(conn.user_key)  # oldest first (score = connect time)
-        evict = live[: max(0, len(live) - max_per_user)]
+        pipe.zcard(self._k("user", conn.user_key))
+        count = int((await pipe.execute())[-1])
+        first = count == 1 or not await self._any_live(conn.user_key, exclude=conn.channel, tenant_id=conn.tenant_id)
+        # Score = connect time: the oldest are evicted. Only past the cap is the whole set read.
+        evict = await self._evict_oldest(conn, max_per_user) if count > max_per_user else []
         await self._sample_peak(conn.tenant_id)
-        return len(live) == 1, evict
+        return first, evict
 
     async def _sample_peak(self, tenant_id: int) -> None:
         """Record a new peak of live sockets, counting at most once per ``PEAK_SAMPLE_SECONDS``
@@ -187,7 +252,7 @@ class RedisRegistry:
         pipe.delete(self._k("alive", conn.channel))
         pipe.hdel(self._k("tenant", conn.tenant_id), conn.channel)
         removed = (await pipe.execute())[0]
-        return bool(removed) and not await self._live_members(conn.user_key)
+        return bool(removed) and not await self._any_live(conn.user_key, tenant_id=conn.tenant_id)
 
     async def touch(self, conn: Connection, joined: int) -> None:
         pipe = self.redis.pipeline()
@@ -196,7 +261,7 @@ class RedisRegistry:
         await pipe.execute()
 
     async def online(self, user_keys: list[str]) -> set[str]:
-        return {k for k in user_keys if await self._live_members(k)}
+        return {k for k in user_keys if await self._any_live(k)}
 
     async def tenant_stats(self, tenant_id: int) -> dict[str, object]:
         r = self.redis

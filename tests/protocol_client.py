@@ -1,12 +1,14 @@
 """A resilient client for the /ws/ protocol, as a browser tab behaves: pings on the server's
 heartbeat, reconnects with backoff, re-joins, resumes from the last id it saw, dedupes by id, and
-resumes on a per-conversation ``seq`` gap. Used by the fault tests to count what each client really received."""
+resumes on a per-conversation ``seq`` gap, and stays away once evicted (4009). Used by the fault
+tests to count what each client really received, and how each connection attempt ended."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,8 @@ class ResilientClient:
     last_id: int | None = None
     seq: int | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    # How each attempt ended: the close code of a session, or the error of a failed attempt.
+    endings: Counter[str] = field(default_factory=Counter)
     _stop: bool = False
 
     async def run(self) -> None:
@@ -35,11 +39,19 @@ class ResilientClient:
                 async with websockets.connect(
                     self.url, subprotocols=["bearer", self.token], open_timeout=10, compression=None
                 ) as ws:
-                    await self._session(ws)
+                    try:
+                        await self._session(ws)
+                    finally:
+                        if ws.close_code is not None:
+                            self.endings[str(ws.close_code)] += 1
                     delay = 0.1
-            except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, TimeoutError):
-                pass
-            if self._stop:
+            except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, TimeoutError) as exc:
+                if not isinstance(exc, websockets.ConnectionClosed):  # a close is counted above
+                    self.endings[type(exc).__name__] += 1
+            if self._stop or self.endings["4009"]:
+                # 4009: evicted for a newer socket of the same user; the protocol (and the
+                # browser client) does not reconnect: that would evict another, and so on.
+                self.connected.clear()
                 return
             self.connected.clear()
             self.reconnects += 1

@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -31,11 +32,17 @@ def post(server, token, conversation_id, text):
     return response.json()["id"]
 
 
-async def wait_until(predicate, timeout, what):
+async def wait_until(predicate, timeout, what, clients=()):
+    """Wait for ``predicate``; fail at once if one of ``clients`` was evicted (4009): with a cap
+    above the number of clients, that is the server's registry counting sockets that are gone,
+    and an evicted client stays away (as the protocol says), so the wait could only time out."""
     deadline = time.monotonic() + timeout
     while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+        evicted = any(c.endings["4009"] for c in clients)
+        if evicted or time.monotonic() > deadline:
+            endings = dict(sum((c.endings for c in clients), Counter()))
+            problem = "clients evicted (4009)" if evicted else "timed out"
+            raise AssertionError(f"{problem} while waiting for {what}; connection attempts ended: {endings}")
         await asyncio.sleep(0.05)
 
 
@@ -65,31 +72,37 @@ def test_server_killed_under_clients_loses_nothing(tmp_path, tenant, supervisor,
         return [await asyncio.to_thread(post, writer, token, conversation.pk, f"{label} {i}") for i in range(per_phase)]
 
     async def scenario():
+        started = time.monotonic()
         tasks = [asyncio.create_task(c.run()) for c in clients]
-        await wait_until(lambda: all(c.connected.is_set() and c.seq is not None for c in clients), 600, "clients")
+        await wait_until(
+            lambda: all(c.connected.is_set() and c.seq is not None for c in clients), 600, "clients", clients
+        )
+        connected_in = time.monotonic() - started
         sent, recoveries = [], []
         for round_ in range(kills):
             sent += await write(f"before {round_}")
             expected = set(sent)
-            await wait_until(lambda e=expected: all(set(c.messages) >= e for c in clients), 120, "live delivery")
+            await wait_until(
+                lambda e=expected: all(set(c.messages) >= e for c in clients), 120, "live delivery", clients
+            )
             killed_at = time.monotonic()
             restarted = await asyncio.to_thread(servers[1].restart, signal.SIGKILL)
             servers[1] = restarted
             sent += await write(f"down {round_}")
             await asyncio.to_thread(restarted.wait_ready)
-            await wait_until(lambda: all(c.connected.is_set() for c in clients), 600, "reconnection")
+            await wait_until(lambda: all(c.connected.is_set() for c in clients), 600, "reconnection", clients)
             recoveries.append(time.monotonic() - killed_at)
         sent += await write("after")
-        await wait_until(lambda: all(set(c.messages) >= set(sent) for c in clients), 600, "catch-up")
+        await wait_until(lambda: all(set(c.messages) >= set(sent) for c in clients), 600, "catch-up", clients)
         for c in clients:
             c.stop()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        return sent, recoveries
+        return sent, recoveries, connected_in
 
     try:
-        sent, recoveries = asyncio.run(scenario())
+        sent, recoveries, connected_in = asyncio.run(scenario())
     finally:
         for server in servers:
             server.stop(signal.SIGKILL)
@@ -106,6 +119,14 @@ def test_server_killed_under_clients_loses_nothing(tmp_path, tenant, supervisor,
         duplicated_after_dedupe=doubled,
         duplicate_frames_dropped=sum(c.duplicates for c in clients),
         recovery_seconds_max=round(max(recoveries), 2),
+        first_connect_seconds=round(connected_in, 2),
+        evicted=sum(c.endings["4009"] for c in clients),
+        # Attempts that found the server down, and those that failed otherwise (handshake or hello
+        # timed out: the signature of a connect storm the server does not keep up with).
+        refused_attempts=sum(c.endings["ConnectionRefusedError"] for c in clients),
+        failed_attempts=sum(
+            n for c in clients for k, n in c.endings.items() if not k.isdigit() and k != "ConnectionRefusedError"
+        ),
     )
     assert lost == 0 and doubled == 0
 

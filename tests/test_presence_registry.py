@@ -1,10 +1,14 @@
 """The presence registry, in Redis (several server processes) and in memory (one process): first
 and last socket of a user, the per-user cap, dead sockets, and the tenant's peak."""
 
+import asyncio
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from redis.asyncio import client as aioredis_client
 
 from realtime import presence
 from realtime.presence import Connection, MemoryRegistry, RedisRegistry
@@ -91,3 +95,240 @@ async def test_a_connect_storm_does_not_count_the_tenant_on_every_connect(monkey
         await registry.add(conn(n, user=f"u{n}"), 5)
     assert counts == 1
     assert (await count_tenant(1))["connections"] == 200
+
+
+# Regression tests of the Redis registry's connect path: a connect reads one short batch of the
+# user's entries, only past the cap does one script read them all (in Redis), and entries of a
+# crashed process count for nothing.
+
+
+@pytest.fixture
+async def redis_registry():
+    """A Redis registry under a prefix of its own, whose keys are deleted afterwards."""
+    registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
+    yield registry
+    keys = [k async for k in registry.redis.scan_iter(match=f"{registry.prefix}:*", count=1000)]
+    if keys:
+        await registry.redis.delete(*keys)
+    await registry.redis.aclose()
+
+
+async def crash(registry, *names):
+    """What a dead process leaves behind: the entries of these ``conn(name)`` sockets, without
+    their markers (expired)."""
+    await registry.redis.delete(*[registry._k("alive", conn(name).channel) for name in names])
+
+
+async def user_entries(registry, user="u1"):
+    return set(await registry.redis.zrange(registry._k("user", user), 0, -1))
+
+
+async def tenant_entries(registry, tenant=1):
+    return set(await registry.redis.hkeys(registry._k("tenant", tenant)))
+
+
+# (cap, the crashed process's sockets, live sockets connected after them but before the crash):
+# together at the cap. With no live ones, the dead entries are the newest and the connect prunes
+# them while looking for a live socket; behind a batch of live ones, only the eviction script
+# (the connect takes the user past the cap) reaches them.
+CRASH_CASES = [
+    pytest.param(3, 3, 0, id="dead-newest"),
+    pytest.param(2 * presence.SCAN_BATCH, presence.SCAN_BATCH + 1, presence.SCAN_BATCH - 1, id="dead-behind-live"),
+]
+
+
+async def connect_after_a_crash(registry, cap, dead, live):
+    """The user's first ``dead`` sockets were on a process that died (markers expired), the next
+    ``live`` ones are on a healthy one; then one more socket connects. Returns add()'s answer and
+    the channels that should be left."""
+    crashed = [f"dead-{n}" for n in range(dead)]
+    healthy = [f"live-{n}" for n in range(live)]
+    for name in [*crashed, *healthy]:
+        assert (await registry.add(conn(name), cap))[1] == []
+    await crash(registry, *crashed)
+    return await registry.add(conn("new"), cap), {conn(name).channel for name in [*healthy, "new"]}
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(("cap", "dead", "live"), CRASH_CASES)
+async def test_a_crashed_process_entries_do_not_count_against_the_cap(redis_registry, monkeypatch, cap, dead, live):
+    """A user whose previous server died holds dead entries (markers expired, entries not
+    removed) up to the cap: connecting one more socket evicts none of their live sockets, and the
+    dead entries leave the user's set."""
+    monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 3600.0)  # no tenant count prunes for it
+    registry = redis_registry
+
+    (first, evict), left = await connect_after_a_crash(registry, cap, dead, live)
+
+    assert evict == []
+    assert first is (live == 0)  # the dead entries do not make it a second socket
+    assert await user_entries(registry) == left
+    assert None not in await registry.redis.mget([registry._k("alive", c) for c in left])
+    assert (await registry.tenant_stats(1))["connections"] == len(left)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("cap", "dead", "live"),
+    CRASH_CASES,
+)
+async def test_a_crashed_process_entries_leave_the_tenant_hash_on_connect(redis_registry, monkeypatch, cap, dead, live):
+    """The tenant hash, too, loses the dead entries the connect passes over (not only later,
+    whenever a tenant count happens to run)."""
+    monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 3600.0)  # no tenant count prunes for it
+    registry = redis_registry
+
+    _answer, left = await connect_after_a_crash(registry, cap, dead, live)
+
+    assert await tenant_entries(registry) == left
+
+
+@pytest.mark.redis
+async def test_past_the_cap_exactly_the_excess_is_evicted_oldest_first(redis_registry):
+    registry = redis_registry
+    for n in range(6):
+        assert (await registry.add(conn(n), 100))[1] == []
+
+    assert (await registry.add(conn(6), 3))[1] == ["chan-0", "chan-1", "chan-2", "chan-3"]
+
+    kept = {"chan-4", "chan-5", "chan-6"}
+    assert await user_entries(registry) == kept
+    assert await tenant_entries(registry) == kept  # evicted ones leave the registry at once
+    assert await registry.redis.exists(*[registry._k("alive", f"chan-{n}") for n in range(4)]) == 0
+    assert await registry.remove(conn(0)) is False  # the evicted socket's own close finds nothing
+    assert await registry.online(["u1"]) == {"u1"}
+
+
+@pytest.mark.redis
+async def test_the_connecting_socket_is_never_evicted_even_when_it_is_the_oldest(redis_registry, monkeypatch):
+    """Scores are connect times from each server's clock: one running behind gives the connecting
+    socket the oldest score. It is the one being accepted; the oldest other socket goes."""
+    registry = redis_registry
+    for n in range(3):
+        await registry.add(conn(n), 3)
+    monkeypatch.setattr(presence, "time", SimpleNamespace(time=lambda: 1.0, monotonic=time.monotonic))
+
+    assert (await registry.add(conn("late-clock"), 3))[1] == ["chan-0"]
+
+    assert await user_entries(registry) == {"chan-1", "chan-2", "chan-late-clock"}
+
+
+@pytest.mark.redis
+async def test_concurrent_connects_past_the_cap_evict_each_excess_socket_once(redis_registry):
+    """Several connects of one user at once, on two server processes: together they evict exactly
+    the excess, each socket at most once, and none evicts the socket it is connecting."""
+    one = redis_registry
+    other = RedisRegistry(settings.REDIS_URL, one.prefix)  # a second process on the same Redis
+    cap = 3
+    try:
+        for n in range(cap):
+            await one.add(conn(n), cap)
+        connecting = list(range(cap, cap + 8))
+        results = await asyncio.gather(*[(one if i % 2 else other).add(conn(n), cap) for i, n in enumerate(connecting)])
+    finally:
+        await other.redis.aclose()
+
+    evicted = [channel for _first, evict in results for channel in evict]
+    assert len(evicted) == len(set(evicted)), f"evicted twice: {evicted}"
+    assert len(evicted) == len(connecting)  # the excess: cap + 8 sockets, down to cap
+    for n, (_first, evict) in zip(connecting, results, strict=True):
+        assert f"chan-{n}" not in evict
+    remaining = await user_entries(one)
+    assert len(remaining) == cap
+    assert remaining | set(evicted) == {f"chan-{n}" for n in range(cap + 8)}
+    assert await tenant_entries(one) == remaining
+
+
+class ReplyCounter:
+    """Counts what Redis sends back to the registry: replies, and the entries in array replies
+    (members of a ZRANGE, values of an MGET, results of a pipeline's EXEC, nested ones too)."""
+
+    def __init__(self, monkeypatch):
+        self.replies = 0
+        self.entries = 0
+        parse = aioredis_client.Redis.parse_response  # pipelines go through it as well
+
+        async def counting(client, connection, command_name, **options):
+            response = await parse(client, connection, command_name, **options)
+            self.replies += 1
+            self.entries += self._entries(response)
+            return response
+
+        monkeypatch.setattr(aioredis_client.Redis, "parse_response", counting)
+
+    def _entries(self, response):
+        if isinstance(response, list | tuple | set):
+            return sum(max(1, self._entries(item)) for item in response)
+        if isinstance(response, dict):
+            return len(response)
+        return 0
+
+    def reset(self):
+        self.replies = self.entries = 0
+
+
+@pytest.mark.redis
+async def test_connecting_reads_a_bounded_number_of_entries_however_many_sockets_the_user_has(
+    redis_registry, monkeypatch
+):
+    """A user with 500 live sockets connects one more (under the cap). Reading the user's whole
+    set and every socket's marker on each connect (ZRANGE 0 -1, then MGET of all the markers)
+    costs a read of N entries per connect, N² for N sockets connecting, and so did disconnects.
+    The connect only needs to know whether another live socket exists: it reads the newest
+    SCAN_BATCH entries and their markers, then stops at the first live one. So the entries Redis
+    sends back are bounded by one batch of channels and one of markers (plus the connect's own
+    pipeline), whatever N is; the old way read 2 × 501. Counted on the client, at the replies:
+    Redis's own INFO commandstats count calls, not their sizes, and are shared with whoever else
+    uses the server."""
+    monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 3600.0)  # the tenant count reads all
+    registry = redis_registry
+    sockets = 500
+    for n in range(sockets):
+        await registry.add(conn(n), 1000)
+    counter = ReplyCounter(monkeypatch)
+    bound = 2 * presence.SCAN_BATCH + 10
+
+    first, evict = await registry.add(conn(sockets), 1000)
+
+    assert (first, evict) == (False, [])
+    assert counter.entries <= bound, f"a connect read {counter.entries} entries for {sockets} sockets"
+    assert counter.replies <= 12, f"a connect took {counter.replies} replies"
+
+    counter.reset()
+    assert await registry.remove(conn(0)) is False
+    assert counter.entries <= bound, f"a disconnect read {counter.entries} entries for {sockets} sockets"
+    assert await registry.online(["u1"]) == {"u1"}
+    assert len(await user_entries(registry)) == sockets
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("dead", [2, 2 * presence.SCAN_BATCH + 5])
+async def test_removing_the_last_live_socket_reports_offline_despite_dead_entries(redis_registry, dead):
+    """Dead entries (a crashed process's, more than a batch of them in the second case) newer
+    than the user's live sockets do not keep the user online, nor hide an older live socket."""
+    registry = redis_registry
+    await registry.add(conn("old"), 1000)
+    crashed = [f"dead-{n}" for n in range(dead)]
+    for channel in crashed:
+        await registry.add(conn(channel), 1000)
+    await crash(registry, *crashed)
+    await registry.add(conn("new"), 1000)
+    assert len(await user_entries(registry)) >= 2  # the dead entries are still listed...
+
+    assert await registry.remove(conn("new")) is False  # ...behind them, "old" is still live
+    assert await registry.online(["u1"]) == {"u1"}
+    assert await registry.remove(conn("old")) is True
+    assert await registry.online(["u1"]) == set()
+    assert await user_entries(registry) == set()
+
+
+@pytest.mark.redis
+async def test_removing_a_socket_reports_offline_only_when_no_live_one_is_left(redis_registry):
+    registry = redis_registry
+    for n in range(3):
+        await registry.add(conn(n), 5)
+    await crash(registry, 0)  # a dead entry, older than both live ones
+
+    assert await registry.remove(conn(2)) is False  # chan-1 is live
+    assert await registry.remove(conn(1)) is True  # only the dead chan-0 remains
+    assert await registry.remove(conn(1)) is False  # a second remove finds nothing
