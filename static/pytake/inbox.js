@@ -599,6 +599,10 @@ async function openConversation(id) {
   $("history-status").textContent = t("pane.loading");
   renderList();
   if (state.open) renderHeader();
+  // Join before reading the history: what is published after the join arrives live, and one
+  // read after the join's ack covers a message stored between the history read and the join
+  // (joining after the reads missed it until the next reload).
+  const joined = rt ? rt.join(id).catch(() => null) : Promise.resolve(null);
   try {
     const [conv] = await Promise.all([session.get(`conversations/${id}/`), loadHistory({ initial: true })]);
     if (state.openId !== id) return;
@@ -606,7 +610,8 @@ async function openConversation(id) {
     state.conversations.set(conv.id, conv);
     renderHeader();
     renderList();
-    rt?.join(id).catch(() => {});
+    if (await joined) await catchUpMessages(id);
+    if (state.openId !== id) return;
     if (conv.unread_count) markReadSoon(0);
   } catch (error) {
     if (state.openId !== id) return;
@@ -801,7 +806,21 @@ async function refreshOpenConversation() {
   state.conversations.set(conv.id, conv);
   renderHeader();
   // Catch up: everything after the newest message we hold, then the newest page for status changes.
+  await catchUpMessages(id);
+  if (id !== state.openId) return;
+  const latest = await session.get(`conversations/${id}/messages/`, { limit: 50 });
+  if (id !== state.openId) return;
+  for (const message of latest.results) upsertMessage(message, { quiet: true });
+}
+
+/** Every message of conversation ``id`` after the newest one held (the newest page when none is). */
+async function catchUpMessages(id) {
   let after = newestServerId();
+  if (!after) {
+    const page = await session.get(`conversations/${id}/messages/`, { limit: 40 });
+    if (id === state.openId) for (const message of page.results) upsertMessage(message);
+    return;
+  }
   while (after) {
     const page = await session.get(`conversations/${id}/messages/`, { after, limit: 200 });
     if (id !== state.openId) return;
@@ -809,9 +828,6 @@ async function refreshOpenConversation() {
     if (!page.has_more || !page.results.length) break;
     after = page.results[page.results.length - 1].id;
   }
-  const latest = await session.get(`conversations/${id}/messages/`, { limit: 50 });
-  if (id !== state.openId) return;
-  for (const message of latest.results) upsertMessage(message, { quiet: true });
 }
 
 // --- messages -----------------------------------------------------------------------------
