@@ -219,8 +219,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return task
 
     async def disconnect(self, code: int) -> None:
-        for task in [*getattr(self, "tasks", []), *getattr(self, "typing_tasks", {}).values()]:
-            task.cancel()
+        # Tasks start only once the socket is ready; the teardown cancels them.
         if not getattr(self, "ready", False):
             return
         self.ready = False
