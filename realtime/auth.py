@@ -151,6 +151,9 @@ class JWTAuthMiddleware:
                 raise
             if not check.done() and later.result().get("type") == "websocket.disconnect":
                 check.cancel()
+                # Refuse the handshake nobody waits for any more: an application that returns
+                # without answering it is an error to the server (uvicorn logs one per socket).
+                await send({"type": "websocket.close"})
                 return None
             # Still unread when the consumer starts: it looks here before it registers the
             # socket, so that a client gone meanwhile is not counted against its user's cap.

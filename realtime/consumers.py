@@ -96,6 +96,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     connection: Connection
     held: list[dict[str, Any]] | None = None  # live events waiting for hello or for a replay
     last_id = 0  # the newest event id this socket got (or the tenant's newest at hello)
+    closed = False  # the server sent close, or the client left: nothing more goes out
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -219,6 +220,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return task
 
     async def disconnect(self, code: int) -> None:
+        self.closed = True
         # Tasks start only once the socket is ready; the teardown cancels them.
         if not getattr(self, "ready", False):
             return
@@ -511,7 +513,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         sent. The hub, which calls this for every local socket in one loop, counts its
         deliveries once per event (``count=False``); a per-delivery metric was a sixth of the
         fan-out's CPU (docs/benchmarks.md)."""
-        if not getattr(self, "ready", False) or message.get("exclude_channel") == self.channel_name:
+        if not getattr(self, "ready", False) or self.closed or message.get("exclude_channel") == self.channel_name:
             return False
         if not self._may_receive(message):
             return False
@@ -540,6 +542,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.close(CLOSE_RESTART)
 
     # --- helpers ------------------------------------------------------------------------------
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Once. After it, or once the client has left, frames are dropped here: uvicorn raises on
+        a send after ``websocket.close``, and a reply to a frame still being handled, a heartbeat
+        close racing an eviction, would otherwise end the consumer with an error."""
+        if self.closed:
+            return
+        self.closed = True
+        await super().close(code, reason)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        if not self.closed:
+            await super().send(text_data, bytes_data, close)
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))

@@ -105,6 +105,41 @@ async def test_revoked_and_deactivated_users_close_4001(agent, agent2):
     await expect_close(comm, 4001)
 
 
+async def test_a_client_gone_during_its_token_check_is_refused_and_never_registered(agent, monkeypatch):
+    """A client that leaves while its token is checked (a handshake timed out in a connect storm)
+    gets its handshake answered with a close, not left unanswered (an ASGI server logs that as an
+    error, uvicorn once per socket), and the consumer never starts: nothing counts the socket."""
+    import threading
+
+    from channels.testing import WebsocketCommunicator
+
+    from pytake.asgi import application
+    from realtime import auth
+    from realtime.presence import registry
+    from tests.conftest import access_token_for
+
+    token = await db(access_token_for)(agent)
+    checking, release = threading.Event(), threading.Event()
+    real_check = auth.resolve_principal
+
+    def slow_check(raw_token):
+        checking.set()
+        release.wait(10)
+        return real_check(raw_token)
+
+    monkeypatch.setattr(auth, "resolve_principal", slow_check)
+    comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token])
+    try:
+        await comm.send_input({"type": "websocket.connect"})
+        assert await asyncio.to_thread(checking.wait, 5)
+        await comm.send_input({"type": "websocket.disconnect", "code": 1006})
+        assert await comm.receive_output(timeout=5) == {"type": "websocket.close"}
+        await comm.wait(timeout=5)  # the application returned
+    finally:
+        release.set()
+    assert await registry().online([f"u{agent.pk}"]) == set()
+
+
 async def test_foreign_origin_closes_4003_and_own_origin_is_accepted(agent):
     from channels.testing import WebsocketCommunicator
 
