@@ -16,8 +16,9 @@ Sending to a healthy socket completes without suspending (the ASGI server only a
 buffer), so the loop runs it inline: no task per socket per event. A send that does suspend (the
 server waits for a socket whose buffers are full) is finished by a task of that socket's own, and
 the socket's next events queue behind it, so one slow reader never holds up the others. A socket
-that stays that slow (a frame not taken within ``PYTAKE_WS_SEND_TIMEOUT_SECONDS``, or more than
-``PYTAKE_WS_SEND_BACKLOG`` events waiting) is closed with 1013; the client reconnects and resumes.
+that stays that slow (a frame not taken within ``PYTAKE_WS_SEND_TIMEOUT_SECONDS``, more than
+``PYTAKE_WS_SEND_BACKLOG`` events or ``PYTAKE_WS_MAX_SEND_BUFFER`` bytes of them waiting) is closed
+with 1013; the client reconnects and resumes.
 
 Other messages (``realtime.close``, ``server.shutdown``) still go to the consumer's own channel.
 
@@ -96,6 +97,35 @@ class _Suspended:
                     return bool(done.value)
 
 
+class _Backlog:
+    """The events waiting behind a socket's send in flight, in order, and their size."""
+
+    __slots__ = ("events", "size")
+
+    def __init__(self) -> None:
+        self.events: deque[dict[str, Any]] = deque()
+        self.size = 0  # characters of their frames
+
+    def __bool__(self) -> bool:
+        return bool(self.events)
+
+    def push(self, message: dict[str, Any]) -> bool:
+        """Queue ``message``; False, queueing nothing, when the socket is over either bound."""
+        size = len(message.get("text", ""))
+        if len(self.events) >= int(settings.PYTAKE_WS_SEND_BACKLOG) or (
+            self.size + size > int(settings.PYTAKE_WS_MAX_SEND_BUFFER)
+        ):
+            return False
+        self.events.append(message)
+        self.size += size
+        return True
+
+    def pop(self) -> dict[str, Any]:
+        message = self.events.popleft()
+        self.size -= len(message.get("text", ""))
+        return message
+
+
 class Hub:
     """The fan-out of one event loop of one process, for one channel layer."""
 
@@ -107,7 +137,7 @@ class Hub:
         self._lock = asyncio.Lock()  # layer subscriptions change one at a time
         self._tasks: set[asyncio.Task[None]] = set()
         self._runners: list[asyncio.Task[None]] = []
-        self._backlogs: dict[str, deque[dict[str, Any]]] = {}  # members with a send in flight
+        self._backlogs: dict[str, _Backlog] = {}  # members with a send in flight
         self._probes_sent = self._probes_back = 0
         self._missed = False  # a probe was lost: events may have been
 
@@ -182,10 +212,8 @@ class Hub:
                 continue
             backlog = self._backlogs.get(member.channel_name)
             if backlog is not None:
-                if len(backlog) >= int(settings.PYTAKE_WS_SEND_BACKLOG):
+                if not backlog.push(message):
                     self._drop_slow(member)
-                else:
-                    backlog.append(message)
                 continue
             coro = member.realtime_event(message, count=False)
             try:
@@ -197,7 +225,7 @@ class Hub:
                 log.warning("hub: sending to %s failed; dropping it", member.channel_name, exc_info=True)
                 self.forget(member)
                 continue
-            self._backlogs[member.channel_name] = deque()
+            self._backlogs[member.channel_name] = _Backlog()
             self._spawn(self._finish_sends(member, _Suspended(coro, waiting_on), message))
         if sent:
             metrics.record_deliveries(message, sent)
@@ -211,7 +239,7 @@ class Hub:
                     metrics.record_deliveries(message, 1)
             backlog = self._backlogs.get(member.channel_name)
             while backlog:
-                message = backlog.popleft()
+                message = backlog.pop()
                 async with asyncio.timeout(timeout):
                     await member.realtime_event(message)  # counts its own delivery
                 backlog = self._backlogs.get(member.channel_name)

@@ -139,6 +139,27 @@ async def test_a_socket_that_stays_behind_is_closed_with_1013(layer, hub, settin
     assert "stuck" not in hub.members["tenant.1"]  # no longer delivered to
 
 
+async def test_a_socket_whose_waiting_frames_pass_the_byte_bound_is_closed_with_1013(layer, hub, settings):
+    """PYTAKE_WS_MAX_SEND_BUFFER bounds the memory a client that stopped reading holds, whatever
+    the server: here 10 frames of 1,000 characters may wait, the 11th closes the socket."""
+    settings.PYTAKE_WS_MAX_SEND_BUFFER = 10_000
+    stuck, fast = Socket("stuck"), Socket("fast")
+    stuck.gate = asyncio.Event()
+    await hub.add("tenant.1", stuck)
+    await hub.add("tenant.1", fast)
+
+    def big(n):
+        return event("tenant.1", n) | {"text": f"{n}".ljust(1000)}
+
+    for n in range(1, 12):  # the first is in flight, ten wait: 10,000 characters, at the bound
+        await layer.group_send("tenant.1", big(n))
+    await until(lambda: len(fast.got) == 11)
+    assert stuck.closed is None
+    await layer.group_send("tenant.1", big(12))
+    await until(lambda: stuck.closed is not None and len(fast.got) == 12)
+    assert stuck.closed == CLOSE_TOO_SLOW
+
+
 async def test_a_send_that_times_out_closes_the_socket(layer, hub, settings):
     settings.PYTAKE_WS_SEND_TIMEOUT_SECONDS = 0.05
     stuck = Socket("stuck")
