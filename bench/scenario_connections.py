@@ -781,9 +781,9 @@ def storm_row(
 
 
 def serve_traced(port: int, ws: str, frames: int) -> None:
-    """A PyTake server as the uvicorn targets run it (uvloop, httptools, no compression), with
-    ``tracemalloc`` tracing ``frames`` frames per allocation (0: not traced). SIGUSR1 writes a
-    snapshot to ``$BENCH_SNAPSHOT_DIR/snapshot-<n>.tracemalloc`` (n = 1, 2, ...)."""
+    """A PyTake server as production runs it (``realtime.serve``'s settings; ``ws`` may pick
+    uvicorn's other WebSocket protocol), with ``tracemalloc`` tracing ``frames`` frames per
+    allocation (0: not traced). SIGUSR1 writes a snapshot to ``$BENCH_SNAPSHOT_DIR/snapshot-<n>.tracemalloc`` (n = 1, 2, ...)."""
     import gc
     import tracemalloc
 
@@ -805,18 +805,12 @@ def serve_traced(port: int, ws: str, frames: int) -> None:
         temporary.rename(final)
 
     signal.signal(signal.SIGUSR1, snapshot)
-    uvicorn.run(
-        "pytake.asgi:application",
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        ws=ws,
-        ws_per_message_deflate=False,
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
+    from realtime.serve import APPLICATION, config
+
+    server_config = config(uvicorn.importer.import_from_string(APPLICATION), "127.0.0.1", port)
+    server_config.ws = ws
+    uvicorn.Server(server_config).run()
 
 
 def take_snapshot(server: Proc, directory: Path, number: int) -> Path:

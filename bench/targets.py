@@ -92,6 +92,8 @@ class Target:
                     pytake_env = env
                     if self.server == "daphne":
                         argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "pytake.asgi:application"]
+                    elif self.ws == "websockets":  # the production command (deploy/asgi-server)
+                        argv = [PYTHON, "-m", "realtime.serve", "127.0.0.1", str(port)]
                     else:
                         argv = uvicorn_argv("pytake.asgi:application", port, self.ws) + ["--lifespan", "off"]
                     proc = Proc(name, argv, core=SERVER_CORE, env=env, log_dir=log_dir)

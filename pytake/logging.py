@@ -178,6 +178,8 @@ def logging_config(*, json_lines: bool, level: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.channels.server": {"level": "WARNING"},
+            # uvicorn logs every WebSocket accept and close at INFO: per-socket noise.
+            "uvicorn.error": {"level": "WARNING"},
             # Our access line replaces Django's per-request warnings for 4xx.
             "django.request": {"level": "ERROR"},
             "httpx": {"level": "WARNING"},  # one INFO line per Graph API call is noise

@@ -279,8 +279,8 @@ PYTAKE_RESUME_MAX_EVENTS = env_int("PYTAKE_RESUME_MAX_EVENTS", 5000)
 PYTAKE_WS_HEARTBEAT_SECONDS = env_float("PYTAKE_WS_HEARTBEAT_SECONDS", 25.0)
 PYTAKE_WS_MAX_PER_USER = env_int("PYTAKE_WS_MAX_PER_USER", 5)
 PYTAKE_WS_MAX_FRAME_BYTES = env_int("PYTAKE_WS_MAX_FRAME_BYTES", 64 * 1024)
-# Unsent bytes a server keeps for one WebSocket client before dropping it (a client that stopped
-# reading); it reconnects and resumes. Enforced by the production server (deploy/asgi-server).
+# Bytes of frames waiting for one WebSocket client before it is closed with 1013 (a client that
+# stopped reading); it reconnects and resumes. realtime.hub enforces it, and daphne's server class.
 PYTAKE_WS_MAX_SEND_BUFFER = env_int("PYTAKE_WS_MAX_SEND_BUFFER", 4 * 1024 * 1024)
 # realtime.hub: a socket whose frames wait longer than this, or pile up past this many, is closed
 # with 1013 (it reconnects and resumes) so that it cannot hold memory or other sockets up.

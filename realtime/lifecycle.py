@@ -1,7 +1,11 @@
-"""The ASGI server process's life: its own channel-layer group, and a graceful SIGTERM.
+"""The ASGI server process's life: its own channel-layer group, and a graceful SIGTERM under daphne.
+
+The production server is uvicorn (``realtime/serve.py``), which closes its WebSockets with 1012
+itself; this module holds what both servers share (the draining flag, the bound) and daphne's
+graceful server class, for ``PYTAKE_ASGI_SERVER=daphne``.
 
 Every WebSocket consumer joins ``process_group_name()``, the group of the server process it runs
-in. On SIGTERM (or SIGINT) the server:
+in. On SIGTERM (or SIGINT) daphne's server:
 
 1. stops listening, so the proxy sends new connections to the other replicas;
 2. marks itself draining (``/readyz`` answers 503, new consumers may refuse at once);

@@ -1,4 +1,5 @@
-"""Real server processes for tests: daphne subprocesses on free ports, sharing the test database.
+"""Real server processes for tests: the production server (``realtime.serve``, uvicorn, the
+command of ``deploy/asgi-server``) in subprocesses on free ports, sharing the test database.
 
 Use with ``transactional_db`` so rows the test writes are committed and visible to the servers.
 """
@@ -60,21 +61,18 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 class LiveServer:
-    """A daphne process serving pytake.asgi on a free loopback port."""
+    """A server process serving pytake.asgi on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, port: int | None = None, production: bool = False) -> None:
-        self.production = production
+    def __init__(self, env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
         self.env = env
         self.log_dir = log_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
-        self.log_path = log_dir / f"daphne-{self.port}.log"
+        self.log_path = log_dir / f"server-{self.port}.log"
         self._log = self.log_path.open("a")
-        # production: the server of deploy/asgi-server (daphne with PyTake's server class).
-        module = ["realtime.lifecycle", "-v", "0", "--websocket_timeout", "-1"] if production else ["daphne"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", *module, "-b", "127.0.0.1", "-p", str(self.port), "pytake.asgi:application"],
+            [sys.executable, "-m", "realtime.serve", "127.0.0.1", str(self.port)],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -97,7 +95,7 @@ class LiveServer:
     def restart(self, sig: int = signal.SIGKILL) -> LiveServer:
         """Stop this process and start a new one on the same port (what a supervisor does)."""
         self.stop(sig)
-        return LiveServer(self.env, self.log_dir, port=self.port, production=self.production)
+        return LiveServer(self.env, self.log_dir, port=self.port)
 
     def log_tail(self) -> str:
         self._log.flush()
@@ -114,7 +112,7 @@ class LiveServer:
         self._log.close()
 
 
-def start_servers(count: int, log_dir: Path, production: bool = False, **env: Any) -> list[LiveServer]:
+def start_servers(count: int, log_dir: Path, **env: Any) -> list[LiveServer]:
     """``count`` servers sharing one database and (when configured) one Redis, with a channel
     prefix of their own so concurrent test runs never cross."""
     shared = server_env(
@@ -122,7 +120,7 @@ def start_servers(count: int, log_dir: Path, production: bool = False, **env: An
         PYTAKE_PRESENCE_PREFIX=f"pytake-test-presence-{uuid.uuid4().hex[:8]}",
         **env,
     )
-    servers = [LiveServer(shared, log_dir, production=production) for _ in range(count)]
+    servers = [LiveServer(shared, log_dir) for _ in range(count)]
     try:
         for server in servers:
             server.wait_ready()

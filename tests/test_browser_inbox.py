@@ -1,4 +1,4 @@
-"""The agent inbox in Chromium against a real daphne server on PostgreSQL and Redis: login, list,
+"""The agent inbox in Chromium against a real server (uvicorn) on PostgreSQL and Redis: login, list,
 history, live messages and ticks, assignment seen by others, and a server restart survived."""
 
 import os

@@ -1,4 +1,4 @@
-"""The web-chat widget in Chromium against a real daphne server on PostgreSQL and Redis: a customer
+"""The web-chat widget in Chromium against a real server (uvicorn) on PostgreSQL and Redis: a customer
 talks to the bot, asks for a human, waits in line, an agent in the inbox (a second browser
 context) takes the chat and replies, both sides see it live with read ticks, and a server restart
 loses and doubles nothing in either direction."""

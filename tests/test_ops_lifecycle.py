@@ -1,8 +1,10 @@
-"""Graceful SIGTERM of the ASGI server (realtime/lifecycle.py), with a real server process.
+"""Graceful SIGTERM of the ASGI server, with a real server process: uvicorn (realtime/serve.py,
+what ``deploy/asgi-server`` runs) and daphne (realtime/lifecycle.py, ``PYTAKE_ASGI_SERVER=daphne``).
 
-The server runs ``deploy/asgi-server`` (the production command) with this module's small ASGI
-application: a consumer that, like the real one, joins ``process_group_name()`` and closes with
-1012 on ``server.shutdown``; and a stubborn one that ignores it, to prove the bound.
+The server runs this module's small ASGI application: a consumer that, like the real one, joins
+``process_group_name()`` and closes with 1012 on ``server.shutdown`` (daphne's way; uvicorn
+closes the sockets itself); and a stubborn one that ignores that and never finishes its
+disconnect, to prove the bound.
 """
 
 import asyncio
@@ -47,6 +49,9 @@ class StubbornConsumer(ShutdownAwareConsumer):
     async def server_shutdown(self, event):
         pass  # never closes: the server must still exit within its bound
 
+    async def disconnect(self, code):
+        await asyncio.Event().wait()  # never finishes: the server must still exit within its bound
+
 
 application = ProtocolTypeRouter(
     {
@@ -58,8 +63,22 @@ application = ProtocolTypeRouter(
 )
 
 
+SERVER_COMMANDS = {
+    # The same modules and options as deploy/asgi-server, with this test's application.
+    "uvicorn": lambda port: ["-m", "realtime.serve", "127.0.0.1", str(port), "--app", TEST_APPLICATION],
+    "daphne": lambda port: ["-m", "realtime.lifecycle", "-b", "127.0.0.1", "-p", str(port), "-v", "0"]
+    + ["--websocket_timeout", "-1", TEST_APPLICATION],
+}
+TEST_APPLICATION = "tests.test_ops_lifecycle:application"
+
+
+@pytest.fixture(params=sorted(SERVER_COMMANDS))
+def server_kind(request):
+    return request.param
+
+
 @pytest.fixture
-def server(tmp_path, request):
+def server(tmp_path, request, server_kind):
     """A graceful server on a free port serving this module's application; killed on teardown."""
     shutdown_timeout = getattr(request, "param", 10.0)
     port = _free_port()
@@ -75,9 +94,7 @@ def server(tmp_path, request):
     log_path = tmp_path / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            # The same module and options as deploy/asgi-server, with this test's application.
-            [sys.executable, "-m", "realtime.lifecycle", "-b", "127.0.0.1", "-p", str(port), "-v", "0"]
-            + ["--websocket_timeout", "-1", "tests.test_ops_lifecycle:application"],
+            [sys.executable, *SERVER_COMMANDS[server_kind](port)],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -1,4 +1,4 @@
-"""The real-time path across real processes: two daphne servers on channels-redis and
+"""The real-time path across real processes: two servers on channels-redis and
 PostgreSQL, clients on the `websockets` library. Nothing is mocked."""
 
 import asyncio

@@ -4,7 +4,7 @@ They are registered for the whole suite by ``pytest_plugins`` in tests/conftest.
 
 - ``chromium``: the Playwright browser (Debian's /usr/bin/chromium, headless), one per module.
   Without Chromium the test skips with the reason, or fails under PYTAKE_REQUIRE_SERVICES=1.
-- ``asgi_server``: a daphne subprocess on a free port sharing the test database (see server.py);
+- ``asgi_server``: the production server in a subprocess on a free port, sharing the test database (see server.py);
   ``server_settings`` (a fixture a module may override) adds to its environment.
 - ``harness_page``: a page with static/pytake/*.js loaded from the checkout and a scripted fake
   WebSocket (no server, no database): unit tests of the client module in the real engine.
@@ -125,7 +125,7 @@ def asgi_server(
     port = free_port()
     # The built-in WhatsApp simulator posts its webhooks (and the Graph client calls it) here.
     env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    server = AsgiServer(env=env, log_path=tmp_path / "daphne.log", port=port)
+    server = AsgiServer(env=env, log_path=tmp_path / "server.log", port=port)
     server.start()
     try:
         yield server

@@ -1,4 +1,5 @@
-"""A real PyTake server (daphne, in a subprocess) on a free port, pointed at the test database.
+"""A real PyTake server (the production one, ``realtime.serve``, in a subprocess) on a free port,
+pointed at the test database.
 
 Reuse it from any test that needs a browser or a real socket client (the fixtures are registered
 for the whole suite in tests/conftest.py)::
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass
 class AsgiServer:
-    """One daphne process serving ``pytake.asgi:application``. ``restart()`` keeps the port."""
+    """One server process serving ``pytake.asgi:application``. ``restart()`` keeps the port."""
 
     env: dict[str, str]
     log_path: Path
@@ -54,18 +55,7 @@ class AsgiServer:
     def start(self, timeout: float = 30) -> None:
         self._log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "--application-close-timeout",
-                "2",
-                "pytake.asgi:application",
-            ],
+            [sys.executable, "-m", "realtime.serve", "127.0.0.1", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
@@ -80,17 +70,17 @@ class AsgiServer:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"daphne exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError as exc:
                 last = exc
             time.sleep(0.1)  # polling a port that is not bound yet: there is nothing to wait on
-        raise RuntimeError(f"daphne did not answer within {timeout}s ({last}):\n{self.log_tail()}")
+        raise RuntimeError(f"the server did not answer within {timeout}s ({last}):\n{self.log_tail()}")
 
     def stop(self, timeout: float = 10) -> None:
-        """SIGTERM (daphne closes its sockets, clients see 1006/1012), SIGKILL if it lingers."""
+        """SIGTERM (the server closes its sockets with 1012), SIGKILL if it lingers."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
