@@ -294,6 +294,9 @@ PYTAKE_TYPING_TIMEOUT_SECONDS = env_float("PYTAKE_TYPING_TIMEOUT_SECONDS", 6.0)
 PYTAKE_PRESENCE_PREFIX = env_str("PYTAKE_PRESENCE_PREFIX", "pytake:presence")
 # Connects and disconnects within this window are announced to the tenant as one `presence` frame.
 PYTAKE_PRESENCE_BATCH_SECONDS = env_float("PYTAKE_PRESENCE_BATCH_SECONDS", 0.5)
+# ...a window stretched, for a tenant with many staff sockets in one process, so that presence
+# frames reach at most about this many of its sockets per second (0: never stretched).
+PYTAKE_PRESENCE_FANOUT_PER_SECOND = env_float("PYTAKE_PRESENCE_FANOUT_PER_SECOND", 2000.0)
 PYTAKE_WEBCHAT_TOKEN_MINUTES = env_int("PYTAKE_WEBCHAT_TOKEN_MINUTES", 120)
 
 # --- Service flow: bot, queue, assignment, web chat ------------------------------------------

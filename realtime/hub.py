@@ -175,6 +175,10 @@ class Hub:
                 if _hubs.get(self.key) is self:
                     del _hubs[self.key]
 
+    def member_count(self, group: str) -> int:
+        """Sockets of this process in ``group``."""
+        return len(self.members.get(group, ()))
+
     def forget(self, member: Member) -> None:
         """Stop delivering to ``member`` at once (its ``disconnect`` tidies the subscriptions)."""
         for members in self.members.values():

@@ -339,10 +339,10 @@ class PresenceBatcher:
 
     One frame per change reached every staff socket of the tenant, so N agents connecting (a
     morning, a server restart, a reconnect storm) cost N²/2 frames. Here the first change of a
-    tenant opens a window of ``PYTAKE_PRESENCE_BATCH_SECONDS`` (0: no batching); at its end the users changed in it
-    are announced together, each with the status read *then* from the registry and the database,
-    so a user who came and went in the window, or whose sockets moved between processes, is
-    announced as they are, not as they were.
+    tenant opens a window (``window``); at its end the users changed in it are announced
+    together, each with the status read *then* from the registry and the database, so a user who
+    came and went in the window, or whose sockets moved between processes, is announced as they
+    are, not as they were.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -359,12 +359,29 @@ class PresenceBatcher:
             users.add(user_id)
             return
         self.pending[tenant_id] = {user_id}
-        task = self.loop.create_task(self._flush_later(tenant_id))
+        task = self.loop.create_task(self._flush_later(tenant_id, self.window(tenant_id)))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _flush_later(self, tenant_id: int) -> None:
-        await asyncio.sleep(settings.PYTAKE_PRESENCE_BATCH_SECONDS)
+    @staticmethod
+    def window(tenant_id: int) -> float:
+        """``PYTAKE_PRESENCE_BATCH_SECONDS``, or longer for a tenant with more staff sockets in this
+        process than ``PYTAKE_PRESENCE_FANOUT_PER_SECOND`` times that: each frame goes to every
+        one of them, so while agents keep connecting (a morning, a ramp) a fixed window made
+        presence frames alone more work than a core can do past ~8,000 agents of one tenant
+        (docs/benchmarks.md, scenario 3). Presence in such a tenant lags by the window; events
+        do not."""
+        from realtime import groups
+        from realtime.hub import hub
+
+        base = float(settings.PYTAKE_PRESENCE_BATCH_SECONDS)
+        budget = float(settings.PYTAKE_PRESENCE_FANOUT_PER_SECOND)
+        if budget <= 0:
+            return base
+        return max(base, hub().member_count(groups.tenant(tenant_id)) / budget)
+
+    async def _flush_later(self, tenant_id: int, window: float) -> None:
+        await asyncio.sleep(window)
         user_ids = sorted(self.pending.pop(tenant_id, ()))
         try:
             await self.announce(tenant_id, user_ids)

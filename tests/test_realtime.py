@@ -538,6 +538,28 @@ async def test_a_team_connecting_is_announced_in_batches(supervisor, tenant, oth
         await comm.disconnect()
 
 
+async def test_a_big_tenants_presence_window_grows_with_its_sockets(agent, agent2, supervisor, foreign_admin, settings):
+    """Each presence frame goes to every staff socket of the tenant: past
+    PYTAKE_PRESENCE_FANOUT_PER_SECOND × the window, the window grows (sockets ÷ that rate), so a
+    big tenant's connects cannot make presence take the whole server. Here 1 socket per second:
+    with three sockets, three seconds. Another tenant's window does not grow with them."""
+    from realtime.presence import PresenceBatcher
+
+    settings.PYTAKE_PRESENCE_BATCH_SECONDS = 0.2
+    settings.PYTAKE_PRESENCE_FANOUT_PER_SECOND = 1
+    boss = await connect(supervisor)
+    first = await connect(agent)
+    assert await presence_of(boss, agent.pk) == "online"
+    foreign = await connect(foreign_admin)
+    second = await connect(agent2)
+    assert PresenceBatcher.window(agent.tenant_id) == 3.0
+    assert PresenceBatcher.window(foreign_admin.tenant_id) == 1.0  # its one socket: 0.2 stretched to 1
+    assert await boss.receive_nothing(timeout=1.5)  # a 0.2 s window would have announced agent2
+    assert await presence_of(boss, agent2.pk) == "online"
+    for comm in (boss, first, second, foreign):
+        await comm.disconnect()
+
+
 async def test_availability_change_is_announced(agent, supervisor, api_for):
     boss = await connect(supervisor)
     comm = await connect(agent)
