@@ -42,11 +42,15 @@ class UserAdmin(BaseUserAdmin):
     )
 
 
+SECRETS = ("access_token", "app_secret", "verify_token")
+
+
 class WhatsAppAccountForm(forms.ModelForm[WhatsAppAccount]):
     """Secrets are write-only here: blank keeps the stored value, and it is never shown back."""
 
     access_token = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False)
     app_secret = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False)
+    verify_token = forms.CharField(widget=forms.PasswordInput(render_value=False), required=False)
 
     class Meta:
         model = WhatsAppAccount
@@ -64,17 +68,19 @@ class WhatsAppAccountForm(forms.ModelForm[WhatsAppAccount]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for field in ("access_token", "app_secret"):  # whether one is stored, never what it is
+        for field in SECRETS:  # whether one is stored, never what it is
             stored = bool(self.instance.pk and getattr(self.instance, field))
             self.fields[field].help_text = "Set; leave blank to keep it." if stored else "Not set."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for field in ("access_token", "app_secret"):
+        for field in SECRETS:
             if not data.get(field) and self.instance.pk:
                 data[field] = getattr(self.instance, field)
         if not data.get("app_secret"):
             self.add_error("app_secret", "Required: the Meta app secret signs every webhook.")
+        if not data.get("verify_token"):
+            self.add_error("verify_token", "Required: Meta sends it when the webhook is subscribed.")
         return data
 
 

@@ -139,7 +139,9 @@ class WhatsAppAccount(models.Model):
     # Encrypted at rest (pytake/crypto.py); never shown back by admin, never in the API.
     access_token = EncryptedTextField(blank=True)
     app_secret = EncryptedTextField()
-    verify_token = models.CharField(max_length=255)
+    verify_token = EncryptedTextField(
+        help_text="Meta's webhook verify token: the one set in the app's webhook settings."
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -114,6 +115,33 @@ def decrypt(stored: str) -> str:
             "is unset the key comes from DJANGO_SECRET_KEY: restore the old one, or add it to "
             "SECRET_KEY_FALLBACKS)."
         ) from None
+
+
+def encrypt_stored(value: str) -> str:
+    """``value`` encrypted, unless it already is (a data migration run twice changes nothing)."""
+    return value if is_encrypted(value) else encrypt(value)
+
+
+def rewrite_columns(
+    apps: Any, schema_editor: Any, *, model: str, fields: Sequence[str], convert: Callable[[str], str]
+) -> None:
+    """For data migrations: rewrite the non-empty values of ``fields`` of every row of ``model``
+    ("app.Model") with ``convert``, on the raw columns, not through the field, so that it sees
+    exactly what is stored."""
+    found = apps.get_model(*model.split("."))
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
+    table = quote(found._meta.db_table)
+    pk_column = quote(found._meta.pk.column)
+    columns = [quote(found._meta.get_field(name).column) for name in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pk_column}, {', '.join(columns)} FROM {table} ORDER BY {pk_column}")
+        rows = cursor.fetchall()
+        for pk, *values in rows:
+            new = [convert(value) if value else value for value in values]
+            if new != values:
+                assignments = ", ".join(f"{column} = %s" for column in columns)
+                cursor.execute(f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s", [*new, pk])
 
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]

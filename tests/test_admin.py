@@ -17,10 +17,12 @@ def operator_client(client):
 
 def test_whatsapp_secrets_are_never_shown_and_blank_keeps_them(operator_client):
     account = factories.WhatsAppAccountFactory(access_token="EAAG-very-secret", app_secret="app-secret-xyz")
+    verify_token = account.verify_token
     page = operator_client.get(f"/admin/conversations/whatsappaccount/{account.pk}/change/")
     assert page.status_code == 200
     assert b"EAAG-very-secret" not in page.content
     assert b"app-secret-xyz" not in page.content
+    assert verify_token.encode() not in page.content
     response = operator_client.post(
         f"/admin/conversations/whatsappaccount/{account.pk}/change/",
         {
@@ -31,7 +33,7 @@ def test_whatsapp_secrets_are_never_shown_and_blank_keeps_them(operator_client):
             "business_account_id": "",
             "access_token": "",
             "app_secret": "",
-            "verify_token": account.verify_token,
+            "verify_token": "",
             "is_active": "on",
         },
     )
@@ -39,6 +41,7 @@ def test_whatsapp_secrets_are_never_shown_and_blank_keeps_them(operator_client):
     account.refresh_from_db()
     assert account.name == "renamed"
     assert account.access_token == "EAAG-very-secret" and account.app_secret == "app-secret-xyz"
+    assert account.verify_token == verify_token  # blank kept it
 
 
 def test_conversation_page_shows_history_read_only(operator_client):

@@ -1,4 +1,4 @@
-"""WhatsApp access tokens and app secrets are encrypted at rest (pytake/crypto.py): the column
+"""WhatsApp access tokens, app secrets and webhook verify tokens are encrypted at rest (pytake/crypto.py): the column
 holds a Fernet token, Python code sees plaintext, keys rotate, a wrong key fails loudly, the
 migration encrypts rows stored before, and neither admin nor the API shows them."""
 
@@ -50,6 +50,19 @@ def test_the_column_holds_ciphertext_and_the_model_plaintext():
     assert list(WhatsAppAccount.objects.filter(pk=created.pk).values_list("app_secret", flat=True)) == [SECRET]
     # Every save is a new encryption: equal plaintexts do not show in the column.
     assert raw_columns(account(access_token=TOKEN, app_secret=SECRET).pk) != stored
+
+
+@pytest.mark.django_db
+def test_the_verify_token_is_stored_encrypted_and_still_answers_the_handshake(client):
+    created = account(verify_token="verify-token-of-tenant-a")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT verify_token FROM conversations_whatsappaccount WHERE id = %s", [created.pk])
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("fernet:") and "verify-token-of-tenant-a" not in stored
+    params = {"hub.mode": "subscribe", "hub.challenge": "42"}
+    answer = client.get("/webhooks/whatsapp/", params | {"hub.verify_token": "verify-token-of-tenant-a"})
+    assert (answer.status_code, answer.content) == (200, b"42")
+    assert client.get("/webhooks/whatsapp/", params | {"hub.verify_token": stored}).status_code == 403
 
 
 @pytest.mark.django_db
@@ -200,6 +213,38 @@ def test_the_migration_encrypts_existing_rows_and_reverses():
     assert raw_columns(legacy.pk)[1].startswith("fernet:")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_verify_token_migration_encrypts_existing_rows_and_reverses():
+    before, after = ("conversations", "0006_pending_outbound_index"), ("conversations", "0007_encrypt_verify_token")
+    tenant = Tenant.objects.create(name="Legacy", slug="legacy")
+    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+    def raw_verify_token(pk):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT verify_token FROM conversations_whatsappaccount WHERE id = %s", [pk])
+            return cursor.fetchone()[0]
+
+    try:
+        executor = _migrate([before])
+        old_model = executor.loader.project_state([before]).apps.get_model("conversations", "WhatsAppAccount")
+        legacy = old_model.objects.create(
+            tenant_id=tenant.pk,
+            phone_number_id="100200302",
+            display_phone_number="+55 11 4000-9997",
+            app_secret=SECRET,
+            verify_token="legacy-verify",
+        )
+        assert raw_verify_token(legacy.pk) == "legacy-verify"
+        _migrate([after])
+        assert raw_verify_token(legacy.pk).startswith("fernet:")
+        assert WhatsAppAccount.objects.get(pk=legacy.pk).verify_token == "legacy-verify"
+        _migrate([before])
+        assert raw_verify_token(legacy.pk) == "legacy-verify"
+    finally:
+        _migrate(leaves)
+    assert WhatsAppAccount.objects.get(pk=legacy.pk).verify_token == "legacy-verify"
+
+
 # --- Never shown --------------------------------------------------------------------------------
 
 
@@ -212,9 +257,10 @@ def test_admin_says_whether_a_secret_is_set_never_what_it_is(client):
     assert page.status_code == 200
     html = page.content.decode()
     assert SECRET not in html and "fernet:" not in html
-    assert html.count("Set; leave blank to keep it.") == 1 and html.count("Not set.") == 1  # secret / token
+    assert created.verify_token not in html
+    assert html.count("Set; leave blank to keep it.") == 2 and html.count("Not set.") == 1  # secret, verify / token
     add = client.get("/admin/conversations/whatsappaccount/add/").content.decode()
-    assert add.count("Not set.") == 2
+    assert add.count("Not set.") == 3
     listing = client.get("/admin/conversations/whatsappaccount/").content.decode()
     assert SECRET not in listing and "fernet:" not in listing
 

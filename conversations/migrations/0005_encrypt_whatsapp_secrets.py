@@ -10,36 +10,18 @@ from django.db import migrations
 
 import pytake.crypto
 
+MODEL = "conversations.WhatsAppAccount"
 FIELDS = ("access_token", "app_secret")
 
 
-def _rewrite(apps, schema_editor, convert):
-    account = apps.get_model("conversations", "WhatsAppAccount")
-    connection = schema_editor.connection
-    quote = connection.ops.quote_name
-    table = quote(account._meta.db_table)
-    pk_column = quote(account._meta.pk.column)
-    columns = [quote(account._meta.get_field(name).column) for name in FIELDS]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {pk_column}, {', '.join(columns)} FROM {table} ORDER BY {pk_column}")
-        rows = cursor.fetchall()
-        for pk, *values in rows:
-            new = [convert(value) if value else value for value in values]
-            if new != values:
-                assignments = ", ".join(f"{column} = %s" for column in columns)
-                cursor.execute(f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s", [*new, pk])
-
-
 def encrypt_secrets(apps, schema_editor):
-    _rewrite(
-        apps,
-        schema_editor,
-        lambda value: value if pytake.crypto.is_encrypted(value) else pytake.crypto.encrypt(value),
+    pytake.crypto.rewrite_columns(
+        apps, schema_editor, model=MODEL, fields=FIELDS, convert=pytake.crypto.encrypt_stored
     )
 
 
 def decrypt_secrets(apps, schema_editor):
-    _rewrite(apps, schema_editor, pytake.crypto.decrypt)
+    pytake.crypto.rewrite_columns(apps, schema_editor, model=MODEL, fields=FIELDS, convert=pytake.crypto.decrypt)
 
 
 class Migration(migrations.Migration):
