@@ -1,15 +1,31 @@
-"""Reading the event log back for a reconnecting client."""
+"""Reading the event log back for a reconnecting client.
+
+A reconnect storm (a server restart, a network blip) brings thousands of clients of a tenant back
+at once, most of them from the same position. The log after that position is read, and its frames
+serialised, once per process (``_windows``), and each client's share is picked from it in Python
+by the rule that filters live events (``Recipients``); reading and serialising it per client was
+half of a storm's server CPU (docs/benchmarks.md). A window wider than ``SHARED_WINDOW_MAX`` events
+is read per client, filtered in SQL (``visible_events``), as before.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Q
 
 from realtime.auth import Principal
-from realtime.events import envelope_of, envelope_text
+from realtime.events import Recipients, envelope_of, envelope_text, recipients_of
 from realtime.models import Audience, Event, TenantEventCounter
+
+SHARED_WINDOW_MAX = 1000  # events of a window read once for every client resuming from it
+SHARED_WINDOW_SECONDS = 5.0  # how long a window read is kept (its rows never change)
+SHARED_WINDOWS = 32  # windows kept per process
 
 
 @dataclass
@@ -41,6 +57,86 @@ def visible_events(principal: Principal, joined: set[int]) -> Q:
     return allowed & ~(Q(type__startswith="message.") & ~Q(conversation_id__in=joined))
 
 
+@dataclass(frozen=True)
+class _Logged:
+    """One event of a shared window: its frame, and what decides who may replay it."""
+
+    seq: int
+    text: str
+    type: str
+    conversation_id: int | None
+    recipients: Recipients
+
+
+def may_replay(event: _Logged, principal: Principal, joined: set[int]) -> bool:
+    """``visible_events`` for one event in memory (``test_replay.py`` checks the two agree)."""
+    if principal.is_customer:
+        return event.recipients.customer and event.conversation_id == principal.conversation_id
+    if event.type.startswith("message.") and event.conversation_id not in joined:
+        return False
+    assert principal.user_id is not None
+    return event.recipients.allows_staff(user_id=principal.user_id, is_supervisor=principal.is_supervisor)
+
+
+class _Windows:
+    """Windows of the log (tenant, after seq, through seq) read once and shared by the threads
+    that replay them. Events up to the counter's ``last_seq`` are committed and never change (the
+    counter row is locked until the event's commit), so a window read once stays right; it is
+    kept a few seconds, for the clients of one storm. Threads asking for a window being read wait
+    for that read instead of making their own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[int, int, int], tuple[float, Future[list[_Logged] | None]]] = OrderedDict()
+
+    def get(self, tenant_id: int, start: int, last_seq: int) -> list[_Logged] | None:
+        key = (tenant_id, start, last_seq)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            reader = entry is None or entry[0] <= now
+            if reader:
+                future: Future[list[_Logged] | None] = Future()
+                self._entries[key] = (now + SHARED_WINDOW_SECONDS, future)
+                self._entries.move_to_end(key)
+                while len(self._entries) > SHARED_WINDOWS:
+                    self._entries.popitem(last=False)
+            else:
+                assert entry is not None
+                future = entry[1]
+        if reader:
+            try:
+                future.set_result(_read_window(tenant_id, start, last_seq))
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    if self._entries.get(key, (0.0, None))[1] is future:
+                        del self._entries[key]  # the next client reads it again
+        return future.result()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_windows = _Windows()
+
+
+def _read_window(tenant_id: int, start: int, last_seq: int) -> list[_Logged] | None:
+    """Every event of the tenant in (start, last_seq], or None when there are too many to share."""
+    events = list(
+        Event.objects.filter(tenant_id=tenant_id, seq__gt=start, seq__lte=last_seq).order_by("seq")[
+            : SHARED_WINDOW_MAX + 1
+        ]
+    )
+    if len(events) > SHARED_WINDOW_MAX:
+        return None
+    return [
+        _Logged(event.seq, envelope_text(envelope_of(event)), event.type, event.conversation_id, recipients_of(event))
+        for event in events
+    ]
+
+
 def replay_after(*, principal: Principal, last_event_id: int, joined: set[int]) -> Replay:
     """Every event after ``last_event_id`` the principal may see, in id order.
 
@@ -58,6 +154,15 @@ def replay_after(*, principal: Principal, last_event_id: int, joined: set[int]) 
         return Replay(last_event_id=last_seq, resync="expired")
     start = max(pruned_through, last_event_id - settings.PYTAKE_RESUME_OVERLAP)
     limit = settings.PYTAKE_RESUME_MAX_EVENTS
+    replay = Replay(last_event_id=last_seq)
+    window = _windows.get(principal.tenant_id, start, last_seq)
+    if window is not None:
+        mine = [event for event in window if may_replay(event, principal, joined)]
+        if len(mine) > limit:
+            return Replay(last_event_id=last_seq, resync="too_many_events")
+        replay.frames = [event.text for event in mine]
+        replay.ids = [event.seq for event in mine]
+        return replay
     events = list(
         Event.objects.filter(tenant_id=principal.tenant_id, seq__gt=start, seq__lte=last_seq)
         .filter(visible_events(principal, joined))
@@ -65,9 +170,12 @@ def replay_after(*, principal: Principal, last_event_id: int, joined: set[int]) 
     )
     if len(events) > limit:
         return Replay(last_event_id=last_seq, resync="too_many_events")
-    replay = Replay(last_event_id=last_seq)
-
     for event in events:
         replay.frames.append(envelope_text(envelope_of(event)))
         replay.ids.append(event.seq)
     return replay
+
+
+def forget_windows() -> None:
+    """Drop the shared windows (tests that empty the database between them)."""
+    _windows.clear()

@@ -83,10 +83,14 @@ def _presence_unbatched(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Any:
-    """Throttles and presence live in the cache: start every test from an empty one."""
+    """Throttles and presence live in the cache, replays share windows of the log read before:
+    start every test from empty ones (ids are reused after a rolled-back test on SQLite)."""
     from django.core.cache import cache
 
+    from realtime.replay import forget_windows
+
     cache.clear()
+    forget_windows()
     yield
 
 
