@@ -24,11 +24,13 @@ Other messages (``realtime.close``, ``server.shutdown``) still go to the consume
 
 When the channel layer goes away (Redis restarted), events published meanwhile are lost on the
 fast path, and so are events published before this process has subscribed again. The hub sends
-itself a numbered probe through the layer every ``PROBE_SECONDS``; when a probe cannot be sent, is
-lost (a later one comes back first) or none comes back for ``PROBE_SILENCE_SECONDS``, it knows (a
-late probe is only a busy loop), and once probes come back it has every member catch up from the log
+itself a numbered probe through the layer every ``PROBE_SECONDS``; when a probe cannot be sent
+(within ``PROBE_SEND_SECONDS``: a layer that hangs is away too) or is lost (a later one comes back
+first), it knows, and once probes come back it has every member catch up from the log
 (``catch_up``: a resume the server starts), so clients get what they missed without waiting for a
-later event or a reconnect.
+later event or a reconnect. A probe that is only late, however late, means a busy process, not a
+loss: taking silence for loss had every socket of a busy server replay the log, which made it
+busier still (the idle ramp stalled near 8,300 sockets on it, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -51,11 +53,8 @@ CLOSE_TOO_SLOW = 1013  # "try again later" (RFC 6455): reconnect and resume
 # The core backend's groups expire (``group_expiry``, a day by default): the hub refreshes its own.
 REFRESH_SECONDS = 3600.0
 PROBE_SECONDS = 0.25
-# A probe that comes back late only means a busy event loop (a reconnect storm keeps one busy for
-# seconds); only a lost probe (a later one came back first, or a send failed) or this long with
-# none back means events may have been lost. Treating lateness as loss had every socket replay
-# the log in the middle of a storm, which made the loop busier still.
-PROBE_SILENCE_SECONDS = 5.0
+# A probe send that takes longer than this counts as failed: the layer hangs.
+PROBE_SEND_SECONDS = 5.0
 PROBE_TYPE = "realtime.hub_probe"
 
 
@@ -271,9 +270,7 @@ class Hub:
         while True:
             await asyncio.sleep(PROBE_SECONDS)
             behind = self._probes_sent - self._probes_back
-            if behind * PROBE_SECONDS > PROBE_SILENCE_SECONDS:
-                self._missed = True
-            elif self._missed and behind == 0:  # the newest probe is back: the layer is whole again
+            if self._missed and behind == 0:  # the newest probe is back: the layer is whole again
                 self._missed = False
                 log.warning("hub: the channel layer is back; catching every socket up from the event log")
                 for member in {m.channel_name: m for ms in self.members.values() for m in ms.values()}.values():
@@ -282,7 +279,7 @@ class Hub:
                 continue
             self._probes_sent += 1
             try:
-                async with asyncio.timeout(PROBE_SILENCE_SECONDS):  # a layer that hangs is away too
+                async with asyncio.timeout(PROBE_SEND_SECONDS):  # a layer that hangs is away too
                     await self.layer.send(self.channel, {"type": PROBE_TYPE, "n": self._probes_sent})
             except Exception:
                 self._missed = True

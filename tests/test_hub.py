@@ -10,7 +10,7 @@ from channels.layers import InMemoryChannelLayer
 from prometheus_client import REGISTRY
 
 from realtime.events import group_message
-from realtime.hub import CLOSE_TOO_SLOW, Hub
+from realtime.hub import CLOSE_TOO_SLOW, PROBE_SEND_SECONDS, Hub
 
 TIMEOUT = 5
 
@@ -235,23 +235,30 @@ async def test_a_lost_probe_has_every_socket_catch_up():
 
 
 class LateLayer(InMemoryChannelLayer):
-    """Delivers every probe a second late, in order, as a loop busy with a reconnect storm does."""
+    """Delivers every probe late, in order, as a loop busy with a reconnect storm does."""
+
+    delay = 1.0
 
     async def send(self, channel, message):
         if message.get("type") != "realtime.hub_probe":
             return await super().send(channel, message)
         deliver = super().send
-        asyncio.get_running_loop().call_later(1.0, lambda: asyncio.ensure_future(deliver(channel, message)))
+        asyncio.get_running_loop().call_later(self.delay, lambda: asyncio.ensure_future(deliver(channel, message)))
 
 
 async def test_late_probes_are_not_taken_for_a_lost_layer():
-    """Probes that come back late lose nothing: no socket replays the log for them."""
+    """Probes that come back late lose nothing: no socket replays the log for them, however late
+    (here longer than a send may take, with ~24 out at once). A hub that took such silence for a
+    loss had every socket of a busy server replay the log, which stalled it (the idle ramp)."""
     layer = LateLayer(channel_capacity=HUB_CAPACITY)
+    layer.delay = PROBE_SEND_SECONDS + 1
     hub = Hub(layer, asyncio.get_running_loop())
     a = Socket("a")
     await hub.add("tenant.1", a)
     try:
-        await until(lambda: hub._probes_back >= 8)  # two seconds of probes, each a second late
+        async with asyncio.timeout(layer.delay + 5):
+            while hub._probes_back < 4:
+                await asyncio.sleep(0.05)
         assert a.caught_up == 0 and not hub._missed
     finally:
         stop(hub)
