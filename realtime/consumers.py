@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -472,15 +473,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # --- events from the channel layer --------------------------------------------------------
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Live events skip Channels' per-message ``aclose_old_connections()``: that is a
-        ``sync_to_async`` hop through the one shared thread for every message of every socket,
-        and it was the largest cost of fan-out in the bench (docs/benchmarks.md). Forwarding an
-        event never touches the database; every handler that does goes through
-        ``database_sync_to_async``, which closes stale connections itself."""
+        """Channels' dispatch runs ``aclose_old_connections()`` before every handler: a
+        ``sync_to_async`` hop through the one shared thread for every message of every socket.
+        It was the largest cost of fan-out in the bench for live events, and a third of an idle
+        server's CPU at 9,000 sockets for their heartbeats (docs/benchmarks.md). No handler here
+        needs it: every one that touches the database goes through ``database_sync_to_async``,
+        which closes stale connections itself (and a sync ORM call from here would raise)."""
         if message.get("type") == "realtime.event":
             await self.realtime_event(message)
-        else:
-            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     def _seen(self, event_id: int) -> bool:
         """Remember a delivered id; True if it was delivered before (dedupe across groups and
