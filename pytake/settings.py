@@ -292,6 +292,8 @@ PYTAKE_WS_BURST = env_int("PYTAKE_WS_BURST", 40)
 PYTAKE_WS_ABUSE_LIMIT = env_int("PYTAKE_WS_ABUSE_LIMIT", 20)
 PYTAKE_TYPING_TIMEOUT_SECONDS = env_float("PYTAKE_TYPING_TIMEOUT_SECONDS", 6.0)
 PYTAKE_PRESENCE_PREFIX = env_str("PYTAKE_PRESENCE_PREFIX", "pytake:presence")
+# Redis connections a server process's presence registry uses at most (commands wait for one).
+PYTAKE_REGISTRY_REDIS_CONNECTIONS = env_int("PYTAKE_REGISTRY_REDIS_CONNECTIONS", 16)
 # Connects and disconnects within this window are announced to the tenant as one `presence` frame.
 PYTAKE_PRESENCE_BATCH_SECONDS = env_float("PYTAKE_PRESENCE_BATCH_SECONDS", 0.5)
 # ...a window stretched, for a tenant with many staff sockets in one process, so that presence
