@@ -202,7 +202,7 @@ class Hub:
         if message.get("type") == PROBE_TYPE:
             n = int(message.get("n", 0))
             if n > self._probes_back + 1:  # the layer lost the ones in between (ordered otherwise)
-                self._missed = True
+                self._lost(f"probes {self._probes_back + 1}..{n - 1} never came back")
             self._probes_back = max(self._probes_back, n)
             return
         members = self.members.get(message.get("group", ""))
@@ -281,9 +281,13 @@ class Hub:
             try:
                 async with asyncio.timeout(PROBE_SEND_SECONDS):  # a layer that hangs is away too
                     await self.layer.send(self.channel, {"type": PROBE_TYPE, "n": self._probes_sent})
-            except Exception:
-                self._missed = True
-                log.debug("hub: probe not sent", exc_info=True)
+            except Exception as exc:
+                self._lost(f"a probe could not be sent ({exc!r})")
+
+    def _lost(self, why: str) -> None:
+        if not self._missed:  # once per gap: a layer that is away fails every probe
+            log.warning("hub: %s; events may have been lost, catching up once probes are back", why)
+        self._missed = True
 
     async def _refresh(self) -> None:
         while True:

@@ -222,7 +222,7 @@ class LossyLayer(InMemoryChannelLayer):
         await super().send(channel, message)
 
 
-async def test_a_lost_probe_has_every_socket_catch_up():
+async def test_a_lost_probe_has_every_socket_catch_up(caplog):
     layer = LossyLayer(channel_capacity=HUB_CAPACITY)
     hub = Hub(layer, asyncio.get_running_loop())
     a = Socket("a")
@@ -232,6 +232,8 @@ async def test_a_lost_probe_has_every_socket_catch_up():
         await until(lambda: a.caught_up == 1)
     finally:
         stop(hub)
+    lost = [r.getMessage() for r in caplog.records if "never came back" in r.getMessage()]
+    assert len(lost) == 1 and "events may have been lost" in lost[0]  # the operator is told why, once
 
 
 class LateLayer(InMemoryChannelLayer):
