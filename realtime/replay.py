@@ -93,8 +93,13 @@ class _Windows:
         key = (tenant_id, start, last_seq)
         now = time.monotonic()
         with self._lock:
+            while self._entries:  # the oldest first: let go of windows past their time
+                oldest = next(iter(self._entries.values()))
+                if oldest[0] > now:
+                    break
+                self._entries.popitem(last=False)
             entry = self._entries.get(key)
-            reader = entry is None or entry[0] <= now
+            reader = entry is None
             if reader:
                 future: Future[list[_Logged] | None] = Future()
                 self._entries[key] = (now + SHARED_WINDOW_SECONDS, future)

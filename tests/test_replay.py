@@ -119,3 +119,16 @@ def test_a_window_too_wide_to_share_is_read_per_client_with_the_same_result(
         reads.append(len(event_reads(queries)))
     # The first client finds the window too wide (and the next ones know it): each reads its share.
     assert reads == [2, 1, 1, 1]
+
+
+def test_windows_past_their_time_are_let_go(tenant, supervisor, agent, agent2, monkeypatch):
+    monkeypatch.setattr(replay, "SHARED_WINDOW_SECONDS", 0.0)
+    last = log_every_kind(tenant, [supervisor, agent, agent2])
+    who = principal(tenant, agent)
+    reads = []
+    for after in (last - 10, last - 30, last - 10):
+        with CaptureQueriesContext(connection) as queries:
+            replay.replay_after(principal=who, last_event_id=after, joined=set())
+        reads.append(len(event_reads(queries)))
+    assert reads == [1, 1, 1]  # expired at once: read again, never served stale
+    assert len(replay._windows._entries) == 1  # the older ones are gone, not only unused
