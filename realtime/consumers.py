@@ -261,7 +261,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if time.monotonic() - self.last_heard > 2 * heartbeat:
                 await self.close(CLOSE_HEARTBEAT)
                 return
-            await registry().touch(self.connection, len(self.joined))
+            try:
+                await registry().touch(self.connection, len(self.joined))
+            except Exception:  # Redis away (the registry logs it): the next heartbeat tries again
+                log.debug("presence refresh of %s failed", self.channel_name, exc_info=True)
 
     # --- frames from the client ---------------------------------------------------------------
 

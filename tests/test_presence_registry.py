@@ -140,6 +140,29 @@ async def test_the_registry_uses_a_bounded_number_of_redis_connections():
     assert 1 <= len(mine) <= 4
 
 
+@pytest.mark.redis
+async def test_refreshes_within_a_window_are_written_together(monkeypatch):
+    """Each socket refreshes its entry every half heartbeat; those of one process within
+    TOUCH_BATCH_SECONDS go to Redis as one pipeline, and each refresh returns once written."""
+    registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
+    for n in range(50):
+        await registry.add(conn(n, user=f"u{n}"), 5)
+    client = registry.redis
+    pipelines = []
+    make_pipeline = client.pipeline
+
+    def counting(*args, **kwargs):
+        pipelines.append(kwargs.get("transaction", True))
+        return make_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(client, "pipeline", counting)
+    await asyncio.gather(*(registry.touch(conn(n, user=f"u{n}"), joined=n % 3) for n in range(50)))
+    assert pipelines == [False]  # one pipeline, not a transaction per socket
+    assert (await registry.tenant_stats(1))["joined_conversations"] == sum(n % 3 for n in range(50))
+    ttl = await client.ttl(registry._k("alive", "chan-7"))
+    assert 0 < ttl <= int(presence._ttl()) + 1
+
+
 # Regression tests of the Redis registry's connect path: a connect reads one short batch of the
 # user's entries, only past the cap does one script read them all (in Redis), and entries of a
 # crashed process count for nothing.

@@ -169,6 +169,24 @@ async def test_silent_client_is_closed_4008(agent, settings):
     await expect_close(comm, 4008, timeout=5)
 
 
+async def test_a_failed_presence_refresh_does_not_stop_the_socket_checks(agent, settings, monkeypatch):
+    """Redis away: the refresh fails, and the watchdog still closes a silent socket (and one
+    whose token expires). It used to end with the first failed refresh."""
+    from realtime.presence import registry
+
+    settings.PYTAKE_WS_HEARTBEAT_SECONDS = 0.2
+    comm = await connect(agent)
+    refreshes = []
+
+    async def redis_away(conn, joined):
+        refreshes.append(conn.channel)
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(registry(), "touch", redis_away)
+    await expect_close(comm, 4008, timeout=5)
+    assert len(refreshes) >= 2  # it kept trying
+
+
 # --- join, events, isolation ----------------------------------------------------------------------
 
 
