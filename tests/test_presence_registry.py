@@ -77,46 +77,43 @@ async def test_the_peak_survives_disconnects(monkeypatch):
     assert stats["peak_connections"] == 4
 
 
+def counted_registry(monkeypatch) -> tuple[RedisRegistry, list[int]]:
+    """A Redis registry that notes each count of a tenant (each reads every socket of it) in the
+    list returned with it."""
+    registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
+    counts: list[int] = []
+    count_tenant = registry.tenant_stats
+
+    async def counting(tenant_id):
+        counts.append(tenant_id)
+        return await count_tenant(tenant_id)
+
+    monkeypatch.setattr(registry, "tenant_stats", counting)
+    return registry, counts
+
+
 @pytest.mark.redis
 async def test_a_connect_storm_does_not_count_the_tenant_on_every_connect(monkeypatch):
     """Counting reads every socket of the tenant: done on each of N connects, a reconnect storm
     costs N² reads. The registry counts at most once per PEAK_SAMPLE_SECONDS."""
-    registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
-    counts = 0
-    count_tenant = registry.tenant_stats
-
-    async def counting(tenant_id):
-        nonlocal counts
-        counts += 1
-        return await count_tenant(tenant_id)
-
-    monkeypatch.setattr(registry, "tenant_stats", counting)
+    registry, counts = counted_registry(monkeypatch)
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 3600.0)
     for n in range(200):
         await registry.add(conn(n, user=f"u{n}"), 5)
-    assert counts == 1
-    assert (await count_tenant(1))["connections"] == 200
+    assert counts == [1]
+    assert (await registry.tenant_stats(1))["connections"] == 200
 
 
 @pytest.mark.redis
 async def test_a_big_tenant_is_counted_less_often(monkeypatch):
     """Counting reads every socket of the tenant: the bigger it is, the rarer the count (here one
     socket per 1,000 s: after the first count, none in this test)."""
-    registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
-    counts = 0
-    count_tenant = registry.tenant_stats
-
-    async def counting(tenant_id):
-        nonlocal counts
-        counts += 1
-        return await count_tenant(tenant_id)
-
-    monkeypatch.setattr(registry, "tenant_stats", counting)
+    registry, counts = counted_registry(monkeypatch)
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 0.0)
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SOCKETS_PER_SECOND", 0.001)
     for n in range(50):
         await registry.add(conn(n, user=f"u{n}"), 5)
-    assert counts == 1
+    assert counts == [1]
 
 
 @pytest.mark.redis
