@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from realtime.auth import Principal
 from realtime.events import Recipients, envelope_of, envelope_text, recipients_of
@@ -100,10 +100,9 @@ class _Windows:
                 self._entries.popitem(last=False)
             entry = self._entries.get(key)
             reader = entry is None
-            if reader:
+            if reader:  # a new key: it goes in last, as the newest
                 future: Future[list[_Logged] | None] = Future()
                 self._entries[key] = (now + SHARED_WINDOW_SECONDS, future)
-                self._entries.move_to_end(key)
                 while len(self._entries) > SHARED_WINDOWS:
                     self._entries.popitem(last=False)
             else:
@@ -127,19 +126,23 @@ class _Windows:
 _windows = _Windows()
 
 
+def _in_window(tenant_id: int, start: int, last_seq: int) -> QuerySet[Event]:
+    """The tenant's events in (start, last_seq], in id order."""
+    return Event.objects.filter(tenant_id=tenant_id, seq__gt=start, seq__lte=last_seq).order_by("seq")
+
+
+def _logged(event: Event) -> _Logged:
+    return _Logged(
+        event.seq, envelope_text(envelope_of(event)), event.type, event.conversation_id, recipients_of(event)
+    )
+
+
 def _read_window(tenant_id: int, start: int, last_seq: int) -> list[_Logged] | None:
     """Every event of the tenant in (start, last_seq], or None when there are too many to share."""
-    events = list(
-        Event.objects.filter(tenant_id=tenant_id, seq__gt=start, seq__lte=last_seq).order_by("seq")[
-            : SHARED_WINDOW_MAX + 1
-        ]
-    )
+    events = list(_in_window(tenant_id, start, last_seq)[: SHARED_WINDOW_MAX + 1])
     if len(events) > SHARED_WINDOW_MAX:
         return None
-    return [
-        _Logged(event.seq, envelope_text(envelope_of(event)), event.type, event.conversation_id, recipients_of(event))
-        for event in events
-    ]
+    return [_logged(event) for event in events]
 
 
 def replay_after(*, principal: Principal, last_event_id: int, joined: set[int]) -> Replay:
@@ -159,26 +162,15 @@ def replay_after(*, principal: Principal, last_event_id: int, joined: set[int]) 
         return Replay(last_event_id=last_seq, resync="expired")
     start = max(pruned_through, last_event_id - settings.PYTAKE_RESUME_OVERLAP)
     limit = settings.PYTAKE_RESUME_MAX_EVENTS
-    replay = Replay(last_event_id=last_seq)
     window = _windows.get(principal.tenant_id, start, last_seq)
     if window is not None:
         mine = [event for event in window if may_replay(event, principal, joined)]
-        if len(mine) > limit:
-            return Replay(last_event_id=last_seq, resync="too_many_events")
-        replay.frames = [event.text for event in mine]
-        replay.ids = [event.seq for event in mine]
-        return replay
-    events = list(
-        Event.objects.filter(tenant_id=principal.tenant_id, seq__gt=start, seq__lte=last_seq)
-        .filter(visible_events(principal, joined))
-        .order_by("seq")[: limit + 1]
-    )
-    if len(events) > limit:
+    else:  # too wide to share: only this principal's share is read, filtered in SQL
+        rows = _in_window(principal.tenant_id, start, last_seq).filter(visible_events(principal, joined))
+        mine = [_logged(event) for event in rows[: limit + 1]]
+    if len(mine) > limit:
         return Replay(last_event_id=last_seq, resync="too_many_events")
-    for event in events:
-        replay.frames.append(envelope_text(envelope_of(event)))
-        replay.ids.append(event.seq)
-    return replay
+    return Replay(frames=[event.text for event in mine], ids=[event.seq for event in mine], last_event_id=last_seq)
 
 
 def forget_windows() -> None:
