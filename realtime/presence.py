@@ -244,13 +244,18 @@ class RedisRegistry:
         )
         return list(evicted)
 
+    def _put_entry(self, pipe: Any, conn: Connection, joined: int) -> None:
+        """Queue on ``pipe`` what keeps a socket live: its expiring marker, and its entry in the
+        tenant's hash (``role|user_key|joined``, as ``tenant_stats`` reads it)."""
+        pipe.set(self._k("alive", conn.channel), "1", ex=int(_ttl()) + 1)
+        pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|{joined}")
+
     async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
         r = self.redis
         now = time.time()
         pipe = r.pipeline()
         pipe.zadd(self._k("user", conn.user_key), {conn.channel: now})
-        pipe.set(self._k("alive", conn.channel), "1", ex=int(_ttl()) + 1)
-        pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|0")
+        self._put_entry(pipe, conn, joined=0)
         pipe.zcard(self._k("user", conn.user_key))
         count = int((await pipe.execute())[-1])
         first = count == 1 or not await self._any_live(conn.user_key, exclude=conn.channel, tenant_id=conn.tenant_id)
@@ -304,10 +309,8 @@ class RedisRegistry:
             del self._touches[loop_id]  # refreshes from here on go to the next batch
         try:
             pipe = self.redis.pipeline(transaction=False)
-            expiry = int(_ttl()) + 1
             for conn, joined in batch.entries.values():
-                pipe.set(self._k("alive", conn.channel), "1", ex=expiry)
-                pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|{joined}")
+                self._put_entry(pipe, conn, joined)
             await pipe.execute()
         except Exception as exc:
             log.warning("presence: refreshing %d sockets failed", len(batch.entries), exc_info=True)
