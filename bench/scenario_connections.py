@@ -783,7 +783,8 @@ def storm_row(
 def serve_traced(port: int, ws: str, frames: int) -> None:
     """A PyTake server as production runs it (``realtime.serve``'s settings; ``ws`` may pick
     uvicorn's other WebSocket protocol), with ``tracemalloc`` tracing ``frames`` frames per
-    allocation (0: not traced). SIGUSR1 writes a snapshot to ``$BENCH_SNAPSHOT_DIR/snapshot-<n>.tracemalloc`` (n = 1, 2, ...)."""
+    allocation (0: not traced). SIGUSR1 writes a snapshot to
+    ``$BENCH_SNAPSHOT_DIR/snapshot-<n>.tracemalloc`` (n = 1, 2, ...)."""
     import gc
     import tracemalloc
 

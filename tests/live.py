@@ -60,6 +60,11 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def server_command(port: int) -> list[str]:
+    """The production server (``deploy/asgi-server``'s default) on a loopback port."""
+    return [sys.executable, "-m", "realtime.serve", "127.0.0.1", str(port)]
+
+
 class LiveServer:
     """A server process serving pytake.asgi on a free loopback port."""
 
@@ -72,7 +77,7 @@ class LiveServer:
         self.log_path = log_dir / f"server-{self.port}.log"
         self._log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime.serve", "127.0.0.1", str(self.port)],
+            server_command(self.port),
             cwd=ROOT,
             env=env,
             stdout=self._log,

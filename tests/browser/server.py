@@ -28,7 +28,7 @@ from typing import IO
 
 import httpx
 
-from tests.live import free_port
+from tests.live import free_port, server_command
 from tests.live import server_env as live_server_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ class AsgiServer:
     def start(self, timeout: float = 30) -> None:
         self._log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "realtime.serve", "127.0.0.1", str(self.port)],
+            server_command(self.port),
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
