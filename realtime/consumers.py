@@ -146,9 +146,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.joined.add(p.conversation_id)
         if client_gone(self.scope):  # the disconnect that follows undoes the subscriptions
             return
-        first, evict = await registry().add(self.connection, settings.PYTAKE_WS_MAX_PER_USER)
-        for channel in evict:
-            await self.channel_layer.send(channel, {"type": "realtime.close", "code": CLOSE_TOO_MANY_CONNECTIONS})
+        first = await registry().add(self.connection)
         self.ready = True
         metrics.WS_CONNECTS.labels("accepted").inc()
         metrics.WS_CONNECTIONS.labels(p.role).inc()
@@ -174,6 +172,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 },
             }
         )
+        # Counted against the user's socket cap only once its hello is out. Counted on connect, a
+        # socket whose client gave up waiting for its hello (a connect storm) made the cap evict a
+        # live socket of the same user (4009) until the server had undone it, seconds later.
+        if not client_gone(self.scope):
+            for channel in await registry().admit(self.connection, settings.PYTAKE_WS_MAX_PER_USER):
+                await self.channel_layer.send(channel, {"type": "realtime.close", "code": CLOSE_TOO_MANY_CONNECTIONS})
         await self._release_held()
         self.tasks.append(asyncio.create_task(self._watchdog()))
 

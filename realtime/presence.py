@@ -28,8 +28,12 @@ class Connection:
 
 
 class Registry(Protocol):
-    async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
-        """Register a socket. Returns (first live socket of this user?, channels to evict)."""
+    async def add(self, conn: Connection) -> bool:
+        """Register a socket (presence). Returns whether it is the user's first live one."""
+
+    async def admit(self, conn: Connection, max_per_user: int) -> list[str]:
+        """Count a registered socket against its user's cap (once its hello is out). Returns
+        the channels to evict: the user's oldest admitted sockets past the cap, never this one."""
 
     async def remove(self, conn: Connection) -> bool:
         """Unregister a socket. Returns True when it was the user's last live one."""
@@ -56,9 +60,10 @@ SCAN_BATCH = 64
 
 
 # KEYS: the user's zset, the tenant's hash; ARGV: the prefix of the alive markers, the cap, the
-# connecting channel (never evicted). Returns the evicted channels, oldest first.
+# connecting channel (never evicted). Only admitted entries (score > 0) count. Returns the evicted
+# channels, oldest first.
 _EVICT_SCRIPT = """
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(0', '+inf')
 local live = {}
 for _, m in ipairs(members) do
     if redis.call('EXISTS', ARGV[1] .. m) == 1 then
@@ -94,6 +99,7 @@ class _Entry:
     connected_at: float
     seen_at: float
     joined: int = 0
+    admitted: bool = False  # counts against the user's cap
 
 
 @dataclass
@@ -110,14 +116,23 @@ class MemoryRegistry:
     def _of_user(self, user_key: str) -> list[_Entry]:
         return sorted((e for e in self._live() if e.conn.user_key == user_key), key=lambda e: e.connected_at)
 
-    async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
+    async def add(self, conn: Connection) -> bool:
         now = time.time()
         self.entries[conn.channel] = _Entry(conn, now, now)
-        mine = self._of_user(conn.user_key)
-        evict = [e.conn.channel for e in mine[: max(0, len(mine) - max_per_user)]]
         tenant_count = sum(1 for e in self._live() if e.conn.tenant_id == conn.tenant_id)
         self.peaks[conn.tenant_id] = max(self.peaks.get(conn.tenant_id, 0), tenant_count)
-        return len(mine) == 1, evict
+        return len(self._of_user(conn.user_key)) == 1
+
+    async def admit(self, conn: Connection, max_per_user: int) -> list[str]:
+        entry = self.entries.get(conn.channel)
+        if entry is None:  # undone meanwhile
+            return []
+        entry.admitted = True
+        others = [e for e in self._of_user(conn.user_key) if e.admitted and e is not entry]
+        evict = [e.conn.channel for e in others[: max(0, len(others) + 1 - max_per_user)]]
+        for channel in evict:  # they leave the registry now, as in Redis
+            del self.entries[channel]
+        return evict
 
     async def remove(self, conn: Connection) -> bool:
         existed = self.entries.pop(conn.channel, None) is not None
@@ -250,19 +265,26 @@ class RedisRegistry:
         pipe.set(self._k("alive", conn.channel), "1", ex=int(_ttl()) + 1)
         pipe.hset(self._k("tenant", conn.tenant_id), conn.channel, f"{conn.role}|{conn.user_key}|{joined}")
 
-    async def add(self, conn: Connection, max_per_user: int) -> tuple[bool, list[str]]:
+    async def add(self, conn: Connection) -> bool:
         r = self.redis
-        now = time.time()
         pipe = r.pipeline()
-        pipe.zadd(self._k("user", conn.user_key), {conn.channel: now})
+        # A negative score until admitted: only positive ones count against the cap.
+        pipe.zadd(self._k("user", conn.user_key), {conn.channel: -time.time()})
         self._put_entry(pipe, conn, joined=0)
         pipe.zcard(self._k("user", conn.user_key))
         count = int((await pipe.execute())[-1])
         first = count == 1 or not await self._any_live(conn.user_key, exclude=conn.channel, tenant_id=conn.tenant_id)
-        # Score = connect time: the oldest are evicted. Only past the cap is the whole set read.
-        evict = await self._evict_oldest(conn, max_per_user) if count > max_per_user else []
         await self._sample_peak(conn.tenant_id)
-        return first, evict
+        return first
+
+    async def admit(self, conn: Connection, max_per_user: int) -> list[str]:
+        key = self._k("user", conn.user_key)
+        pipe = self.redis.pipeline()
+        pipe.zadd(key, {conn.channel: time.time()}, xx=True, ch=True)  # not if undone meanwhile
+        pipe.zcount(key, "(0", "+inf")
+        admitted, count = await pipe.execute()
+        # Score = admission time: the oldest are evicted. Only past the cap is the whole set read.
+        return await self._evict_oldest(conn, max_per_user) if admitted and count > max_per_user else []
 
     async def _sample_peak(self, tenant_id: int) -> None:
         """Record a new peak of live sockets, counting at most once per ``PEAK_SAMPLE_SECONDS``

@@ -25,10 +25,17 @@ def conn(n, user="u1", tenant=1, role="agent"):
     return Connection(channel=f"chan-{n}", user_key=user, tenant_id=tenant, role=role)
 
 
+async def connect(registry, c, cap):
+    """What a socket does: registered on connect, admitted (counted against the cap) once its
+    hello is out. Returns the channels to evict."""
+    await registry.add(c)
+    return await registry.admit(c, cap)
+
+
 async def test_first_and_last_socket_of_a_user(registry):
-    assert (await registry.add(conn(1), 5))[0] is True
-    assert (await registry.add(conn(2), 5))[0] is False
-    assert (await registry.add(conn(3, user="u2"), 5))[0] is True  # another user's first
+    assert await registry.add(conn(1)) is True
+    assert await registry.add(conn(2)) is False
+    assert await registry.add(conn(3, user="u2")) is True  # another user's first
     assert await registry.remove(conn(2)) is False
     assert await registry.online(["u1", "u2", "u3"]) == {"u1", "u2"}
     assert await registry.remove(conn(1)) is True
@@ -37,14 +44,29 @@ async def test_first_and_last_socket_of_a_user(registry):
 
 async def test_past_the_cap_the_oldest_sockets_are_evicted(registry):
     for n in range(3):
-        assert (await registry.add(conn(n), 3))[1] == []
-    assert (await registry.add(conn(3), 3))[1] == ["chan-0"]
+        assert await connect(registry, conn(n), 3) == []
+    assert await connect(registry, conn(3), 3) == ["chan-0"]
+
+
+async def test_only_admitted_sockets_count_against_the_cap(registry):
+    """A socket counts against its user's cap from its hello on (``admit``), not from its connect:
+    a client that gave up before its hello is registered until the server undoes it, and must not
+    push a live socket of the same user out meanwhile."""
+    for n in range(2):
+        assert await connect(registry, conn(n), 2) == []
+    await registry.add(conn("gave-up"))  # registered, never admitted
+    assert await connect(registry, conn(2), 3) == []
+    assert await registry.online(["u1"]) == {"u1"}
+    assert await registry.remove(conn("gave-up")) is False
+    assert await registry.admit(conn("gave-up"), 1) == []  # undone first: admitting it does nothing
+    assert await connect(registry, conn(3), 3) == ["chan-0"]  # three admitted, one more: the oldest goes
+    assert await registry.remove(conn(0)) is False  # already left the registry
 
 
 async def test_stats_count_live_sockets_of_the_tenant_only(registry):
-    await registry.add(conn(1, role="agent"), 5)
-    await registry.add(conn(2, user="u2", role="supervisor"), 5)
-    await registry.add(conn(3, user="u9", tenant=2), 5)
+    await registry.add(conn(1, role="agent"))
+    await registry.add(conn(2, user="u2", role="supervisor"))
+    await registry.add(conn(3, user="u9", tenant=2))
     await registry.touch(conn(1), joined=4)
     stats = await registry.tenant_stats(1)
     assert stats["connections"] == 2
@@ -56,8 +78,8 @@ async def test_stats_count_live_sockets_of_the_tenant_only(registry):
 @pytest.mark.redis
 async def test_a_crashed_process_sockets_stop_counting_when_their_marker_expires():
     registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
-    await registry.add(conn(1), 5)
-    await registry.add(conn(2), 5)
+    await registry.add(conn(1))
+    await registry.add(conn(2))
     await registry.redis.delete(registry._k("alive", "chan-1"))  # what expiry does to a dead process
     assert (await registry.tenant_stats(1))["connections"] == 1
     assert await registry.remove(conn(2)) is True  # the dead one does not keep the user online
@@ -69,7 +91,7 @@ async def test_the_peak_survives_disconnects(monkeypatch):
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SOCKETS_PER_SECOND", float("inf"))
     registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
     for n in range(4):
-        await registry.add(conn(n), 10)
+        await registry.add(conn(n))
     for n in range(3):
         await registry.remove(conn(n))
     stats = await registry.tenant_stats(1)
@@ -99,7 +121,7 @@ async def test_a_connect_storm_does_not_count_the_tenant_on_every_connect(monkey
     registry, counts = counted_registry(monkeypatch)
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 3600.0)
     for n in range(200):
-        await registry.add(conn(n, user=f"u{n}"), 5)
+        await registry.add(conn(n, user=f"u{n}"))
     assert counts == [1]
     assert (await registry.tenant_stats(1))["connections"] == 200
 
@@ -112,7 +134,7 @@ async def test_a_big_tenant_is_counted_less_often(monkeypatch):
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SECONDS", 0.0)
     monkeypatch.setattr(presence, "PEAK_SAMPLE_SOCKETS_PER_SECOND", 0.001)
     for n in range(50):
-        await registry.add(conn(n, user=f"u{n}"), 5)
+        await registry.add(conn(n, user=f"u{n}"))
     assert counts == [1]
 
 
@@ -125,8 +147,8 @@ async def test_the_registry_uses_a_bounded_number_of_redis_connections():
 
     prefix = f"pytake-test-presence-{uuid.uuid4().hex[:8]}"
     registry = RedisRegistry(settings.REDIS_URL, prefix, max_connections=4)
-    results = await asyncio.gather(*(registry.add(conn(n, user=f"u{n}"), 5) for n in range(300)))
-    assert all(first for first, _evicted in results)
+    results = await asyncio.gather(*(registry.add(conn(n, user=f"u{n}")) for n in range(300)))
+    assert all(results)  # each the first socket of its user
     assert (await registry.tenant_stats(1))["connections"] == 300
     admin = aioredis.Redis.from_url(settings.REDIS_URL)
     try:
@@ -143,7 +165,7 @@ async def test_refreshes_within_a_window_are_written_together(monkeypatch):
     TOUCH_BATCH_SECONDS go to Redis as one pipeline, and each refresh returns once written."""
     registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
     for n in range(50):
-        await registry.add(conn(n, user=f"u{n}"), 5)
+        await registry.add(conn(n, user=f"u{n}"))
     client = registry.redis
     pipelines = []
     make_pipeline = client.pipeline
@@ -196,7 +218,7 @@ async def tenant_entries(registry, tenant=1):
 # (the connect takes the user past the cap) reaches them.
 CRASH_CASES = [
     pytest.param(3, 3, 0, id="dead-newest"),
-    pytest.param(2 * presence.SCAN_BATCH, presence.SCAN_BATCH + 1, presence.SCAN_BATCH - 1, id="dead-behind-live"),
+    pytest.param(2 * presence.SCAN_BATCH, presence.SCAN_BATCH, presence.SCAN_BATCH, id="dead-behind-live"),
 ]
 
 
@@ -207,9 +229,10 @@ async def connect_after_a_crash(registry, cap, dead, live):
     crashed = [f"dead-{n}" for n in range(dead)]
     healthy = [f"live-{n}" for n in range(live)]
     for name in [*crashed, *healthy]:
-        assert (await registry.add(conn(name), cap))[1] == []
+        assert await connect(registry, conn(name), cap) == []
     await crash(registry, *crashed)
-    return await registry.add(conn("new"), cap), {conn(name).channel for name in [*healthy, "new"]}
+    first = await registry.add(conn("new"))
+    return (first, await registry.admit(conn("new"), cap)), {conn(name).channel for name in [*healthy, "new"]}
 
 
 @pytest.mark.redis
@@ -250,9 +273,9 @@ async def test_a_crashed_process_entries_leave_the_tenant_hash_on_connect(redis_
 async def test_past_the_cap_exactly_the_excess_is_evicted_oldest_first(redis_registry):
     registry = redis_registry
     for n in range(6):
-        assert (await registry.add(conn(n), 100))[1] == []
+        assert await connect(registry, conn(n), 100) == []
 
-    assert (await registry.add(conn(6), 3))[1] == ["chan-0", "chan-1", "chan-2", "chan-3"]
+    assert await connect(registry, conn(6), 3) == ["chan-0", "chan-1", "chan-2", "chan-3"]
 
     kept = {"chan-4", "chan-5", "chan-6"}
     assert await user_entries(registry) == kept
@@ -268,10 +291,10 @@ async def test_the_connecting_socket_is_never_evicted_even_when_it_is_the_oldest
     socket the oldest score. It is the one being accepted; the oldest other socket goes."""
     registry = redis_registry
     for n in range(3):
-        await registry.add(conn(n), 3)
+        assert await connect(registry, conn(n), 3) == []
     monkeypatch.setattr(presence, "time", SimpleNamespace(time=lambda: 1.0, monotonic=time.monotonic))
 
-    assert (await registry.add(conn("late-clock"), 3))[1] == ["chan-0"]
+    assert await connect(registry, conn("late-clock"), 3) == ["chan-0"]
 
     assert await user_entries(registry) == {"chan-1", "chan-2", "chan-late-clock"}
 
@@ -285,16 +308,18 @@ async def test_concurrent_connects_past_the_cap_evict_each_excess_socket_once(re
     cap = 3
     try:
         for n in range(cap):
-            await one.add(conn(n), cap)
+            assert await connect(one, conn(n), cap) == []
         connecting = list(range(cap, cap + 8))
-        results = await asyncio.gather(*[(one if i % 2 else other).add(conn(n), cap) for i, n in enumerate(connecting)])
+        results = await asyncio.gather(
+            *[connect(one if i % 2 else other, conn(n), cap) for i, n in enumerate(connecting)]
+        )
     finally:
         await other.redis.aclose()
 
-    evicted = [channel for _first, evict in results for channel in evict]
+    evicted = [channel for evict in results for channel in evict]
     assert len(evicted) == len(set(evicted)), f"evicted twice: {evicted}"
     assert len(evicted) == len(connecting)  # the excess: cap + 8 sockets, down to cap
-    for n, (_first, evict) in zip(connecting, results, strict=True):
+    for n, evict in zip(connecting, results, strict=True):
         assert f"chan-{n}" not in evict
     remaining = await user_entries(one)
     assert len(remaining) == cap
@@ -347,15 +372,16 @@ async def test_connecting_reads_a_bounded_number_of_entries_however_many_sockets
     registry = redis_registry
     sockets = 500
     for n in range(sockets):
-        await registry.add(conn(n), 1000)
+        await registry.add(conn(n))
     counter = ReplyCounter(monkeypatch)
     bound = 2 * presence.SCAN_BATCH + 10
 
-    first, evict = await registry.add(conn(sockets), 1000)
+    first = await registry.add(conn(sockets))
+    evict = await registry.admit(conn(sockets), 1000)
 
     assert (first, evict) == (False, [])
     assert counter.entries <= bound, f"a connect read {counter.entries} entries for {sockets} sockets"
-    assert counter.replies <= 12, f"a connect took {counter.replies} replies"
+    assert counter.replies <= 13, f"a connect took {counter.replies} replies"
 
     counter.reset()
     assert await registry.remove(conn(0)) is False
@@ -370,12 +396,12 @@ async def test_removing_the_last_live_socket_reports_offline_despite_dead_entrie
     """Dead entries (a crashed process's, more than a batch of them in the second case) newer
     than the user's live sockets do not keep the user online, nor hide an older live socket."""
     registry = redis_registry
-    await registry.add(conn("old"), 1000)
+    await registry.add(conn("old"))
     crashed = [f"dead-{n}" for n in range(dead)]
     for channel in crashed:
-        await registry.add(conn(channel), 1000)
+        await registry.add(conn(channel))
     await crash(registry, *crashed)
-    await registry.add(conn("new"), 1000)
+    await registry.add(conn("new"))
     assert len(await user_entries(registry)) >= 2  # the dead entries are still listed...
 
     assert await registry.remove(conn("new")) is False  # ...behind them, "old" is still live
@@ -389,7 +415,7 @@ async def test_removing_the_last_live_socket_reports_offline_despite_dead_entrie
 async def test_removing_a_socket_reports_offline_only_when_no_live_one_is_left(redis_registry):
     registry = redis_registry
     for n in range(3):
-        await registry.add(conn(n), 5)
+        await registry.add(conn(n))
     await crash(registry, 0)  # a dead entry, older than both live ones
 
     assert await registry.remove(conn(2)) is False  # chan-1 is live

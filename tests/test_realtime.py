@@ -411,6 +411,47 @@ async def test_sixth_socket_closes_the_oldest_with_4009(agent, settings):
         await c.disconnect()
 
 
+async def test_a_client_gone_before_its_hello_never_counts_against_the_cap(agent, settings, monkeypatch):
+    """In a connect storm a client may give up waiting for its hello while the server still
+    prepares it. That socket must not count against its user's cap: counted, it evicted a live
+    socket of the same user (4009) until the server had undone it."""
+    import threading
+
+    from channels.testing import WebsocketCommunicator
+
+    from pytake.asgi import application
+    from realtime import consumers
+    from realtime.presence import registry
+    from tests.conftest import access_token_for
+
+    settings.PYTAKE_WS_MAX_PER_USER = 1
+    live = await connect(agent)
+    preparing, release = threading.Event(), threading.Event()
+    real_last_id = consumers.tenant_last_event_id
+
+    def slow_last_id(tenant_id):
+        preparing.set()
+        release.wait(10)
+        return real_last_id(tenant_id)
+
+    monkeypatch.setattr(consumers, "tenant_last_event_id", slow_last_id)
+    token = await db(access_token_for)(agent)
+    gone = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token])
+    try:
+        await gone.send_input({"type": "websocket.connect"})
+        assert (await gone.receive_output(timeout=5))["type"] == "websocket.accept"
+        assert await asyncio.to_thread(preparing.wait, 5)
+        await gone.send_input({"type": "websocket.disconnect", "code": 1006})
+    finally:
+        release.set()
+    await gone.wait(timeout=5)  # the consumer finished, its teardown included
+    # The live socket's entry is still there (an eviction removes it before its close arrives).
+    assert await registry().online([f"u{agent.pk}"]) == {f"u{agent.pk}"}
+    assert (await command(live, action="ping"))["type"] == "pong"
+    await live.disconnect()
+    assert await registry().online([f"u{agent.pk}"]) == set()
+
+
 async def test_max_joined_conversations(tenant, supervisor, settings):
     settings.PYTAKE_WS_MAX_JOINED = 2
     conversations = [await db(convo)(tenant) for _ in range(3)]
