@@ -252,19 +252,21 @@ def use_publish_loop() -> None:
         publish_loop = PublishLoop()
 
 
+def _what(message: dict[str, Any]) -> str:
+    return f"event {message['id']} (it stays in the log)" if message.get("id") else f"a {message['type']} message"
+
+
 async def _send_to_groups(layer: Any, routes: list[str], message: dict[str, Any]) -> None:
     for group in routes:
         try:
             await layer.group_send(group, group_message(group, message))
         except Exception:
-            log.warning(
-                "publish of event %s to %s failed; it stays in the log", message.get("id"), group, exc_info=True
-            )
+            log.warning("publish of %s to %s failed", _what(message), group, exc_info=True)
 
 
-def _publish(routes: list[str], message: dict[str, Any]) -> None:
-    """The fast path. A failure here (Redis away) loses nothing: the event is in the log, and
-    clients get it on resume."""
+def send_to_groups(routes: list[str], message: dict[str, Any]) -> None:
+    """Send a channel-layer message to each group from sync code (a request thread, a worker's
+    task): on the worker's publish loop, else on the server's. Never raises: a failure is logged."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -274,7 +276,13 @@ def _publish(routes: list[str], message: dict[str, Any]) -> None:
         else:
             async_to_sync(_send_to_groups)(layer, routes, message)
     except Exception:
-        log.warning("publish of event %s failed; it stays in the log", message.get("id"), exc_info=True)
+        log.warning("publish of %s failed", _what(message), exc_info=True)
+
+
+def _publish(routes: list[str], message: dict[str, Any]) -> None:
+    """The fast path of logged and ephemeral events. A failure here (Redis away) loses nothing:
+    a logged event is in the log, and clients get it on resume."""
+    send_to_groups(routes, message)
 
 
 def _ephemeral_message(

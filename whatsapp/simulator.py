@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connections, transaction
 from django.utils import timezone
 
 from conversations.models import WhatsAppAccount
+from realtime.events import send_to_groups
 from whatsapp.models import FaultKind, SimDirection, SimulatedMedia, SimulatedMessage, SimulatorFault
 from whatsapp.services import signature_for
 
@@ -184,17 +183,11 @@ def deliver_webhook(phone_number_id: str, value: dict[str, Any], attempt: int = 
 
 
 def publish(phone_number_id: str, wa_id: str, frame_type: str, data: dict[str, Any]) -> None:
-    """Push a frame to the phone page(s) of one customer. Call from a request thread."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(
-            phone_group(phone_number_id, wa_id),
-            {"type": "simulator.frame", "frame": {"type": frame_type, "data": data}},
-        )
-    except Exception:  # the phone page is a convenience: never fail the API call for it
-        logger.exception("simulator: publish to the phone page failed")
+    """Push a frame to the phone page(s) of one customer, from sync code. Best effort: a failure
+    is logged, never raised (the phone page is a convenience, not the API call's outcome)."""
+    send_to_groups(
+        [phone_group(phone_number_id, wa_id)], {"type": "simulator.frame", "frame": {"type": frame_type, "data": data}}
+    )
 
 
 def sim_message_data(message: SimulatedMessage) -> dict[str, Any]:
