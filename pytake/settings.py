@@ -261,6 +261,11 @@ WHATSAPP_STALE_WEBHOOK_SECONDS = env_int("WHATSAPP_STALE_WEBHOOK_SECONDS", 180)
 # An outbound message still pending (never handed to the Graph API) after this long is enqueued
 # again (the broker was down when it was saved, or its task was lost); after a day it fails.
 WHATSAPP_SEND_STALE_SECONDS = env_int("WHATSAPP_SEND_STALE_SECONDS", 120)
+# A send whose Graph API call may have gone through with its answer lost (a read timeout) is tried
+# again only after this long, and only if no status webhook named the message meanwhile (each
+# message carries its id in biz_opaque_callback_data; Meta reports "sent" within seconds): the
+# Cloud API has no idempotency key, and sending again at once could deliver it twice.
+WHATSAPP_SEND_UNCONFIRMED_SECONDS = env_int("WHATSAPP_SEND_UNCONFIRMED_SECONDS", 60)
 # Celery queue of the WhatsApp tasks (empty: Celery's default queue).
 WHATSAPP_CELERY_QUEUE = env_str("WHATSAPP_CELERY_QUEUE", "")
 # The built-in Cloud API simulator and its phone page. On by default only while no real Graph API

@@ -110,6 +110,50 @@ def test_a_500_is_retried_and_the_message_still_goes(sim, api_for, supervisor, c
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_send_whose_answer_is_lost_reaches_the_phone_once(sim, api_for, supervisor, conversation, settings):
+    """Meta sends the message but its answer never reaches PyTake (the client times out): the
+    Cloud API has no idempotency key, so sending again would put it on the phone twice. The
+    "sent" status names the message (``biz_opaque_callback_data``) and gives it its wamid; the
+    retry finds it sent."""
+    settings.WHATSAPP_HTTP_TIMEOUT = 1.0
+    http_client_close()  # the client takes its timeout when it is made
+    _arm(sim, "answer_lost")
+    response = _send(api_for, supervisor, conversation)
+    assert response.status_code == 201, response.content
+    on_phone = SimulatedMessage.objects.get(direction=SimDirection.TO_CUSTOMER)
+    assert on_phone.callback_data == f"pytake:{response.json()['id']}"
+    message = Message.objects.get(pk=response.json()["id"])
+
+    def read():
+        message.refresh_from_db()
+        return message.status == MessageStatus.READ
+
+    wait_until(read, what="status read via signed webhooks")
+    assert message.whatsapp_message_id == on_phone.wamid
+    assert SimulatedMessage.objects.filter(direction=SimDirection.TO_CUSTOMER).count() == 1
+    assert not SimulatorFault.objects.exists()
+
+
+def test_a_lost_answer_waits_for_its_status_before_a_retry_and_a_refused_connection_does_not(settings):
+    """Only a failure to connect proves a request never reached Meta; after a read timeout the
+    retry waits WHATSAPP_SEND_UNCONFIRMED_SECONDS, for the status that would name the message."""
+    from whatsapp.client import GraphClient, GraphError
+    from whatsapp.tasks import send_retry_delay
+
+    settings.WHATSAPP_SEND_UNCONFIRMED_SECONDS = 45
+    settings.WHATSAPP_HTTP_TIMEOUT = 1.0
+    http_client_close()
+    refused = GraphClient(phone_number_id="1", access_token="t", base_url="http://127.0.0.1:9")  # discard port
+    with pytest.raises(GraphError) as caught:
+        refused.send_text(to="1", text="hi")
+    http_client_close()
+    assert caught.value.transient and not caught.value.maybe_sent
+    assert send_retry_delay(caught.value, 0) <= 2.0
+    lost = GraphError(0, None, "ReadTimeout: timed out", transient=True, maybe_sent=True)
+    assert all(45 <= send_retry_delay(lost, retries) <= 300 for retries in range(6))
+
+
+@pytest.mark.django_db(transaction=True)
 def test_500_until_retries_run_out_fails_the_message(sim, api_for, supervisor, conversation):
     _arm(sim, "server_error", count=50)
     response = _send(api_for, supervisor, conversation)

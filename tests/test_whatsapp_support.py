@@ -59,10 +59,21 @@ def text_payload(
     }
 
 
-def status_payload(phone_number_id: str, *, wamid: str, status: str, ts: int, wa_id: str = "16505551234", errors=None):
+def status_payload(
+    phone_number_id: str,
+    *,
+    wamid: str,
+    status: str,
+    ts: int,
+    wa_id: str = "16505551234",
+    errors=None,
+    callback_data: str = "",
+):
     value: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(ts), "recipient_id": wa_id}
     if errors:
         value["errors"] = errors
+    if callback_data:
+        value["biz_opaque_callback_data"] = callback_data
     payload = text_payload(phone_number_id, wa_id=wa_id, wamid="x", text="x")
     change = payload["entry"][0]["changes"][0]["value"]
     del change["contacts"], change["messages"]

@@ -465,6 +465,63 @@ def test_a_status_for_another_tenants_message_is_not_applied(deliver, account, o
     assert foreign.status == MessageStatus.SENT
 
 
+def _unsent(conversation, account):
+    """An outbound message whose Graph API call went out but whose answer (its wamid) was lost."""
+    return factories.MessageFactory(
+        conversation=conversation,
+        direction=Direction.OUTBOUND,
+        sender_type=SenderType.AGENT,
+        status=MessageStatus.PENDING,
+        whatsapp_account=account,
+        whatsapp_message_id=None,
+    )
+
+
+def test_a_status_naming_an_unsent_message_in_its_callback_data_gives_it_its_wamid(deliver, account, tenant):
+    """Every message goes out with its id in ``biz_opaque_callback_data``, which Meta echoes in
+    its statuses: a send whose answer was lost learns its wamid, and is not sent again."""
+    message = _unsent(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
+    payload = status_payload(
+        account.phone_number_id,
+        wamid="wamid.lost-answer",
+        status="delivered",
+        ts=1712595601,
+        callback_data=f"pytake:{message.pk}",
+    )
+    deliver(payload)
+    message.refresh_from_db()
+    assert message.whatsapp_message_id == "wamid.lost-answer"
+    assert message.status == MessageStatus.DELIVERED
+    assert services._sendable(message.pk) is None  # a retry or the sweeper leaves it alone
+
+
+@pytest.mark.parametrize("case", ["other-tenant", "not-ours", "already-sent"])
+def test_callback_data_links_only_the_signing_accounts_unsent_messages(deliver, account, tenant, other_tenant, case):
+    """A status can only name a message of the account that signed it, still without a wamid;
+    a callback that is not PyTake's is ignored."""
+    if case == "other-tenant":
+        other_account = factories.WhatsAppAccountFactory(tenant=other_tenant)
+        target = _unsent(
+            factories.ConversationFactory(tenant=other_tenant, whatsapp_account=other_account), other_account
+        )
+        callback = f"pytake:{target.pk}"
+    else:
+        target = _unsent(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
+        callback = "campaign-42" if case == "not-ours" else f"pytake:{target.pk}"
+        if case == "already-sent":
+            Message.objects.filter(pk=target.pk).update(whatsapp_message_id="wamid.own", status=MessageStatus.SENT)
+    payload = status_payload(
+        account.phone_number_id, wamid="wamid.someone-else", status="read", ts=1712595601, callback_data=callback
+    )
+    assert deliver(payload).status_code == 200
+    before = (
+        (target.whatsapp_message_id, target.status) if case != "already-sent" else ("wamid.own", MessageStatus.SENT)
+    )
+    target.refresh_from_db()
+    assert (target.whatsapp_message_id, target.status) == before
+    assert StatusReceipt.objects.get().applied is False  # kept, for a message that may appear
+
+
 # --- Dead letters ------------------------------------------------------------------------------------
 
 

@@ -57,7 +57,10 @@ class GraphError(Exception):
     """An error answer (or no answer) from the Graph API.
 
     ``transient`` says whether trying again later can succeed (timeouts, 5xx, 429, Meta's
-    throttling codes); a permanent error will fail the same way every time.
+    throttling codes); a permanent error will fail the same way every time. ``maybe_sent`` says
+    that the request may have reached Meta and been carried out, its answer lost (a read
+    timeout, a connection dropped after the request went out): a message sent again at once could
+    reach the customer twice, since the Cloud API has no idempotency key.
     """
 
     http_status: int
@@ -66,6 +69,7 @@ class GraphError(Exception):
     details: str = ""
     transient: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    maybe_sent: bool = False
 
     def __str__(self) -> str:
         return f"Graph API error {self.code} (HTTP {self.http_status}): {self.title} {self.details}".strip()
@@ -118,7 +122,10 @@ class GraphClient:
                 method, url, json=json, headers={"Authorization": f"Bearer {self.access_token}"}
             )
         except httpx.TransportError as exc:  # timeouts, refused connections, resets
-            raise GraphError(0, None, f"{type(exc).__name__}: {exc}"[:255], transient=True) from exc
+            # Only a failure to connect proves the request never left; after that, it may have.
+            never_left = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            title = f"{type(exc).__name__}: {exc}"[:255]
+            raise GraphError(0, None, title, transient=True, maybe_sent=not never_left) from exc
         if response.status_code >= 400:
             raise _error_from(response)
         return response
@@ -128,21 +135,34 @@ class GraphClient:
         data = self._request("POST", f"{self.root}/{self.phone_number_id}/messages", json=body).json()
         return data if isinstance(data, dict) else {}
 
-    def send(self, *, to: str, kind: str, content: dict[str, Any], context_wamid: str | None = None) -> str:
-        """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …)."""
+    def send(
+        self,
+        *,
+        to: str,
+        kind: str,
+        content: dict[str, Any],
+        context_wamid: str | None = None,
+        callback_data: str = "",
+    ) -> str:
+        """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …).
+        ``callback_data`` (``biz_opaque_callback_data``, up to 512 characters) comes back in every
+        status webhook of the message, so a status can name the message before its wamid is known."""
         payload: dict[str, Any] = {"recipient_type": "individual", "to": to, "type": kind, kind: content}
         if context_wamid:
             payload["context"] = {"message_id": context_wamid}
+        if callback_data:
+            payload["biz_opaque_callback_data"] = callback_data[:512]
         data = self._post_message(payload)
         messages = data.get("messages")
         if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
             raise GraphError(200, None, "The Graph API answered without a message id.", transient=False, raw=data)
         return str(messages[0]["id"])
 
-    def send_text(self, *, to: str, text: str, preview_url: bool = False) -> str:
-        return self.send(to=to, kind="text", content={"body": text, "preview_url": preview_url})
+    def send_text(self, *, to: str, text: str, preview_url: bool = False, callback_data: str = "") -> str:
+        content = {"body": text, "preview_url": preview_url}
+        return self.send(to=to, kind="text", content=content, callback_data=callback_data)
 
-    def send_buttons(self, *, to: str, text: str, buttons: list[str]) -> str:
+    def send_buttons(self, *, to: str, text: str, buttons: list[str], callback_data: str = "") -> str:
         """Text with up to three reply buttons (an interactive message). Meta limits a button
         title to 20 characters and its id to 256; the tap comes back as a ``button_reply``."""
         content = {
@@ -155,26 +175,35 @@ class GraphClient:
                 ]
             },
         }
-        return self.send(to=to, kind="interactive", content=content)
+        return self.send(to=to, kind="interactive", content=content, callback_data=callback_data)
 
-    def send_media_link(self, *, to: str, kind: str, link: str, caption: str = "", filename: str = "") -> str:
+    def send_media_link(
+        self, *, to: str, kind: str, link: str, caption: str = "", filename: str = "", callback_data: str = ""
+    ) -> str:
         content: dict[str, Any] = {"link": link}
         if caption and kind in {"image", "video", "document"}:
             content["caption"] = caption
         if filename and kind == "document":
             content["filename"] = filename
-        return self.send(to=to, kind=kind, content=content)
+        return self.send(to=to, kind=kind, content=content, callback_data=callback_data)
 
     def send_template(
-        self, *, to: str, name: str, language: str, components: list[dict[str, Any]] | None = None
+        self,
+        *,
+        to: str,
+        name: str,
+        language: str,
+        components: list[dict[str, Any]] | None = None,
+        callback_data: str = "",
     ) -> str:
         content: dict[str, Any] = {"name": name, "language": {"code": language}}
         if components:
             content["components"] = components
-        return self.send(to=to, kind="template", content=content)
+        return self.send(to=to, kind="template", content=content, callback_data=callback_data)
 
-    def send_reaction(self, *, to: str, wamid: str, emoji: str) -> str:
-        return self.send(to=to, kind="reaction", content={"message_id": wamid, "emoji": emoji})
+    def send_reaction(self, *, to: str, wamid: str, emoji: str, callback_data: str = "") -> str:
+        content = {"message_id": wamid, "emoji": emoji}
+        return self.send(to=to, kind="reaction", content=content, callback_data=callback_data)
 
     def mark_read(self, *, wamid: str, typing: bool = False) -> None:
         """Mark an inbound message (and the ones before it) read; with ``typing`` also show the

@@ -80,6 +80,7 @@ class SimulatedMessage(models.Model):
     type = models.CharField(max_length=32)
     body = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, default="sent")
+    callback_data = models.CharField(max_length=512, blank=True)  # biz_opaque_callback_data, echoed in statuses
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -110,6 +111,7 @@ class FaultKind(models.TextChoices):
     SERVER_ERROR = "server_error", "HTTP 500"
     RATE_LIMIT = "rate_limit", "HTTP 429 (code 130429)"
     OUTSIDE_WINDOW = "outside_window", "Code 131047 (re-engagement: outside the 24-hour window)"
+    ANSWER_LOST = "answer_lost", "Sent, but answered only after the client's timeout"
 
 
 class SimulatorFault(models.Model):

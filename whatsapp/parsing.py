@@ -52,6 +52,7 @@ class StatusUpdate:
     recipient_id: str
     errors: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    callback_data: str = ""  # biz_opaque_callback_data, as sent with the message
 
     @property
     def error_code(self) -> int | None:
@@ -128,6 +129,7 @@ def parse_status(phone_number_id: str, status: dict[str, Any]) -> StatusUpdate:
         recipient_id=str(status.get("recipient_id", "")),
         errors=errors,
         raw=status,
+        callback_data=str(status.get("biz_opaque_callback_data") or ""),
     )
 
 

@@ -220,8 +220,41 @@ def status_receive(*, account: WhatsAppAccount, update: parsing.StatusUpdate) ->
     if update.status is None:
         logger.info("WhatsApp status %r for %s is not one PyTake knows; kept", update.raw_status, update.wamid)
         return receipt
+    _wamid_link(account=account, update=update)
     receipts_apply_pending(account_id=account.pk, wamid=update.wamid)
     return receipt
+
+
+CALLBACK_PREFIX = "pytake:"
+
+
+def _callback_data(message: Message) -> str:
+    """What a sent message carries in ``biz_opaque_callback_data``: its id."""
+    return f"{CALLBACK_PREFIX}{message.pk}"
+
+
+def _wamid_link(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> None:
+    """A status naming (in its callback data) one of this account's messages that has no wamid:
+    its Graph API call went through but the answer was lost. Keep the wamid, so that the message
+    is not sent again (``message_send`` leaves a message with a wamid alone)."""
+    raw_id = update.callback_data.removeprefix(CALLBACK_PREFIX)
+    if not update.callback_data.startswith(CALLBACK_PREFIX) or not raw_id.isdigit():
+        return
+    message_id = (
+        Message.objects.filter(
+            Q(whatsapp_account=account) | Q(whatsapp_account__isnull=True, conversation__whatsapp_account=account),
+            pk=int(raw_id),
+            direction=Direction.OUTBOUND,
+            status=MessageStatus.PENDING,
+            whatsapp_message_id__isnull=True,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if message_id is None:
+        return
+    conversation_services.message_set_sent(message_id=message_id, wamid=update.wamid, at=update.timestamp)
+    logger.info("WhatsApp message %s: wamid %s learnt from its status", message_id, update.wamid)
 
 
 def receipts_apply_pending(*, account_id: int, wamid: str) -> int:
@@ -267,11 +300,12 @@ def _client_for(account: WhatsAppAccount) -> GraphClient:
 
 def _send_one(client: GraphClient, message: Message, to: str) -> str:
     content = message.content if isinstance(message.content, dict) else {}
+    callback = _callback_data(message)
     if message.type == MessageType.TEXT:
         buttons = [str(b) for b in content.get("quick_replies") or [] if str(b).strip()]
         if buttons:  # the bot's quick replies become WhatsApp reply buttons
-            return client.send_buttons(to=to, text=message.text, buttons=buttons)
-        return client.send_text(to=to, text=message.text)
+            return client.send_buttons(to=to, text=message.text, buttons=buttons, callback_data=callback)
+        return client.send_text(to=to, text=message.text, callback_data=callback)
     if message.type in parsing.MEDIA_KINDS:
         return client.send_media_link(
             to=to,
@@ -279,6 +313,7 @@ def _send_one(client: GraphClient, message: Message, to: str) -> str:
             link=str(content.get("link", "")),
             caption=str(content.get("caption", "")),
             filename=str(content.get("filename", "")),
+            callback_data=callback,
         )
     if message.type == MessageType.TEMPLATE:
         return client.send_template(
@@ -286,10 +321,14 @@ def _send_one(client: GraphClient, message: Message, to: str) -> str:
             name=str(content.get("name", "")),
             language=str(content.get("language", "en_US")),
             components=content.get("components") or None,
+            callback_data=callback,
         )
     if message.type == MessageType.REACTION:
         return client.send_reaction(
-            to=to, wamid=str(content.get("message_id", "")), emoji=str(content.get("emoji", ""))
+            to=to,
+            wamid=str(content.get("message_id", "")),
+            emoji=str(content.get("emoji", "")),
+            callback_data=callback,
         )
     raise GraphError(0, None, f"PyTake cannot send a {message.type} message.", transient=False)
 

@@ -287,8 +287,10 @@ def _status_delays() -> list[float | None]:
     return delays + [None] * (3 - len(delays))
 
 
-def _status_value(wamid: str, wa_id: str, status: str) -> dict[str, Any]:
+def _status_value(wamid: str, wa_id: str, status: str, callback_data: str = "") -> dict[str, Any]:
     value: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())), "recipient_id": wa_id}
+    if callback_data:  # Meta echoes the message's biz_opaque_callback_data in each of its statuses
+        value["biz_opaque_callback_data"] = callback_data
     if status in ("sent", "delivered"):
         value["conversation"] = {"id": hashlib.md5(wa_id.encode()).hexdigest(), "origin": {"type": "service"}}
         value["pricing"] = {
@@ -302,7 +304,8 @@ def _status_value(wamid: str, wa_id: str, status: str) -> dict[str, Any]:
 
 def _set_status_then_callback(phone_number_id: str, wamid: str, wa_id: str, status: str) -> None:
     SimulatedMessage.objects.filter(wamid=wamid).update(status=status)
-    deliver_webhook(phone_number_id, _status_value(wamid, wa_id, status))
+    callback_data = SimulatedMessage.objects.filter(wamid=wamid).values_list("callback_data", flat=True).first()
+    deliver_webhook(phone_number_id, _status_value(wamid, wa_id, status, callback_data or ""))
 
 
 def handle_messages_post(phone_number_id: str, authorization: str | None, raw: bytes) -> GraphAnswer:
@@ -335,7 +338,7 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         fault = FaultKind.SERVER_ERROR
     if fault == FaultKind.OUTSIDE_WINDOW and kind == "template":
         fault = None  # templates are exactly what is allowed outside the window
-    if fault is not None:
+    if fault is not None and fault != FaultKind.ANSWER_LOST:
         return _fault_answer(fault)
 
     wamid = new_wamid()
@@ -347,11 +350,16 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         type=kind,
         body=body[kind],
         status="accepted",
+        callback_data=str(body.get("biz_opaque_callback_data") or "")[:512],
     )
     publish(phone_number_id, to, "message.new", sim_message_data(message))
     for delay, status in zip(_status_delays(), ("sent", "delivered", "read"), strict=True):
         if delay is not None:
             scheduler.schedule(delay, lambda s=status: _set_status_then_callback(phone_number_id, wamid, to, s))  # type: ignore[misc]
+    if fault == FaultKind.ANSWER_LOST:
+        # Sent, but the answer comes after the client has given up (it sees a read timeout):
+        # only the statuses, which name the message in their callback data, tell it went out.
+        time.sleep(float(settings.WHATSAPP_HTTP_TIMEOUT) + 1.0)
     return GraphAnswer(
         200,
         {

@@ -29,6 +29,16 @@ def backoff(retries: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     return random.uniform(0, min(cap, base * (2**retries)))
 
 
+def send_retry_delay(error: GraphError, retries: int) -> float:
+    """Seconds before a failed send is tried again: the backoff, and for a call that may have
+    gone through (``maybe_sent``) at least ``WHATSAPP_SEND_UNCONFIRMED_SECONDS``, so that its
+    "sent" status can name the message first (``services.status_receive``)."""
+    delay = backoff(retries)
+    if error.maybe_sent:
+        delay = max(delay, float(settings.WHATSAPP_SEND_UNCONFIRMED_SECONDS))
+    return delay
+
+
 def _options() -> dict[str, Any]:
     queue = settings.WHATSAPP_CELERY_QUEUE
     return {"queue": queue} if queue else {}
@@ -53,7 +63,8 @@ def send_message(self: Task, message_id: int) -> None:
         services.message_send(message_id=message_id)
     except GraphError as exc:
         if exc.transient and self.request.retries < SEND_MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=backoff(self.request.retries), **_options()) from exc
+            countdown = send_retry_delay(exc, self.request.retries)
+            raise self.retry(exc=exc, countdown=countdown, **_options()) from exc
         logger.warning("WhatsApp message %s failed: %s", message_id, exc)
         services.message_send_failed(message_id=message_id, error=exc)
 
