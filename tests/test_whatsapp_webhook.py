@@ -28,7 +28,7 @@ from tests.test_whatsapp_support import (
     status_payload,
     text_payload,
 )
-from whatsapp import services
+from whatsapp import parsing, services
 from whatsapp.models import StatusReceipt, WebhookEvent, WebhookEventStatus
 from whatsapp.services import signature_for
 
@@ -495,7 +495,7 @@ def test_a_status_naming_an_unsent_message_in_its_callback_data_gives_it_its_wam
     assert services._sendable(message.pk) is None  # a retry or the sweeper leaves it alone
 
 
-@pytest.mark.parametrize("case", ["other-tenant", "not-ours", "already-sent"])
+@pytest.mark.parametrize("case", ["other-tenant", "not-ours", "huge-id", "not-ascii", "already-sent"])
 def test_callback_data_links_only_the_signing_accounts_unsent_messages(deliver, account, tenant, other_tenant, case):
     """A status can only name a message of the account that signed it, still without a wamid;
     a callback that is not PyTake's is ignored."""
@@ -507,7 +507,9 @@ def test_callback_data_links_only_the_signing_accounts_unsent_messages(deliver, 
         callback = f"pytake:{target.pk}"
     else:
         target = _unsent(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
-        callback = "campaign-42" if case == "not-ours" else f"pytake:{target.pk}"
+        callback = {"not-ours": "campaign-42", "huge-id": "pytake:" + "9" * 30, "not-ascii": "pytake:\u00b2"}.get(
+            case, f"pytake:{target.pk}"
+        )
         if case == "already-sent":
             Message.objects.filter(pk=target.pk).update(whatsapp_message_id="wamid.own", status=MessageStatus.SENT)
     payload = status_payload(
@@ -520,6 +522,18 @@ def test_callback_data_links_only_the_signing_accounts_unsent_messages(deliver, 
     target.refresh_from_db()
     assert (target.whatsapp_message_id, target.status) == before
     assert StatusReceipt.objects.get().applied is False  # kept, for a message that may appear
+    assert WebhookEvent.objects.get().status == WebhookEventStatus.PROCESSED
+
+
+@pytest.mark.parametrize("callback", ["pytake:" + "9" * 30, "pytake:\u00b2", "pytake:-1", "pytake:", "pytake:1e3"])
+def test_a_forged_callback_id_is_ignored_without_an_error(account, callback):
+    """Callback data comes back from outside: anything but an id PyTake could have written is
+    ignored (an error here would fail the status's first processing)."""
+    update = parsing.parse_status(
+        account.phone_number_id,
+        {"id": "wamid.x", "status": "sent", "timestamp": "1712595600", "biz_opaque_callback_data": callback},
+    )
+    services._wamid_link(account=account, update=update)  # raises nothing, links nothing
 
 
 # --- Dead letters ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import mimetypes
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -238,8 +239,8 @@ def _wamid_link(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> No
     its Graph API call went through but the answer was lost. Keep the wamid, so that the message
     is not sent again (``message_send`` leaves a message with a wamid alone)."""
     raw_id = update.callback_data.removeprefix(CALLBACK_PREFIX)
-    if not update.callback_data.startswith(CALLBACK_PREFIX) or not raw_id.isdigit():
-        return
+    if not update.callback_data.startswith(CALLBACK_PREFIX) or not re.fullmatch(r"[0-9]{1,18}", raw_id):
+        return  # not ours (another app's, or forged): nothing to link
     message_id = (
         Message.objects.filter(
             Q(whatsapp_account=account) | Q(whatsapp_account__isnull=True, conversation__whatsapp_account=account),
