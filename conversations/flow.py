@@ -7,7 +7,8 @@ Entry points (call them after the change that triggers them has committed):
   put it in the queue.
 - ``queue_changed(tenant_id=…)``: the queue or an agent's load changed: assign what can be
   assigned, then tell waiting customers their new position.
-- ``agent_went_away(user_id=…)`` / ``agent_came_back(user_id=…)``: presence or availability changed.
+- ``agents_went_away(user_ids=…)`` / ``agents_came_back(tenant_id=…, user_ids=…)``: presence or
+  availability changed (the singular ``agent_went_away`` / ``agent_came_back`` for one agent).
 """
 
 from __future__ import annotations
@@ -245,18 +246,28 @@ def _tell_position(*, conversation: Conversation, position: int, estimate: int) 
 # --- agents coming and going --------------------------------------------------------------------
 
 
+def agents_went_away(*, user_ids: list[int]) -> None:
+    """The agents went offline (last socket closed) or set themselves away. Their conversations
+    stay theirs; after ``PYTAKE_AWAY_REQUEUE_SECONDS`` (if set) they return to the queue. An
+    absence already recorded keeps its start."""
+    AgentAbsence.objects.bulk_create([AgentAbsence(user_id=pk) for pk in user_ids], ignore_conflicts=True)
+
+
+def agents_came_back(*, tenant_id: int, user_ids: list[int]) -> None:
+    """The tenant's agents are online and available again: forget their absences, and give them
+    work (one pass of the queue for all of them)."""
+    AgentAbsence.objects.filter(user_id__in=user_ids).delete()
+    transaction.on_commit(lambda: queue_changed(tenant_id=tenant_id), robust=True)
+
+
 def agent_went_away(*, user_id: int) -> None:
-    """The agent went offline (last socket closed) or set themselves away. Their conversations
-    stay theirs; after ``PYTAKE_AWAY_REQUEUE_SECONDS`` (if set) they return to the queue."""
-    AgentAbsence.objects.get_or_create(user_id=user_id)
+    agents_went_away(user_ids=[user_id])
 
 
 def agent_came_back(*, user_id: int) -> None:
-    """The agent is online and available again: forget the absence, and give them work."""
-    AgentAbsence.objects.filter(user_id=user_id).delete()
     tenant_id = User.objects.filter(pk=user_id).values_list("tenant_id", flat=True).first()
     if tenant_id is not None:
-        transaction.on_commit(lambda: queue_changed(tenant_id=tenant_id), robust=True)
+        agents_came_back(tenant_id=tenant_id, user_ids=[user_id])
 
 
 def agents_requeue_absent(*, now: datetime | None = None) -> int:

@@ -27,7 +27,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from conversations import flow, selectors, services
+from conversations import selectors, services
 from conversations.models import Conversation
 from pytake import metrics
 from pytake.errors import ApplicationError, InvalidInput, NotFound
@@ -151,9 +151,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         metrics.WS_CONNECTS.labels("accepted").inc()
         metrics.WS_CONNECTIONS.labels(p.role).inc()
         self.counted = True
-        if first and not p.is_customer:
+        if first and not p.is_customer:  # the batcher also tells the database (absence, queue)
             await presence_batcher().changed(p.tenant_id, p.user_id)
-            await database_sync_to_async(_agent_online)(p.user_id)
         self.last_id = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(p.tenant_id)
         await self._send_json(
             {
@@ -250,7 +249,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         last = await registry().remove(self.connection)
         if last and self.principal.user_id is not None:
             await presence_batcher().changed(self.principal.tenant_id, self.principal.user_id)
-            await database_sync_to_async(flow.agent_went_away)(user_id=self.principal.user_id)
 
     async def _watchdog(self) -> None:
         """Close on token expiry (4001) or on silence past two heartbeats (4008); refresh presence."""
@@ -586,14 +584,6 @@ def _whatsapp_typing(conversation_id: int) -> None:
         typing_indicator_send(conversation_id=conversation_id)
     except Exception:
         log.warning("WhatsApp typing indicator failed for conversation %s", conversation_id, exc_info=True)
-
-
-def _agent_online(user_id: int) -> None:
-    """First socket of a staff member: if they are available, the queue may give them work."""
-    from conversations.models import Availability, User
-
-    if User.objects.filter(pk=user_id, availability=Availability.AVAILABLE).exists():
-        flow.agent_came_back(user_id=user_id)
 
 
 def _conversation_seq(conversation_id: int) -> int:

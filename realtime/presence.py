@@ -423,7 +423,9 @@ class PresenceBatcher:
     tenant opens a window (``window``); at its end the users changed in it are announced
     together, each with the status read *then* from the registry and the database, so a user who
     came and went in the window, or whose sockets moved between processes, is announced as they
-    are, not as they were.
+    are, not as they were. The database learns it in the same step (``_record_presence``:
+    absences, and one pass of the queue for those back): done per socket, on the connect path,
+    it was a third of a server's CPU in a reconnect storm (docs/benchmarks.md).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -477,7 +479,9 @@ class PresenceBatcher:
         from realtime.models import Audience
 
         live = await registry().online([user_key(pk) for pk in user_ids])
-        away = await database_sync_to_async(_away_user_ids, thread_sensitive=False)(user_ids)
+        online = [pk for pk in user_ids if user_key(pk) in live]
+        offline = [pk for pk in user_ids if user_key(pk) not in live]
+        away = await database_sync_to_async(_record_presence, thread_sensitive=False)(tenant_id, online, offline)
         users = [
             {"user_id": pk, "status": "offline" if user_key(pk) not in live else "away" if pk in away else "online"}
             for pk in user_ids
@@ -491,10 +495,20 @@ class PresenceBatcher:
         )
 
 
-def _away_user_ids(user_ids: list[int]) -> set[int]:
+def _record_presence(tenant_id: int, online: list[int], offline: list[int]) -> set[int]:
+    """What a presence window means to the database: those gone are absent from now on, those
+    back and available are not, and the queue may give them work. Returns who of them set
+    themselves away."""
+    from conversations import flow
     from conversations.models import Availability, User
 
-    return set(User.objects.filter(pk__in=user_ids, availability=Availability.AWAY).values_list("pk", flat=True))
+    availability = dict(User.objects.filter(pk__in=[*online, *offline]).values_list("pk", "availability"))
+    if offline:
+        flow.agents_went_away(user_ids=offline)
+    back = [pk for pk in online if availability.get(pk) == Availability.AVAILABLE]
+    if back:
+        flow.agents_came_back(tenant_id=tenant_id, user_ids=back)
+    return {pk for pk, value in availability.items() if value == Availability.AWAY}
 
 
 _batchers: dict[int, PresenceBatcher] = {}

@@ -597,12 +597,21 @@ async def test_presence_first_connect_and_last_disconnect(agent, supervisor, api
     await boss.disconnect()
 
 
-async def test_a_team_connecting_is_announced_in_batches(supervisor, tenant, other_tenant, settings):
+async def test_a_team_connecting_is_announced_in_batches(supervisor, tenant, other_tenant, settings, monkeypatch):
     """N agents connecting cost a few frames, not N: and a user who came and went within one
-    window is announced as they are at its end. Another tenant's agents are never named."""
+    window is announced as they are at its end. Another tenant's agents are never named. The
+    database learns the same in the same batches: absences as they are at the window's end, and
+    one pass of the queue per window instead of one per agent."""
+    from conversations import flow
+    from conversations.flow_models import AgentAbsence
+
     settings.PYTAKE_PRESENCE_BATCH_SECONDS = 1.0
+    queue_passes = []
+    real_queue_changed = flow.queue_changed
+    monkeypatch.setattr(flow, "queue_changed", lambda **kw: (queue_passes.append(kw), real_queue_changed(**kw)))
     boss = await connect(supervisor)
     team = [await db(factories.UserFactory)(tenant=tenant) for _ in range(6)]
+    await db(AgentAbsence.objects.bulk_create)([AgentAbsence(user=user) for user in team])  # all were away
     stranger = await db(factories.UserFactory)(tenant=other_tenant)
     sockets = list(await asyncio.gather(*(connect(user) for user in team)))
     foreign = await connect(stranger)
@@ -616,6 +625,10 @@ async def test_a_team_connecting_is_announced_in_batches(supervisor, tenant, oth
         seen.update({change["user_id"]: change["status"] for change in frame["data"]["users"]})
         assert stranger.pk not in seen
     assert frames <= 3, f"{frames} presence frames for 7 changes"  # one per change without batching
+    absent = await db(lambda: set(AgentAbsence.objects.values_list("user_id", flat=True)))()
+    assert absent == {team[-1].pk}  # the one who came and went is absent again; the others are back
+    assert 1 <= len(queue_passes) <= frames, queue_passes  # one per agent before
+    assert {kw["tenant_id"] for kw in queue_passes} == {tenant.pk}
     for comm in [*sockets, foreign, boss]:
         await comm.disconnect()
 
