@@ -71,6 +71,23 @@ async def hub(layer):
     stop(the_hub)
 
 
+async def test_a_forgotten_socket_gets_nothing_more_and_the_others_keep_their_groups(layer, hub):
+    """``forget`` (a socket leaving, or dropped as too slow) takes it out of each of its groups at
+    once, and only it; its later ``discard`` calls and those of the others still work."""
+    a, b = Socket("a"), Socket("b")
+    for group in ["tenant.1", "user.7", "conversation.3"]:
+        await hub.add(group, a)
+    await hub.add("tenant.1", b)
+    hub.forget(a)
+    hub.deliver(event("tenant.1", 1))
+    hub.deliver(event("user.7", 2))
+    assert (a.got, b.got) == ([], [1])
+    for group in ["tenant.1", "user.7", "conversation.3"]:
+        await hub.discard(group, a)
+    assert hub.member_count("tenant.1") == 1 and hub.member_count("user.7") == 0
+    assert hub._groups_of == {"b": {"tenant.1"}}  # nothing kept for a socket that left
+
+
 async def test_each_event_reaches_its_groups_members_once_and_in_order(layer, hub):
     a, b, other = Socket("a"), Socket("b"), Socket("other")
     await hub.add("tenant.1", a)
