@@ -151,8 +151,10 @@ if REDIS_URL:
                 "hosts": [REDIS_URL],
                 "prefix": env_str("PYTAKE_CHANNEL_PREFIX", "pytake"),
                 "capacity": env_int("PYTAKE_CHANNEL_CAPACITY", 1000),
-                # A process's hub channel carries every event of the process (realtime.hub).
-                "channel_capacity": {"realtime.hub*": 100_000},
+                # A process's hub channel carries every event of the process (realtime.hub). The
+                # core layer keeps all of a process's channels in one Redis key ("specific.…!"),
+                # the hub's included, so there they share its capacity.
+                "channel_capacity": {"realtime.hub*": 100_000, "specific.*": 100_000},
                 "expiry": 60,
             },
         }

@@ -149,7 +149,7 @@ class Hub:
             members = self.members.get(group)
             if members is None:
                 if self.channel is None:
-                    self.channel = await self.layer.new_channel(prefix="realtime.hub")
+                    self.channel = await self.layer.new_channel(prefix=_channel_prefix(self.layer))
                     self._runners = [_task(self._run(self.channel)), _task(self._refresh()), _task(self._probe())]
                 await self.layer.group_add(group, self.channel)
                 members = self.members[group] = {}
@@ -306,6 +306,18 @@ class Hub:
                 for group in list(self.members):
                     if self.channel is not None:
                         await self.layer.group_add(group, self.channel)
+
+
+def _channel_prefix(layer: Any) -> str:
+    """The hub's channel is named ``realtime.hub…``, which the capacity settings look for, except
+    on channels-redis' core layer: there a process reads every channel of its own from one Redis
+    key, named by what comes before the ``!``, in one receive loop at a time, so a channel with
+    another prefix is only read while its own receive holds that loop. The consumers' channels
+    held it, and the hub's events never arrived. There it takes the layer's default prefix (the
+    settings give that channel the hub's capacity)."""
+    from channels_redis.core import RedisChannelLayer
+
+    return "specific" if isinstance(layer, RedisChannelLayer) else "realtime.hub"
 
 
 def _task(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -281,3 +281,37 @@ async def test_late_probes_are_not_taken_for_a_lost_layer():
         assert a.caught_up == 0 and not hub._missed
     finally:
         stop(hub)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("backend", ["core", "pubsub"])
+async def test_events_reach_the_hub_on_both_redis_layers_while_consumers_receive_too(backend):
+    """On channels-redis' core layer a process reads all its channels from one Redis key, one
+    receive loop at a time: a hub channel named apart from the consumers' was never read while a
+    consumer waited on its own channel, and no event reached any socket. Both Redis layers, with
+    a consumer-like receive waiting on the same layer, deliver every event."""
+    import uuid
+
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+    from django.conf import settings
+
+    prefix = f"pytake-test-hub-{uuid.uuid4().hex[:8]}"
+    layer_class = RedisChannelLayer if backend == "core" else RedisPubSubChannelLayer
+    layer = layer_class(hosts=[settings.REDIS_URL], prefix=prefix)
+    the_hub = Hub(layer, asyncio.get_running_loop())
+    consumer_channel = await layer.new_channel()
+    waiting = asyncio.ensure_future(layer.receive(consumer_channel))  # as every consumer does
+    try:
+        a = Socket("a")
+        await the_hub.add("tenant.1", a)
+        for n in range(1, 21):
+            await layer.group_send("tenant.1", event("tenant.1", n))
+        await until(lambda: a.got == list(range(1, 21)))
+        await layer.send(consumer_channel, {"type": "realtime.close", "code": 4009})
+        async with asyncio.timeout(TIMEOUT):
+            assert (await waiting)["code"] == 4009  # and the consumer's own channel still works
+    finally:
+        waiting.cancel()
+        stop(the_hub)
+        await layer.flush()
