@@ -13,36 +13,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import uvloop
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSMsgType, WSTransport, ws_connect
 
-from bench.common import percentile
+from bench.loadgen import (
+    OtherFrames,
+    TextSocket,
+    commands,
+    connect_all,
+    disconnect_all,
+    emit,
+    heartbeat,
+    own_cpu,
+    summary_ms,
+)
 
 
-def emit(**message: Any) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Stats:
+class Stats(OtherFrames):
     def __init__(self) -> None:
+        super().__init__()
         self.step: int | None = None
         self.latencies: list[float] = []
         self.received = 0
         self.duplicates = 0
-        self.other = 0  # non-bench frames (presence, pong, hello...)
-        self.last_other = time.monotonic()
         self.expected: int | None = None
         self.started_wall = 0.0
         self.started_cpu = 0.0
@@ -56,46 +53,16 @@ STATS = Stats()
 CLIENTS: list[Client] = []
 
 
-class Client(WSListener):
+class Client(TextSocket):
     def __init__(self, kind: str, index: int) -> None:
+        super().__init__(index, STATS.errors)
         self.kind = kind
-        self.index = index
-        self.ready = asyncio.get_event_loop().create_future()
         self.last_i = -1
-        self.transport: WSTransport | None = None
-        self.partial: list[bytes] = []
-        self.closed_code: int | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-        if self.kind == "ws" and not self.ready.done():
-            self.ready.set_result(True)
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"socket {self.index} closed during handshake"))
-        elif self.closed_code is None:
-            self.closed_code = -1
-            STATS.errors.append(f"socket {self.index} disconnected")
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.CLOSE:
-            self.closed_code = frame.get_close_code()
-            STATS.errors.append(f"socket {self.index} closed with {self.closed_code}")
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-            return
-        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.CONTINUATION):
-            return
-        if not frame.fin:
-            self.partial.append(frame.get_payload_as_bytes())
-            return
-        if self.partial:
-            text = (b"".join(self.partial) + frame.get_payload_as_bytes()).decode()
-            self.partial = []
-        else:
-            text = frame.get_payload_as_utf8_text()
-        self.on_text(transport, text)
+        super().on_ws_connected(transport)
+        if self.kind == "ws":
+            self.set_ready()
 
     def on_text(self, transport: WSTransport, text: str) -> None:
         now = time.time()
@@ -111,25 +78,23 @@ class Client(WSListener):
                 transport.send(WSMsgType.TEXT, b"40")
                 return
             elif text.startswith("40"):
-                if not self.ready.done():
-                    self.ready.set_result(True)
+                self.set_ready()
                 return
             else:
-                self.note_other()
+                STATS.note_other()
                 return
         else:
             frame = json.loads(text)
             if frame.get("type") == "broadcast":
                 data = frame["data"]
             elif frame.get("type") == "hello":
-                if not self.ready.done():
-                    self.ready.set_result(True)
+                self.set_ready()
                 return
             else:
-                self.note_other()
+                STATS.note_other()
                 return
         if data is None or "step" not in data:
-            self.note_other()
+            STATS.note_other()
             return
         i = data["i"]
         if i <= self.last_i:
@@ -145,10 +110,6 @@ class Client(WSListener):
         if STATS.expected is not None and STATS.received >= STATS.expected and not STATS.complete_sent:
             STATS.complete_sent = True
             emit(event="complete", step=STATS.step, received=STATS.received)
-
-    def note_other(self) -> None:
-        STATS.other += 1
-        STATS.last_other = time.monotonic()
 
 
 def url_for(kind: str, base: str, token: str | None) -> str:
@@ -167,21 +128,6 @@ async def open_one(kind: str, urls: list[str], index: int, token: str | None) ->
     await asyncio.wait_for(client.ready, 120)
     CLIENTS.append(client)  # heartbeats start now: a slow ramp must not trip the server's 4008
     return client
-
-
-async def heartbeat(clients: list[Client], kind: str, every: float) -> None:
-    """PyTake closes a socket it has not heard from in 2 × heartbeat: ping, staggered."""
-    if kind != "pytake":
-        return
-    ping = b'{"action":"ping"}'
-    while True:
-        if not clients:
-            await asyncio.sleep(1)
-        for start in range(0, len(clients), 100):
-            for client in clients[start : start + 100]:
-                if client.transport is not None and client.closed_code is None:
-                    client.transport.send(WSMsgType.TEXT, ping)
-            await asyncio.sleep(every / max(1, len(clients) / 100))
 
 
 async def watch_stall(step: int | None, stall: float) -> None:
@@ -215,40 +161,12 @@ async def main() -> None:
             raise SystemExit(f"need {args.n} tokens, have {len(lines)}")
         tokens = list(lines[: args.n])
 
-    clients: list[Client] = []
-    sem = asyncio.Semaphore(args.concurrency)
-    started = time.monotonic()
-
-    async def guarded(i: int) -> Client:
-        async with sem:
-            return await open_one(args.kind, args.url, i, tokens[i])
-
     hb = asyncio.create_task(heartbeat(CLIENTS, args.kind, args.heartbeat))
-    results = await asyncio.gather(*(guarded(i) for i in range(args.n)), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    clients = [r for r in results if isinstance(r, Client)]
-    emit(
-        event="connected",
-        n=len(clients),
-        failed=len(failures),
-        seconds=time.monotonic() - started,
-        first_error=repr(failures[0]) if failures else None,
-    )
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        command = json.loads(line)
+    clients = await connect_all(args.n, args.concurrency, lambda i: open_one(args.kind, args.url, i, tokens[i]))
+    async for command in commands():
         cmd = command["cmd"]
         if cmd == "quiet":
-            # Wait until no non-bench frames arrived for `seconds` (e.g. the presence storm after connecting).
-            deadline = time.monotonic() + command.get("timeout", 120)
-            while time.monotonic() - STATS.last_other < command["seconds"] and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-            emit(event="quiet", other=STATS.other, waited_out=time.monotonic() >= deadline)
+            await STATS.quiet(command)
         elif cmd == "begin":
             STATS.step = command["step"]
             STATS.latencies, STATS.received, STATS.duplicates = [], 0, 0
@@ -275,10 +193,7 @@ async def main() -> None:
                 wall=wall,
                 client_cpu=cpu,
                 client_util=cpu / wall if wall else 0.0,
-                p50_ms=percentile(lat, 50) * 1000,
-                p90_ms=percentile(lat, 90) * 1000,
-                p99_ms=percentile(lat, 99) * 1000,
-                max_ms=(lat[-1] * 1000) if lat else float("nan"),
+                **summary_ms(lat),
                 receive_span=STATS.last_recv - STATS.first_recv,
                 open_sockets=sum(1 for c in clients if c.closed_code is None),
                 errors=STATS.errors[:5],
@@ -288,9 +203,7 @@ async def main() -> None:
         elif cmd == "quit":
             break
     hb.cancel()
-    for client in clients:
-        if client.transport is not None and client.closed_code is None:
-            client.transport.disconnect()
+    disconnect_all(clients)
     emit(event="bye")
 
 

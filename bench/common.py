@@ -1,26 +1,78 @@
 """Process plumbing shared by the bench scenarios: free ports, pinned subprocesses, CPU and RSS
-readings from /proc, percentiles. Every process started here is stopped by its owner (``Proc.stop``),
-in a ``finally``, with a timeout."""
+readings from /proc, percentiles, py-spy, and what every entry point does first (SIGTERM, log
+directory, Django). Every process started here is stopped by its owner (``Proc.stop``), in a
+``finally``, with a timeout."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import resource
 import select
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
+PY_SPY = str(ROOT / ".venv" / "bin" / "py-spy")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CORE = os.environ.get("BENCH_SERVER_CORE", "0")
 CLIENT_CORE = os.environ.get("BENCH_CLIENT_CORE", "1")
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM (make passes one on) must not cut cleanup short
+    raise KeyboardInterrupt  # runs every ``finally``: servers, workers, peers and clients are stopped
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops the run as Ctrl-C does, through every ``finally``."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def number_list(text: str, kind: Callable[[str], Any] = int) -> list[Any]:
+    """A comma-separated option: ``"50,100,200"`` → ``[50, 100, 200]``."""
+    return [kind(x) for x in text.split(",")]
+
+
+def command_line(module: str) -> str:
+    """How this run was started, as ``python -m <module> <arguments>``."""
+    return " ".join([Path(sys.executable).name, "-m", module, *sys.argv[1:]])
+
+
+def new_log_dir(prefix: str = "", parent: Path = ROOT / "var" / "bench") -> Path:
+    """A fresh directory for a run's process logs, profiles and tokens: ``<parent>/<prefix><timestamp>``."""
+    path = parent / f"{prefix}{time.strftime('%Y%m%d-%H%M%S')}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def setup_django(database_url: str) -> None:
+    """Django in this process, on ``database_url`` (created if missing, migrated): the setup steps."""
+    from pytake.database import ensure_database
+
+    ensure_database(database_url)
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+# --- processes ----------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -42,11 +94,38 @@ def wait_port(port: int, timeout: float = 30.0, proc: Proc | None = None) -> Non
     raise TimeoutError(f"port {port} not open after {timeout}s")
 
 
+def read_text(path: str) -> str:
+    """A file's text, or "" when it cannot be read (a /proc entry of a process that is gone)."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-files limit to the hard one (20,000 on this machine); processes started
+    afterwards inherit it. Returns the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process and of its reaped children, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # fields[0] is state (field 3); utime is field 14, stime 15, cutime 16, cstime 17
     return sum(int(x) for x in fields[11:15]) / CLK_TCK
+
+
+def cpu_or_zero(pid: int | None) -> float:
+    """``cpu_seconds`` of a process that may be unknown (``None``) or gone: 0.0 then."""
+    if pid is None:
+        return 0.0
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return 0.0
 
 
 def rss_bytes(pid: int) -> int:
@@ -65,6 +144,14 @@ def redis_server_pid() -> int | None:
             except OSError:
                 continue
     return None
+
+
+def py_spy_argv(pid: int, seconds: int, out: Path, *, rate: int = 100, subprocesses: bool = False) -> list[str]:
+    """``py-spy record`` of ``pid`` for ``seconds``, ``rate`` samples a second, raw collapsed stacks
+    to ``out`` (``bench.report.raw_stacks`` reads them); the process is not paused to sample."""
+    argv = [PY_SPY, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", str(rate)]
+    argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
+    return argv + (["--subprocesses"] if subprocesses else [])
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

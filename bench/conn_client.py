@@ -26,9 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
-import resource
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,34 +36,16 @@ from typing import Any
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
+from bench.common import raise_fd_limit, rss_bytes
+from bench.loadgen import commands, emit, own_cpu
+
 PING = b'{"action":"ping"}'
 PROGRESS_SECONDS = 0.5
 HANDSHAKE_TIMEOUT = 120.0
 
 
-def emit(**message: Any) -> None:
-    sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def raise_fd_limit() -> int:
-    """The soft limit of open files up to the hard one (capped at 20,000 on this machine)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def own_rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    return rss_bytes(os.getpid())
 
 
 def backoff_delay(attempt: int, base: float, ceiling: float) -> float:
@@ -471,13 +452,7 @@ async def main() -> None:
     pool = Pool(args.url, tokens, args.first, args.source)
     beat = asyncio.create_task(heartbeat(pool))
     emit(event="ready", slots=len(pool.slots), fd_limit=fd_limit, rss=own_rss())
-    reader = asyncio.StreamReader()
-    await pool.loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        command = json.loads(line)
+    async for command in commands():
         cmd = command["cmd"]
         if cmd == "open":
             await do_open(pool, command)

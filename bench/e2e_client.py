@@ -27,7 +27,6 @@ import copy
 import hashlib
 import hmac
 import json
-import sys
 import time
 from collections import Counter
 from datetime import datetime
@@ -35,10 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSMsgType, WSTransport, ws_connect
 
-from bench.client import emit, heartbeat, own_cpu
-from bench.common import percentile
+from bench.loadgen import (
+    OtherFrames,
+    TextSocket,
+    commands,
+    connect_all,
+    disconnect_all,
+    emit,
+    heartbeat,
+    own_cpu,
+    summary_ms,
+)
 
 TEXT_PREFIX = "bench-"
 
@@ -52,23 +60,6 @@ def parse_bench_text(text: str) -> tuple[int, int, float] | None:
         return None
     step, index, sent_at = text[len(TEXT_PREFIX) :].split("-", 2)
     return int(step), int(index), float(sent_at)
-
-
-def summary_ms(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50_ms": percentile(ordered, 50) * 1000,
-        "p90_ms": percentile(ordered, 90) * 1000,
-        "p99_ms": percentile(ordered, 99) * 1000,
-        "max_ms": (ordered[-1] * 1000) if ordered else float("nan"),
-    }
-
-
-async def stdin_lines() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
 
 
 # --- agents ---------------------------------------------------------------------------------------
@@ -92,18 +83,13 @@ class Step:
         self.started_cpu = own_cpu()
 
 
-class Agents:
+class Agents(OtherFrames):
     def __init__(self) -> None:
+        super().__init__()
         self.current = Step(None)
         self.late = 0  # bench frames of a step that had ended (counted lost there)
-        self.other = 0
-        self.last_other = time.monotonic()
         self.errors: list[str] = []
         self.clients: list[AgentSocket] = []
-
-    def note_other(self) -> None:
-        self.other += 1
-        self.last_other = time.monotonic()
 
     def on_message_new(self, socket: AgentSocket, frame: dict[str, Any], now: float) -> None:
         data = frame.get("data") or {}
@@ -135,42 +121,14 @@ class Agents:
 AGENTS = Agents()
 
 
-class AgentSocket(WSListener):
+class AgentSocket(TextSocket):
+    before_ready = "before its join was acked"
+
     def __init__(self, index: int, conversation_id: int) -> None:
-        self.index = index
+        super().__init__(index, AGENTS.errors)
         self.conversation_id = conversation_id
-        self.ready = asyncio.get_event_loop().create_future()
-        self.transport: WSTransport | None = None
-        self.closed_code: int | None = None
-        self.partial: list[bytes] = []
 
-    def on_ws_connected(self, transport: WSTransport) -> None:
-        self.transport = transport
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"socket {self.index} closed before its join was acked"))
-        elif self.closed_code is None:
-            self.closed_code = -1
-            AGENTS.errors.append(f"socket {self.index} disconnected")
-
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        if frame.msg_type == WSMsgType.CLOSE:
-            self.closed_code = frame.get_close_code()
-            AGENTS.errors.append(f"socket {self.index} closed with {self.closed_code}")
-            transport.send_close(frame.get_close_code())
-            transport.disconnect()
-            return
-        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.CONTINUATION):
-            return
-        if not frame.fin:
-            self.partial.append(frame.get_payload_as_bytes())
-            return
-        if self.partial:
-            text = (b"".join(self.partial) + frame.get_payload_as_bytes()).decode()
-            self.partial = []
-        else:
-            text = frame.get_payload_as_utf8_text()
+    def on_text(self, transport: WSTransport, text: str) -> None:
         now = time.time()
         payload = json.loads(text)
         kind = payload.get("type")
@@ -186,8 +144,7 @@ class AgentSocket(WSListener):
             join = {"action": "join", "conversation_id": self.conversation_id, "ref": "join"}
             transport.send(WSMsgType.TEXT, json.dumps(join).encode())
         elif kind == "ack" and payload.get("ref") == "join":
-            if not self.ready.done():
-                self.ready.set_result(True)
+            self.set_ready()
         elif kind == "error" and payload.get("ref") == "join":
             if not self.ready.done():
                 self.ready.set_exception(RuntimeError(f"join refused: {payload}"))
@@ -225,37 +182,18 @@ async def run_agents(args: argparse.Namespace) -> None:
     rows = [line.split() for line in Path(args.agents_file).read_text().splitlines() if line.strip()]
     if len(rows) < args.n:
         raise SystemExit(f"need {args.n} agents, the file has {len(rows)}")
-    sem = asyncio.Semaphore(args.concurrency)
-    started = time.monotonic()
 
-    async def guarded(i: int) -> AgentSocket:
+    async def open_one(i: int) -> AgentSocket:
         token, conversation_id, _wa_id = rows[i]
-        async with sem:
-            return await open_agent(args.url, i, token, int(conversation_id))
+        return await open_agent(args.url, i, token, int(conversation_id))
 
     hb = asyncio.create_task(heartbeat(AGENTS.clients, "pytake", args.heartbeat))
-    results = await asyncio.gather(*(guarded(i) for i in range(args.n)), return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    emit(
-        event="connected",
-        n=len(results) - len(failures),
-        failed=len(failures),
-        seconds=time.monotonic() - started,
-        first_error=repr(failures[0]) if failures else None,
-    )
-    reader = await stdin_lines()
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        command = json.loads(line)
+    await connect_all(args.n, args.concurrency, open_one)
+    async for command in commands():
         cmd = command["cmd"]
         if cmd == "quiet":
             # Until no presence (or other non-bench frame) came for `seconds`: the connect storm is over.
-            deadline = time.monotonic() + command.get("timeout", 120)
-            while time.monotonic() - AGENTS.last_other < command["seconds"] and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-            emit(event="quiet", other=AGENTS.other, waited_out=time.monotonic() >= deadline)
+            await AGENTS.quiet(command)
         elif cmd == "begin":
             AGENTS.current = Step(command["step"])
             emit(event="begun", step=command["step"])
@@ -294,9 +232,7 @@ async def run_agents(args: argparse.Namespace) -> None:
         elif cmd == "quit":
             break
     hb.cancel()
-    for client in AGENTS.clients:
-        if client.transport is not None and client.closed_code is None:
-            client.transport.disconnect()
+    disconnect_all(AGENTS.clients)
     emit(event="bye")
 
 
@@ -396,12 +332,7 @@ async def run_poster(args: argparse.Namespace) -> None:
     slots = asyncio.Semaphore(args.connections)
     async with httpx.AsyncClient(limits=limits, timeout=args.timeout) as http:
         emit(event="ready")
-        reader = await stdin_lines()
-        while True:
-            line = await reader.readline()
-            if not line:
-                break
-            command = json.loads(line)
+        async for command in commands():
             if command["cmd"] == "quit":
                 break
             step, rate, count = int(command["step"]), float(command["rate"]), int(command["count"])

@@ -22,7 +22,7 @@ import json
 import os
 from pathlib import Path
 
-from pytake.database import ensure_database
+from bench.common import setup_django
 
 TENANT_SLUG = "bench-e2e"
 PHONE_NUMBER_ID = "109000000000001"
@@ -41,14 +41,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, required=True)
     parser.add_argument("--out", required=True, help="file for the agents' tokens and conversations")
     args = parser.parse_args()
-    ensure_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
-    django.setup()
+    setup_django(os.environ["DATABASE_URL"])
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import RefreshToken
@@ -69,7 +63,6 @@ def main() -> None:
     from whatsapp import simulator
     from whatsapp.models import WebhookEvent
 
-    call_command("migrate", verbosity=0, interactive=False)
     tenant, _ = Tenant.objects.get_or_create(slug=TENANT_SLUG, defaults={"name": "Bench e2e"})
     account, _ = WhatsAppAccount.objects.update_or_create(
         phone_number_id=PHONE_NUMBER_ID,

@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from pytake.database import ensure_database
+from bench.common import setup_django
 
 
 def main() -> None:
@@ -17,19 +17,12 @@ def main() -> None:
     parser.add_argument("--agents", type=int, required=True)
     parser.add_argument("--tokens", required=True)
     args = parser.parse_args()
-    ensure_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
-    django.setup()
+    setup_django(os.environ["DATABASE_URL"])
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from conversations.models import Role, Tenant, User
 
-    call_command("migrate", verbosity=0, interactive=False)
     tenant, _ = Tenant.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
     unusable = make_password(None)
     have = set(User.objects.filter(tenant=tenant, role=Role.AGENT).values_list("email", flat=True))

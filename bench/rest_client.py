@@ -13,25 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
-import sys
 import time
 from typing import Any
 
 import httpx
 import uvloop
 
-from bench.common import percentile
-
-
-def emit(**message: Any) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from bench.loadgen import commands, emit, own_cpu, summary_ms
 
 
 class Runner:
@@ -82,8 +70,6 @@ class Runner:
         cpu0, wall0 = own_cpu(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         cpu1, wall1 = own_cpu(), time.perf_counter()
-        latencies.sort()
-        ms = [x * 1000 for x in latencies]
         seconds = wall1 - wall0
         return {
             "name": name,
@@ -91,11 +77,8 @@ class Runner:
             "concurrency": concurrency,
             "seconds": seconds,
             "requests_per_s": len(latencies) / seconds if seconds else 0.0,
-            "p50_ms": percentile(ms, 50),
-            "p90_ms": percentile(ms, 90),
-            "p99_ms": percentile(ms, 99),
-            "max_ms": ms[-1] if ms else float("nan"),
-            "mean_ms": sum(ms) / len(ms) if ms else float("nan"),
+            **summary_ms(latencies),
+            "mean_ms": sum(latencies) * 1000 / len(latencies) if latencies else float("nan"),
             "errors": len(errors),
             "first_errors": errors[:5],
             "rows_min": min(rows) if rows else 0,
@@ -111,13 +94,9 @@ class Runner:
 
 async def main_async(base_url: str) -> None:
     runner = Runner(base_url)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     emit(event="ready")
     try:
-        while line := await reader.readline():
-            command = json.loads(line)
+        async for command in commands():
             if command["cmd"] == "run":
                 stats = await runner.run(
                     name=command["name"],

@@ -12,15 +12,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import CLIENT_CORE, PYTHON, ROOT, Proc, cpu_seconds, redis_server_pid
+from bench.common import (
+    CLIENT_CORE,
+    PYTHON,
+    ROOT,
+    Proc,
+    command_line,
+    cpu_or_zero,
+    new_log_dir,
+    number_list,
+    py_spy_argv,
+    redis_server_pid,
+    rss_bytes,
+    stop_on_sigterm,
+)
+from bench.report import fmt, machine, markdown_table, progress, pyplot, raw_stacks, save_figure
 from bench.targets import TARGETS, Target
 
 RESULTS = ROOT / "docs" / "bench"  # committed: docs/benchmarks.md shows these
@@ -49,10 +61,6 @@ def pytake_env() -> dict[str, str]:
     }
 
 
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def setup_pytake(n: int, log_dir: Path) -> tuple[int, str]:
     tokens = str(log_dir / f"tokens-{n}.txt")
     out = subprocess.run(
@@ -70,25 +78,8 @@ def setup_pytake(n: int, log_dir: Path) -> tuple[int, str]:
 
 def profile_start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     """py-spy on a server for one step (raw collapsed stacks: ``summarise_profile`` reads them)."""
-    return subprocess.Popen(
-        [
-            str(Path(PYTHON).parent / "py-spy"),
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(max(1, int(seconds))),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-            "--nonblocking",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = py_spy_argv(pid, max(1, int(seconds)), out, rate=200)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def summarise_profile(path: Path, top: int = 25) -> dict[str, list[tuple[str, float]]]:
@@ -98,15 +89,11 @@ def summarise_profile(path: Path, top: int = 25) -> dict[str, list[tuple[str, fl
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")
-        total += int(count)
+    for frames, count in raw_stacks(path):
+        total += count
         for frame in set(frames):
-            inclusive[frame] += int(count)
-        own[frames[-1]] += int(count)
+            inclusive[frame] += count
+        own[frames[-1]] += count
     share = lambda c: [(f, round(100 * v / max(total, 1), 1)) for f, v in c.most_common(top)]  # noqa: E731
     return {"samples": [("total", float(total))], "inclusive": share(inclusive), "self": share(own)}
 
@@ -158,12 +145,12 @@ def fanout(
         quiet = client.read_until("quiet", 250)
         result["settle_seconds"] = time.monotonic() - t0
         result["frames_while_connecting"] = quiet["other"]
-        result["server_rss_bytes"] = sum(_rss(p.pid) for p in running.procs)
+        result["server_rss_bytes"] = sum(rss_bytes(p.pid) for p in running.procs)
         for step, rate in enumerate(rates, start=1):
             count = max(5, round(rate * step_seconds))
             client.send(cmd="begin", step=step)
             client.read_until("begun", 10)
-            cpu0, redis0, wall0 = running.cpu(), _cpu(redis_pid), time.monotonic()
+            cpu0, redis0, wall0 = running.cpu(), cpu_or_zero(redis_pid), time.monotonic()
             profile_path = log_dir / f"profile-{target.name}-{n}-step{step}.raw"
             spy = profile_start(running.procs[0].pid, step_seconds, profile_path) if profile else None
             publisher.send(cmd="publish", step=step, rate=rate, count=count)
@@ -171,7 +158,7 @@ def fanout(
             expected = count * n
             client.send(cmd="expect", count=expected)
             client.read_until("complete", 120)  # all frames, or none for 3 s (the rest are lost)
-            cpu1, redis1, wall1 = running.cpu(), _cpu(redis_pid), time.monotonic()
+            cpu1, redis1, wall1 = running.cpu(), cpu_or_zero(redis_pid), time.monotonic()
             client.send(cmd="end")
             stats = client.read_until("step", 30)
             received = stats["received"]
@@ -268,64 +255,33 @@ def _limit(steps: list[dict[str, Any]]) -> str:
     return "rate schedule exhausted"
 
 
-def _cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        return cpu_seconds(pid)
-    except OSError:
-        return 0.0
-
-
-def _rss(pid: int) -> int:
-    from bench.common import rss_bytes
-
-    return rss_bytes(pid)
-
-
-def machine() -> dict[str, Any]:
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    return {
-        "cpu": cpu_model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
-        "kernel": platform.release(),
-        "server_core": os.environ.get("BENCH_SERVER_CORE", "0"),
-        "client_core": CLIENT_CORE,
-        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
-    }
-
-
 def table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| target | N | best delivered msgs/s (p99 ≤ 100 ms) | p50 ms | p99 ms | max ms | reach | server CPU-s / 1k delivered | delivered per server CPU-s | limited by |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ]
+    header = (
+        "target | N | best delivered msgs/s (p99 ≤ 100 ms) | p50 ms | p99 ms | max ms | reach"
+        " | server CPU-s / 1k delivered | delivered per server CPU-s | limited by"
+    )
+    rows = []
     for r in results:
         s = r["summary"]
-        fmt = lambda v, f: (f.format(v) if v is not None else "–")  # noqa: E731
-        lines.append(
-            f"| {r['label']} | {r['n']} | {s['best_delivered_msgs_s']:.0f} | {fmt(s['best_p50_ms'], '{:.1f}')} | "
-            f"{fmt(s['best_p99_ms'], '{:.1f}')} | {fmt(s['best_max_ms'], '{:.0f}')} | {fmt(s['min_reach'], '{:.4f}')} | "
-            f"{s['server_cpu_s_per_1k']:.3f} | {fmt(s['capacity_msgs_s_per_core'], '{:.0f}')} | {s['limited_by']} |"
+        rows.append(
+            [
+                r["label"],
+                str(r["n"]),
+                f"{s['best_delivered_msgs_s']:.0f}",
+                fmt(s["best_p50_ms"]),
+                fmt(s["best_p99_ms"]),
+                fmt(s["best_max_ms"], "{:.0f}"),
+                fmt(s["min_reach"], "{:.4f}"),
+                f"{s['server_cpu_s_per_1k']:.3f}",
+                fmt(s["capacity_msgs_s_per_core"], "{:.0f}"),
+                s["limited_by"],
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(header, "lrrrrrrrrl", rows)
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ns = sorted({r["n"] for r in results})
     fig, axes = plt.subplots(1, len(ns), figsize=(6 * len(ns), 4.5), squeeze=False)
     for ax, n in zip(axes[0], ns, strict=True):
@@ -339,14 +295,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
         ax.set_xlabel("delivered messages/s")
         ax.set_ylabel("p99 latency (ms)")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM (make passes one on) must not cut cleanup short
-    raise KeyboardInterrupt  # run every ``finally``: the servers, peers and clients are stopped
+    save_figure(fig, path)
 
 
 # The other scenarios live in their own modules; ``--scenario`` runs them from here.
@@ -365,7 +314,7 @@ def run_scenario(name: str, quick: bool) -> int:
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--scenario",
@@ -396,15 +345,14 @@ def fanout_main(args: argparse.Namespace) -> None:
     mode = "quick" if args.quick else "full"
     # --quick: N=100 only. With N=1,000 PyTake spends 60-90 s connecting on this machine (every new agent's
     # presence reaches every connected agent: O(N^2) frames), which alone breaks the 5-minute budget.
-    ns = [int(x) for x in (args.n or ("100" if args.quick else "100,1000")).split(",")]
+    ns = number_list(args.n or ("100" if args.quick else "100,1000"))
     step_seconds = args.step_seconds or (2.0 if args.quick else 5.0)
     delivered_targets = (
         [5000, 10000, 20000, 30000, 40000]
         if args.quick
         else [2000, 5000, 10000, 15000, 20000, 30000, 40000, 50000, 60000]
     )
-    log_dir = ROOT / "var" / "bench" / time.strftime("%Y%m%d-%H%M%S")
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = new_log_dir()
     progress(f"logs in {log_dir}")
     results: list[dict[str, Any]] = []
     started = time.time()
@@ -416,8 +364,8 @@ def fanout_main(args: argparse.Namespace) -> None:
         payload = {
             "scenario": "fanout",
             "mode": mode,
-            "command": " ".join(sys.argv),
-            "machine": machine(),
+            "command": command_line("bench.run"),
+            "machine": machine(node=True),
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
             "seconds": time.time() - started,
             "step_seconds": step_seconds,

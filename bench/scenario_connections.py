@@ -37,7 +37,6 @@ import dataclasses
 import json
 import os
 import queue
-import resource
 import signal
 import subprocess
 import sys
@@ -54,14 +53,22 @@ from bench.common import (
     ROOT,
     SERVER_CORE,
     Proc,
-    cpu_seconds,
+    command_line,
+    cpu_or_zero,
     free_port,
+    new_log_dir,
+    number_list,
+    py_spy_argv,
+    raise_fd_limit,
     redis_server_pid,
     rss_bytes,
+    setup_django,
+    stop_on_sigterm,
     wait_port,
 )
 from bench.common import percentile as _percentile
-from bench.run import machine, pytake_env
+from bench.report import machine, markdown_table, pyplot, raw_stacks, save_figure
+from bench.run import pytake_env
 from bench.targets import TARGETS, Running
 
 OUT = ROOT / "docs" / "bench"
@@ -80,14 +87,6 @@ def progress(text: str) -> None:
 
 def conn_env() -> dict[str, str]:
     return {**pytake_env(), "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL}
-
-
-def raise_fd_limit() -> int:
-    """Raise the soft open-files limit to the hard one; the servers and clients inherit it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def flush_redis() -> None:
@@ -124,20 +123,12 @@ def setup_agents(n: int, log_dir: Path, tenants: int = 1) -> tuple[int, str]:
 def setup_tenants(tenants: int, agents: int, tokens_path: str) -> None:
     """As ``bench.pytake_setup``, with agent i in tenant ``bench-conn-<i % tenants>``: a PyTake
     host serving many teams. Runs in a subprocess (Django set up on the bench database)."""
-    from pytake.database import ensure_database
-
-    ensure_database(os.environ["DATABASE_URL"])
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
-    django.setup()
+    setup_django(os.environ["DATABASE_URL"])
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from conversations.models import Role, Tenant, User
 
-    call_command("migrate", verbosity=0, interactive=False)
     teams = [
         Tenant.objects.get_or_create(slug=f"bench-conn-{k}", defaults={"name": f"Bench team {k}"})[0]
         for k in range(tenants)
@@ -298,8 +289,7 @@ class Profiler:
             return
         for k, proc in enumerate(running.procs):
             path = self.log_dir / f"py-spy-{name}-{k}.txt"
-            argv = [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(proc.pid), "--duration"]
-            argv += [str(max(1, round(seconds))), "-r", "100", "-f", "raw", "-o", str(path), "--nonblocking"]
+            argv = py_spy_argv(proc.pid, max(1, round(seconds)), path)
             log = (self.log_dir / f"py-spy-{name}-{k}.log").open("w")
             self.running.append((subprocess.Popen(argv, stdout=log, stderr=log), path))
 
@@ -337,14 +327,10 @@ def profile_summary(paths: list[str], top: int = 20) -> dict[str, list[str]]:
     a leaf in the event loop's own frame is native code: uvloop, the C parts of libraries)."""
     total, inclusive, leaves = 0, {}, {}
     for path in paths:
-        for line in Path(path).read_text().splitlines():
-            stack, _, count_text = line.rpartition(" ")
-            if not stack or not count_text.isdigit():
-                continue
-            count = int(count_text)
+        for stack, count in raw_stacks(path):
             total += count
             names = []
-            for frame in stack.split(";"):
+            for frame in stack:
                 function, _, where = frame.partition(" (")
                 names.append((f"{function} ({where.rsplit(':', 1)[0]})", where.rsplit(":", 1)[0]))
             for name in {name for name, filename in names if not filename.endswith(BOILERPLATE)}:
@@ -374,15 +360,42 @@ def server_overrides(args: argparse.Namespace) -> dict[str, str]:
     return dict(item.split("=", 1) for item in args.env)
 
 
+def server_layout(running: Running) -> list[dict[str, Any]]:
+    return [{"pid": p.pid, "url": u, "core": SERVER_CORE} for p, u in zip(running.procs, running.urls, strict=True)]
+
+
+def client_layout(clients: Clients) -> list[dict[str, Any]]:
+    return [
+        {"pid": p.pid, "source": s, "slots": n, "core": CLIENT_CORE}
+        for p, s, n in zip(clients.procs, clients.sources, clients.slots, strict=True)
+    ]
+
+
+def warm_up(clients: Clients, running: Running, timeout: float) -> None:
+    """The first sockets import code, open database connections and thread pools: open a few
+    (``WARMUP_SOCKETS`` in all), close them, and wait until the servers are quiet again."""
+    clients.ask("open", "opened", timeout, n=WARMUP_SOCKETS // len(clients.procs), concurrency=10)
+    clients.ask("quiet", "quiet", 60, seconds=2.0)
+    clients.ask("drop", "dropped", 60)
+    wait_server_quiet(running)
+
+
+def open_all(args: argparse.Namespace, n: int, clients: Clients, running: Running) -> list[dict[str, Any]]:
+    """Every client opens all its slots (``n`` sockets in all); then wait until the presence
+    frames and the servers are quiet. Returns the clients' ``opened`` reports."""
+    clients.send_all(cmd="open", n=max(clients.slots), concurrency=args.concurrency)
+    with tqdm(total=n, desc=f"open {n}", unit="sock", leave=False) as bar:
+        opened = clients.collect("opened", args.timeout, bar)
+    clients.ask("quiet", "quiet", args.timeout + 10, seconds=2.0, timeout=args.timeout)
+    wait_server_quiet(running)
+    return opened
+
+
 # --- idle ---------------------------------------------------------------------------------
 
 
 def idle(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], write: Any) -> None:
-    steps = (
-        [int(x) for x in args.steps.split(",")]
-        if args.steps
-        else ([1000, 5000] if args.quick else [1000, 5000, 10000, 20000])
-    )
+    steps = number_list(args.steps or ("1000,5000" if args.quick else "1000,5000,10000,20000"))
     n_max = max(steps)
     progress(f"setting up {n_max} agents in {args.tenants} tenant(s) in {DATABASE_URL}")
     tenant, tokens = setup_agents(n_max, log_dir, args.tenants)
@@ -390,27 +403,14 @@ def idle(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], write:
     clients: Clients | None = None
     profiler = Profiler(args.py_spy, log_dir)
     redis_pid = redis_server_pid()
-    result["layout"] = {
-        "servers": [
-            {"pid": p.pid, "url": u, "core": SERVER_CORE} for p, u in zip(running.procs, running.urls, strict=True)
-        ],
-        "tenant": tenant,
-        "tenants": args.tenants,
-    }
+    result["layout"] = {"servers": server_layout(running), "tenant": tenant, "tenants": args.tenants}
     try:
         clients = Clients(running.urls, tokens, n_max, args.clients, log_dir)
-        result["layout"]["clients"] = [
-            {"pid": p.pid, "source": s, "slots": n, "core": CLIENT_CORE}
-            for p, s, n in zip(clients.procs, clients.sources, clients.slots, strict=True)
-        ]
+        result["layout"]["clients"] = client_layout(clients)
         progress(f"servers {running.urls}; clients from {clients.sources}")
         wait_server_quiet(running)
         result["rss_cold"] = server_rss(running)
-        # Warm-up: the first sockets import code, open database connections and thread pools.
-        clients.ask("open", "opened", 120, n=WARMUP_SOCKETS // args.clients, concurrency=10)
-        clients.ask("quiet", "quiet", 60, seconds=2.0)
-        clients.ask("drop", "dropped", 60)
-        wait_server_quiet(running)
+        warm_up(clients, running, 120)
         result["rss_warm"] = server_rss(running)
         baseline = sum(result["rss_warm"])
         progress(f"server RSS with 0 sockets: cold {_mb(sum(result['rss_cold']))}, after warm-up {_mb(baseline)}")
@@ -465,10 +465,10 @@ def idle_plateau(
     profiler.stop()
     before = clients.ask("stats", "stats", 30)
     profiler.start(f"idle-{n}", running, args.idle_seconds)
-    s0, r0, c0, w0 = running.cpu(), _cpu(redis_pid), clients.cpu(), time.monotonic()
+    s0, r0, c0, w0 = running.cpu(), cpu_or_zero(redis_pid), clients.cpu(), time.monotonic()
     for _ in tqdm(range(int(args.idle_seconds)), desc=f"idle {n}", unit="s", leave=False):
         time.sleep(1.0)
-    s1, r1, c1, w1 = running.cpu(), _cpu(redis_pid), clients.cpu(), time.monotonic()
+    s1, r1, c1, w1 = running.cpu(), cpu_or_zero(redis_pid), clients.cpu(), time.monotonic()
     profiler.stop()
     after = clients.ask("stats", "stats", 30)
     rss = server_rss(running)
@@ -545,12 +545,7 @@ def storm(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], write
     publisher: Proc | None = None
     profiler = Profiler(args.py_spy, log_dir)
     result["n"] = n
-    result["layout"] = {
-        "servers": [
-            {"pid": p.pid, "url": u, "core": SERVER_CORE} for p, u in zip(running.procs, running.urls, strict=True)
-        ],
-        "tenant": tenant,
-    }
+    result["layout"] = {"servers": server_layout(running), "tenant": tenant}
     try:
         publisher = Proc(
             "publisher",
@@ -563,17 +558,10 @@ def storm(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], write
         )
         publisher.read_until("ready", 60)
         clients = Clients(running.urls, tokens, n, args.clients, log_dir)
-        result["layout"]["clients"] = [
-            {"pid": p.pid, "source": s, "slots": k, "core": CLIENT_CORE}
-            for p, s, k in zip(clients.procs, clients.sources, clients.slots, strict=True)
-        ]
+        result["layout"]["clients"] = client_layout(clients)
         wait_server_quiet(running)
         started = time.monotonic()
-        clients.send_all(cmd="open", n=max(clients.slots), concurrency=args.concurrency)
-        with tqdm(total=n, desc=f"open {n}", unit="sock", leave=False) as bar:
-            opened = clients.collect("opened", args.timeout, bar)
-        clients.ask("quiet", "quiet", args.timeout + 10, seconds=2.0, timeout=args.timeout)
-        wait_server_quiet(running)
+        opened = open_all(args, n, clients, running)
         result["initial_connect"] = {
             "open": sum(o["open"] for o in opened),
             "failed": sum(o["failed"] for o in opened),
@@ -654,23 +642,22 @@ def storm_drop(
     quiet = wait_absences(tenant, n, args.timeout)
     progress(f"  drop: {sum(d['dropped'] for d in dropped)} dropped; server done with them in {quiet['seconds']:.1f}s")
     published = publish_missed(publisher, step)
-    cpu0, redis_pid = running.cpu(), redis_server_pid()
-    redis0, client0 = _cpu(redis_pid), clients.cpu()
-    profiler.start("storm-drop", running, args.profile_seconds)
-    clients.send_all(
-        cmd="reconnect", step=step, expect=MISSED_EVENTS, concurrency=args.storm_concurrency or n, timeout=args.timeout
-    )
-    with tqdm(total=n, desc="caught up", unit="sock", leave=False) as bar:
-        reports = clients.collect("storm", args.timeout + 30, bar, key="caught")
-    cpu1, redis1, client1 = running.cpu(), _cpu(redis_pid), clients.cpu()
-    profiler.stop()
+    concurrency = args.storm_concurrency or n
+    command = {
+        "cmd": "reconnect",
+        "step": step,
+        "expect": MISSED_EVENTS,
+        "concurrency": concurrency,
+        "timeout": args.timeout,
+    }
+    reports, cpu = storm_window("storm-drop", command, args, n, running, clients, profiler)
     started = min(r["started_wall"] for r in reports)
-    row = storm_row("drop", n, reports, started, cpu1 - cpu0, redis1 - redis0, client1 - client0)
+    row = storm_row("drop", n, reports, started, *cpu)
     row["disconnect_processing_s"] = quiet["seconds"]
     row["disconnect_processing_timed_out"] = quiet["timed_out"]
     row["hub_catch_ups"] = hub_catch_ups(running) - catch_ups
     row["publish"] = published
-    row["reconnect_concurrency"] = args.storm_concurrency or n
+    row["reconnect_concurrency"] = concurrency
     return row
 
 
@@ -708,15 +695,9 @@ def storm_restart(
         running.procs[k] = new
         wait_port(int(running.urls[k].rsplit(":", 1)[1]), 60, new)
     ready = time.time()
-    cpu0, redis_pid = running.cpu(), redis_server_pid()
-    redis0, client0 = _cpu(redis_pid), clients.cpu()
-    profiler.start("storm-restart", running, args.profile_seconds)
-    clients.send_all(cmd="watch_report", started_wall=ready, timeout=args.timeout)
-    with tqdm(total=n, desc="caught up", unit="sock", leave=False) as bar:
-        reports = clients.collect("storm", args.timeout + 30, bar, key="caught")
-    cpu1, redis1, client1 = running.cpu(), _cpu(redis_pid), clients.cpu()
-    profiler.stop()
-    row = storm_row("restart", n, reports, ready, cpu1 - cpu0, redis1 - redis0, client1 - client0)
+    command = {"cmd": "watch_report", "started_wall": ready, "timeout": args.timeout}
+    reports, cpu = storm_window("storm-restart", command, args, n, running, clients, profiler)
+    row = storm_row("restart", n, reports, ready, *cpu)
     row["server_down_s"] = ready - killed
     row["hub_catch_ups"] = hub_catch_ups(running)  # of the restarted processes
     row["server_shutdown_s"] = shutdown
@@ -726,6 +707,29 @@ def storm_restart(
     row["publish"] = published
     row["backoff"] = {"base_s": args.backoff_base, "max_s": 30.0, "jitter": "equal (as static/pytake/realtime.js)"}
     return row
+
+
+def storm_window(
+    name: str,
+    command: dict[str, Any],
+    args: argparse.Namespace,
+    n: int,
+    running: Running,
+    clients: Clients,
+    profiler: Profiler,
+) -> tuple[list[dict[str, Any]], tuple[float, float, float]]:
+    """Send ``command`` to every client and collect their ``storm`` reports (every slot caught up,
+    or the timeout), profiled as ``name``. Returns the reports and the CPU seconds the servers,
+    Redis and the clients used meanwhile."""
+    cpu0, redis_pid = running.cpu(), redis_server_pid()
+    redis0, client0 = cpu_or_zero(redis_pid), clients.cpu()
+    profiler.start(name, running, args.profile_seconds)
+    clients.send_all(**command)
+    with tqdm(total=n, desc="caught up", unit="sock", leave=False) as bar:
+        reports = clients.collect("storm", args.timeout + 30, bar, key="caught")
+    cpu1, redis1, client1 = running.cpu(), cpu_or_zero(redis_pid), clients.cpu()
+    profiler.stop()
+    return reports, (cpu1 - cpu0, redis1 - redis0, client1 - client0)
 
 
 def storm_row(
@@ -852,17 +856,10 @@ def memory(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], writ
     try:
         wait_port(port, 120, server)
         clients = Clients(running.urls, tokens, n, 1, log_dir)
-        clients.ask("open", "opened", 300, n=WARMUP_SOCKETS, concurrency=10)
-        clients.ask("quiet", "quiet", 60, seconds=2.0)
-        clients.ask("drop", "dropped", 60)
-        wait_server_quiet(running)
+        warm_up(clients, running, 300)
         rss0 = rss_bytes(server.pid)
         before = take_snapshot(server, log_dir, 1)
-        clients.send_all(cmd="open", n=n, concurrency=args.concurrency)
-        with tqdm(total=n, desc=f"open {n}", unit="sock", leave=False) as bar:
-            opened = clients.collect("opened", args.timeout, bar)
-        clients.ask("quiet", "quiet", args.timeout + 10, seconds=2.0, timeout=args.timeout)
-        wait_server_quiet(running)
+        opened = open_all(args, n, clients, running)
         for _ in tqdm(range(int(args.idle_seconds)), desc="idle", unit="s", leave=False):
             time.sleep(1.0)
         held = sum(s["open"] for s in clients.ask("stats", "stats", 30))
@@ -932,65 +929,76 @@ def memory_table(result: dict[str, Any]) -> str:
         lines += [
             f"traced Python allocations: {result['traced_per_conn'] / KB:.1f} KB per connection",
             "",
-            "| file | KB / connection | allocations / connection |",
-            "| --- | ---: | ---: |",
-        ]
-        lines += [
-            f"| {r['where']} | {r['bytes_per_conn'] / KB:.2f} | {r['count_per_conn']:.1f} |"
-            for r in result["by_file"][:20]
-        ]
-        lines += ["", "| line | KB / connection | allocations / connection |", "| --- | ---: | ---: |"]
-        lines += [
-            f"| {r['where']} | {r['bytes_per_conn'] / KB:.2f} | {r['count_per_conn']:.1f} |"
-            for r in result["by_line"][:25]
+            allocation_table("file", result["by_file"][:20]),
+            "",
+            allocation_table("line", result["by_line"][:25]),
         ]
     return "\n".join(lines)
+
+
+def allocation_table(where: str, rows: list[dict[str, Any]]) -> str:
+    cells = [[r["where"], f"{r['bytes_per_conn'] / KB:.2f}", f"{r['count_per_conn']:.1f}"] for r in rows]
+    return markdown_table(f"{where} | KB / connection | allocations / connection", "lrr", cells)
 
 
 # --- output -------------------------------------------------------------------------------
 
 
 def idle_table(result: dict[str, Any]) -> str:
-    stalled = result.get("stalled")
-    lines = [
-        "| sockets held | connect time s | server CPU ms / connect | server RSS MB | RSS / connection KB | marginal KB / connection | idle server CPU (% of a core) | idle Redis CPU % | unexpected closes |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    header = (
+        "sockets held | connect time s | server CPU ms / connect | server RSS MB | RSS / connection KB"
+        " | marginal KB / connection | idle server CPU (% of a core) | idle Redis CPU %"
+        " | unexpected closes"
+    )
+    rows = [
+        [
+            f"{r['open']:,} of {r['n']:,}",
+            f"{r['connect_seconds']:.1f}",
+            f"{r['server_cpu_ms_per_connect']:.2f}",
+            f"{r['server_rss'] / KB / KB:.0f}",
+            f"{r['rss_per_conn'] / KB:.1f}",
+            _kb(r["rss_marginal_per_conn"]),
+            f"{100 * r['idle_server_util']:.1f}",
+            _pct(r["idle_redis_util"]),
+            _closes(r["closes"]),
+        ]
+        for r in result["steps"]
     ]
-    for r in result["steps"]:
-        lines.append(
-            f"| {r['open']:,} of {r['n']:,} | {r['connect_seconds']:.1f} | {r['server_cpu_ms_per_connect']:.2f} | "
-            f"{r['server_rss'] / KB / KB:.0f} | {r['rss_per_conn'] / KB:.1f} | {_kb(r['rss_marginal_per_conn'])} | "
-            f"{100 * r['idle_server_util']:.1f} | {_pct(r['idle_redis_util'])} | {_closes(r['closes'])} |"
-        )
+    stalled = result.get("stalled")
     if stalled:
-        lines.append(
-            f"| {stalled['open']:,} of {stalled['n']:,}: **stalled** after {stalled['connect_seconds']:.0f} s "
-            f"(hub catch-ups so far: {stalled['hub_catch_ups']}) | | | {stalled['server_rss'] / KB / KB:.0f} | | | | | |"
-        )
-    return "\n".join(lines)
+        held = f"{stalled['open']:,} of {stalled['n']:,}: **stalled** after {stalled['connect_seconds']:.0f} s"
+        held += f" (hub catch-ups so far: {stalled['hub_catch_ups']})"
+        rows.append([held, "", "", f"{stalled['server_rss'] / KB / KB:.0f}", "", "", "", "", ""])
+    return markdown_table(header, "rrrrrrrrl", rows)
 
 
 def storm_table(result: dict[str, Any]) -> str:
-    lines = [
-        "| variant | N | all connected s | all caught up s | p50 / p99 caught up s | completeness | duplicates | overlap frames | server CPU s | client CPU s | connect failures | target < 10 s |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    header = (
+        "variant | N | all connected s | all caught up s | p50 / p99 caught up s | completeness"
+        " | duplicates | overlap frames | server CPU s | client CPU s | connect failures | target < 10 s"
+    )
+    rows = [
+        [
+            r["variant"],
+            f"{r['n']:,}",
+            f"{r['all_connected_s']:.2f}",
+            _s(r["all_caught_up_s"]),
+            f"{r['caught_up_p50_s']:.2f} / {r['caught_up_p99_s']:.2f}",
+            f"{r['completeness']:.4f}",
+            str(r["duplicates"]),
+            f"{r['overlap_frames']:,}",
+            f"{r['server_cpu_s']:.1f}",
+            f"{r['client_cpu_s']:.1f}",
+            f"{r['connect_failures']:,}",
+            "met" if r["met_target"] else "**not met**",
+        ]
+        for r in result["variants"]
     ]
-    for r in result["variants"]:
-        lines.append(
-            f"| {r['variant']} | {r['n']:,} | {r['all_connected_s']:.2f} | {_s(r['all_caught_up_s'])} | "
-            f"{r['caught_up_p50_s']:.2f} / {r['caught_up_p99_s']:.2f} | {r['completeness']:.4f} | {r['duplicates']} | "
-            f"{r['overlap_frames']:,} | {r['server_cpu_s']:.1f} | {r['client_cpu_s']:.1f} | {r['connect_failures']:,} | "
-            f"{'met' if r['met_target'] else '**not met**'} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, "lrrrlrrrrrrl", rows)
 
 
 def plot_idle(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     steps = result["steps"]
     xs = [s["open"] for s in steps]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -1010,17 +1018,11 @@ def plot_idle(result: dict[str, Any], path: Path) -> None:
     right.set_ylim(bottom=0)
     right.legend(fontsize=8)
     fig.suptitle(f"PyTake idle connections ({result['target']}, {len(result['layout']['servers'])} server processes)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_storm(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for r in result["variants"]:
         for curve, count, style, what in (
@@ -1036,9 +1038,7 @@ def plot_storm(result: dict[str, Any], path: Path) -> None:
     ax.set_ylim(0, 101)
     ax.legend(fontsize=8)
     ax.set_title(f"PyTake reconnect storm, N = {result['n']:,}, {MISSED_EVENTS} missed events each")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _sum_counters(reports: list[dict[str, Any]], key: str) -> dict[str, int]:
@@ -1047,15 +1047,6 @@ def _sum_counters(reports: list[dict[str, Any]], key: str) -> dict[str, int]:
         for k, v in r[key].items():
             total[k] = total.get(k, 0) + v
     return total
-
-
-def _cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        return cpu_seconds(pid)
-    except OSError:
-        return 0.0
 
 
 def _mb(value: float) -> str:
@@ -1089,13 +1080,8 @@ def pytake_version() -> dict[str, Any]:
     return {"commit": git("log", "-1", "--format=%h %s"), "uncommitted": [line[3:] for line in changed]}
 
 
-def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt  # run every ``finally``: servers, clients and the publisher are stopped
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=["idle", "storm", "memory"])
     parser.add_argument("--serve-traced", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -1139,16 +1125,15 @@ def main() -> None:
     args.servers = args.servers or (2 if args.scenario == "idle" else 1)
     args.clients = args.clients or (2 if args.scenario == "idle" else 1)
     fd_limit = raise_fd_limit()
-    log_dir = ROOT / "var" / "bench" / f"conn-{time.strftime('%Y%m%d-%H%M%S')}"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = new_log_dir("conn-")
     out = Path(args.out) if args.out else OUT / f"connections-{args.scenario}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     result: dict[str, Any] = {
         "scenario": args.scenario,
         "mode": "quick" if args.quick else "full",
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.scenario_connections", *sys.argv[1:]]),
-        "machine": {**machine(), "fd_limit": fd_limit},
+        "command": command_line("bench.scenario_connections"),
+        "machine": {**machine(node=True), "fd_limit": fd_limit},
         "pytake": pytake_version(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "target": args.target,

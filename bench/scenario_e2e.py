@@ -3,11 +3,12 @@
 ``python -m bench.scenario_e2e [--quick] [--rate 50,100,200] [--agents 1000] [--profile SECONDS]``
 
 The real path, every piece a separate process: the poster POSTs signed webhooks to
-``/webhooks/whatsapp/`` (PyTake under uvicorn) at a fixed rate; the view verifies the signature,
-stores the raw event in PostgreSQL and enqueues ``whatsapp.process_webhook`` on Redis after commit;
-a Celery worker parses it, writes the message and its events (event log, PostgreSQL), and on
-commit publishes them through the channel layer (Redis pub/sub); the server's hub delivers
-``message.new`` to the socket of the agent who holds the conversation and joined it.
+``/webhooks/whatsapp/`` (PyTake as production runs it: ``python -m realtime.serve``) at a fixed
+rate; the view verifies the signature, stores the raw event in PostgreSQL and enqueues
+``whatsapp.process_webhook`` on Redis after commit; a Celery worker parses it, writes the message
+and its events (event log, PostgreSQL), and on commit publishes them through the channel layer
+(Redis pub/sub); the server's hub delivers ``message.new`` to the socket of the agent who holds the
+conversation and joined it.
 
 Setup (``bench.e2e_setup``): N agents, N contacts, contact i's open conversation assigned to agent
 i, each agent's one socket joined to it. Webhook i comes from contact i mod N. Per webhook, the
@@ -40,11 +41,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -58,19 +56,26 @@ from bench.common import (
     ROOT,
     SERVER_CORE,
     Proc,
+    command_line,
     cpu_seconds,
     free_port,
+    new_log_dir,
+    number_list,
     percentile,
+    py_spy_argv,
+    read_text,
     redis_server_pid,
+    rss_bytes,
+    stop_on_sigterm,
     wait_port,
 )
-from bench.targets import LAYERS, uvicorn_argv
+from bench.report import fmt, machine, markdown_table, progress, pyplot, raw_stacks, save_figure
+from bench.run import pytake_env as bench_env
+from bench.targets import LAYERS, pytake_server_argv
 
 DATABASE_URL = os.environ.get("BENCH_E2E_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench_e2e")
 REDIS_URL = os.environ.get("BENCH_E2E_REDIS_URL", "redis://127.0.0.1:6379/8")
-SECRET = "bench-only-secret-key-0123456789abcdef-not-for-production"
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
-PY_SPY = str(ROOT / ".venv" / "bin" / "py-spy")
 DOCS = ROOT / "docs" / "bench"
 CLIENT_LIMIT = 0.90
 TARGET_P50_MS, TARGET_P99_MS = 15.0, 50.0
@@ -85,18 +90,12 @@ WORKER_ENV = {
 }  # Celery's default queue (WHATSAPP_CELERY_QUEUE is empty)
 
 
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def pytake_env(run_id: str, server_url: str) -> dict[str, str]:
+    """``bench.run``'s settings, on this scenario's database and Redis db."""
     return {
+        **bench_env(),
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,  # also the Celery broker (CELERY_BROKER_URL defaults to it)
-        "DJANGO_SECRET_KEY": SECRET,
-        "DJANGO_DEBUG": "0",
-        "PYTAKE_DATA_DIR": str(ROOT / "var" / "bench"),
-        "JWT_ACCESS_MINUTES": "120",
         "PYTAKE_CHANNEL_LAYER": LAYERS["pubsub"],
         "PYTAKE_CHANNEL_PREFIX": f"e2e-{run_id}",
         "PYTAKE_PRESENCE_PREFIX": f"e2e-presence-{run_id}",
@@ -110,19 +109,12 @@ def pytake_env(run_id: str, server_url: str) -> dict[str, str]:
 # --- /proc readings -------------------------------------------------------------------------------
 
 
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
 def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it (the Celery worker's pool processes)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            stat = _read(f"/proc/{entry.name}/stat")
+            stat = read_text(f"/proc/{entry.name}/stat")
             if stat:
                 ppid = int(stat.rsplit(")", 1)[1].split()[1])
                 children.setdefault(ppid, []).append(int(entry.name))
@@ -139,7 +131,7 @@ def database_backends(name: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            title = _read(f"/proc/{entry.name}/cmdline").replace("\0", " ")
+            title = read_text(f"/proc/{entry.name}/cmdline").replace("\0", " ")
             if title.startswith("postgres: ") and f" {name} " in title:
                 pids.append(int(entry.name))
     return pids
@@ -151,7 +143,7 @@ def postgres_processes() -> list[int]:
     return [
         int(e.name)
         for e in Path("/proc").iterdir()
-        if e.name.isdigit() and _read(f"/proc/{e.name}/comm").strip() == "postgres"
+        if e.name.isdigit() and read_text(f"/proc/{e.name}/comm").strip() == "postgres"
     ]
 
 
@@ -289,14 +281,10 @@ def profile_summary(raw: Path, top: int = 30) -> dict[str, Any]:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    for line in _read(str(raw)).splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
+    for stack, n in raw_stacks(raw):
         total += n
         frames = []
-        for frame in stack.split(";"):
+        for frame in stack:
             match = _FRAME.match(frame)
             frames.append(
                 f"{match['name']} ({match['file'].split('site-packages/')[-1].replace(str(ROOT) + '/', '')})"
@@ -315,32 +303,11 @@ def profile_summary(raw: Path, top: int = 30) -> dict[str, Any]:
 
 
 def spy(pid: int, seconds: int, out: Path, log_dir: Path, *, subprocesses: bool = False) -> Proc:
-    argv = [PY_SPY, "record", "--pid", str(pid), "--duration", str(seconds), "-f", "raw", "-r", "100"]
-    argv += ["--nonblocking", "-o", str(out)] + (["--subprocesses"] if subprocesses else [])
+    argv = py_spy_argv(pid, seconds, out, subprocesses=subprocesses)
     return Proc(f"py-spy-{pid}", argv, core=None, log_dir=log_dir)
 
 
 # --- the scenario ---------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in _read("/proc/cpuinfo").splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown",
-    )
-    return {
-        "cpu": cpu_model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "server_core": SERVER_CORE,
-        "client_core": CLIENT_CORE,
-        "loadavg_at_start": _read("/proc/loadavg").split()[:3],
-    }
 
 
 class Scenario:
@@ -364,7 +331,7 @@ class Scenario:
         t0 = time.monotonic()
         setup, setup_path = run_setup(args.agents, env, self.log_dir)
         info: dict[str, Any] = {"setup_seconds": time.monotonic() - t0, "tenant": setup["tenant"]}
-        server_argv = uvicorn_argv("pytake.asgi:application", port) + ["--lifespan", "off"]
+        server_argv = pytake_server_argv(port)
         server_env = env | SERVER_ENV | dict(kv.split("=", 1) for kv in args.server_env)
         self.procs["server"] = Proc("server", server_argv, core=SERVER_CORE, env=server_env, log_dir=self.log_dir)
         wait_port(port, 60, self.procs["server"])
@@ -420,25 +387,28 @@ class Scenario:
             stdout_pipe=True,
         )
         self.procs["poster"].read_until("ready", 60)
-        info["server_rss_bytes_after_connect"] = _rss(self.procs["server"].pid)
+        info["server_rss_bytes_after_connect"] = rss_bytes(self.procs["server"].pid)
         return info
+
+    def cpu_readings(self) -> dict[str, dict[int, float]]:
+        """CPU seconds so far of each process of each part (``cpu_delta`` subtracts two)."""
+        return {
+            "server": cpu_of([self.procs["server"].pid]),
+            "worker": cpu_of(descendants(self.procs["worker"].pid)),
+            "postgres": cpu_of(database_backends(self.database)),
+            "postgres_all": cpu_of(postgres_processes()),
+            "redis": cpu_of([self.redis_pid] if self.redis_pid else []),
+            "client": cpu_of([self.procs["agents"].pid, self.procs["poster"].pid]),
+        }
 
     def step(self, step: int, rate: float, seconds: float) -> dict[str, Any]:
         agents, poster = self.procs["agents"], self.procs["poster"]
         count = max(5, round(rate * seconds))
         first_id = last_webhook_id()
-        loadavg = _read("/proc/loadavg").split()[:3]
+        loadavg = read_text("/proc/loadavg").split()[:3]
         agents.send(cmd="begin", step=step)
         agents.read_until("begun", 10)
-        worker_pids = descendants(self.procs["worker"].pid)
-        before = {
-            "server": cpu_of([self.procs["server"].pid]),
-            "worker": cpu_of(worker_pids),
-            "postgres": cpu_of(database_backends(self.database)),
-            "postgres_all": cpu_of(postgres_processes()),
-            "redis": cpu_of([self.redis_pid] if self.redis_pid else []),
-            "client": cpu_of([agents.pid, poster.pid]),
-        }
+        before = self.cpu_readings()
         wall0 = time.monotonic()
         self.sampler.start()
         poster.send(cmd="post", step=step, rate=rate, count=count)
@@ -448,14 +418,7 @@ class Scenario:
         agents.send(cmd="expect", count=count, stall=self.args.stall, limit=self.args.deadline)
         complete = agents.read_until("complete", self.args.deadline + 30)
         wall = time.monotonic() - wall0
-        after = {
-            "server": cpu_of([self.procs["server"].pid]),
-            "worker": cpu_of(descendants(self.procs["worker"].pid)),
-            "postgres": cpu_of(database_backends(self.database)),
-            "postgres_all": cpu_of(postgres_processes()),
-            "redis": cpu_of([self.redis_pid] if self.redis_pid else []),
-            "client": cpu_of([agents.pid, poster.pid]),
-        }
+        after = self.cpu_readings()
         max_depth = self.sampler.stop()
         agents.send(cmd="end")
         stats = agents.read_until("step", 30)
@@ -598,49 +561,47 @@ class Scenario:
                 proc.stop()
 
 
-def _rss(pid: int) -> int:
-    from bench.common import rss_bytes
-
-    return rss_bytes(pid)
-
-
-def fmt(value: float | None, spec: str = "{:.1f}") -> str:
-    return "–" if value is None or value != value else spec.format(value)
-
-
 def table(steps: list[dict[str, Any]]) -> str:
-    lines = [
-        "| webhooks/s (achieved) | sent | HTTP 200 | delivered | lost | dup | p50 ms | p90 ms | p99 ms | max ms "
-        "| POST p50 / p99 ms | stored → processed p50 / p99 ms | max queue | CPU ms per webhook: server / worker "
-        "/ PostgreSQL (this db) / Redis | server core | client core | load avg | target met |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | ---: | ---: "
-        "| --- | --- |",
-    ]
+    header = (
+        "webhooks/s (achieved) | sent | HTTP 200 | delivered | lost | dup | p50 ms | p90 ms | p99 ms"
+        " | max ms | POST p50 / p99 ms | stored → processed p50 / p99 ms | max queue"
+        " | CPU ms per webhook: server / worker / PostgreSQL (this db) / Redis | server core"
+        " | client core | load avg | target met"
+    )
+    rows = []
     for s in steps:
         u, c = s["util"], s["cpu_ms_per_webhook"]
+        rate = f"{s['rate']:.0f} ({s['achieved_rate']:.0f})"
         if s["client_bound"]:
-            lines.append(
-                f"| {s['rate']:.0f} ({s['achieved_rate']:.0f}) | refused: client core at {u['client']:.0%} |"
-                + " |" * 16
-            )
+            rows.append([rate, f"refused: client core at {u['client']:.0%}"] + [""] * 16)
             continue
-        lines.append(
-            f"| {s['rate']:.0f} ({s['achieved_rate']:.0f}) | {s['sent']} | {s['http_200']} | {s['delivered']} | "
-            f"{s['lost']} | {s['duplicates']} | {fmt(s['p50_ms'])} | {fmt(s['p90_ms'])} | {fmt(s['p99_ms'])} | "
-            f"{fmt(s['max_ms'], '{:.0f}')} | {fmt(s['post_ms']['p50_ms'])} / {fmt(s['post_ms']['p99_ms'])} | "
-            f"{fmt(s['stored_to_processed_ms']['p50_ms'])} / {fmt(s['stored_to_processed_ms']['p99_ms'])} | "
-            f"{s['max_queue_depth']} | {c['server']:.1f} / {c['worker']:.1f} / {c['postgres']:.1f} / {c['redis']:.1f} | "
-            f"{u['server']:.0%} | {u['client']:.0%} | {' '.join(s['loadavg'])} | {'yes' if s['met'] else '**no**'} |"
+        rows.append(
+            [
+                rate,
+                str(s["sent"]),
+                str(s["http_200"]),
+                str(s["delivered"]),
+                str(s["lost"]),
+                str(s["duplicates"]),
+                fmt(s["p50_ms"]),
+                fmt(s["p90_ms"]),
+                fmt(s["p99_ms"]),
+                fmt(s["max_ms"], "{:.0f}"),
+                f"{fmt(s['post_ms']['p50_ms'])} / {fmt(s['post_ms']['p99_ms'])}",
+                f"{fmt(s['stored_to_processed_ms']['p50_ms'])} / {fmt(s['stored_to_processed_ms']['p99_ms'])}",
+                str(s["max_queue_depth"]),
+                f"{c['server']:.1f} / {c['worker']:.1f} / {c['postgres']:.1f} / {c['redis']:.1f}",
+                f"{u['server']:.0%}",
+                f"{u['client']:.0%}",
+                " ".join(s["loadavg"]),
+                "yes" if s["met"] else "**no**",
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(header, "rrrrrrrrrrllrlrrll", rows)
 
 
 def plot(steps: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     good = [s for s in steps if not s["client_bound"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     xs = [s["rate"] for s in good]
@@ -665,18 +626,11 @@ def plot(steps: list[dict[str, Any]], path: Path, title: str) -> None:
     right.set_ylabel("ms")
     right.set_title("Where the latency is")
     right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the cleanup short
-    raise KeyboardInterrupt  # runs every ``finally``: server, worker and clients are stopped
+    save_figure(fig, path)
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="100 agents, 50 and 200 webhooks/s, 5 s steps")
     parser.add_argument("--rate", default=None, help="comma-separated webhooks/s (default 50,100,200)")
@@ -702,10 +656,9 @@ def main() -> None:
     args.deadline = 30.0 if args.quick else 120.0  # at most this long after the last POST answered
     args.post_timeout = args.post_timeout or (10.0 if args.quick else 30.0)
     args.agents = args.agents or (100 if args.quick else 1000)
-    rates = [float(r) for r in (args.rate or ("50,200" if args.quick else "50,100,200")).split(",")]
+    rates = number_list(args.rate or ("50,200" if args.quick else "50,100,200"), float)
     seconds = args.step_seconds or (5.0 if args.quick else 20.0)
-    log_dir = ROOT / "var" / "bench" / f"e2e-{time.strftime('%Y%m%d-%H%M%S')}"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = new_log_dir("e2e-")
     out = Path(args.out) if args.out else (log_dir / "e2e-quick.json" if args.quick else DOCS / "e2e.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     progress(f"logs in {log_dir}")
@@ -713,14 +666,15 @@ def main() -> None:
     result: dict[str, Any] = {
         "scenario": "e2e-webhook",
         "mode": "quick" if args.quick else "full",
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.scenario_e2e", *sys.argv[1:]]),
+        "command": command_line("bench.scenario_e2e"),
         "machine": machine(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "agents": args.agents,
         "step_seconds": seconds,
         "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS, "lost": 0, "at_rate": 200},
         "layout": {
-            "server": f"uvicorn (uvloop, httptools, websockets, no deflate), 1 process, core {SERVER_CORE}",
+            "server": "python -m realtime.serve (uvicorn: uvloop, httptools, websockets, no deflate), 1 process, "
+            f"core {SERVER_CORE}",
             "worker": f"celery worker --pool={args.worker_pool} --concurrency={args.worker_concurrency}, "
             + (f"core {args.worker_core}" if args.worker_core else "unpinned"),
             "agents": f"{args.agents} sockets, picows + uvloop, 1 process, core {CLIENT_CORE}",

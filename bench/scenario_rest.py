@@ -13,8 +13,9 @@ are derived from the messages themselves. Seeding is done in SQL (``COPY`` and
 
 Then: the SQL query count of each endpoint at page sizes 10, 50 and 100 (in process, through
 DRF's test client: it must not grow with the page), ``EXPLAIN ANALYZE`` of every query, and the
-load run: PyTake under uvicorn pinned to the server core, the httpx client
-(``bench.rest_client``) pinned to the other, each endpoint at concurrency 1 and 8 after a warm-up.
+load run: PyTake as production runs it (``python -m realtime.serve``) pinned to the server core,
+the httpx client (``bench.rest_client``) pinned to the other, each endpoint at concurrency 1 and 8
+after a warm-up.
 Any non-200 answer fails the run; a run whose client used more than 90 % of its core is refused.
 
 Output: ``docs/bench/rest.json`` and ``rest.png``, a Markdown table on stdout. Runs with
@@ -27,9 +28,7 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -37,9 +36,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from bench.common import CLIENT_CORE, PYTHON, ROOT, SERVER_CORE, Proc, free_port, wait_port
-from bench.run import machine, pytake_env
-from bench.targets import uvicorn_argv
+from bench.common import (
+    CLIENT_CORE,
+    PYTHON,
+    ROOT,
+    SERVER_CORE,
+    Proc,
+    command_line,
+    free_port,
+    new_log_dir,
+    number_list,
+    setup_django,
+    stop_on_sigterm,
+    wait_port,
+)
+from bench.report import machine, markdown_table, progress, pyplot, save_figure
+from bench.run import pytake_env
+from bench.targets import pytake_server_argv
 
 DATABASE_URL = os.environ.get("BENCH_REST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench_rest")
 REDIS_URL = os.environ.get("BENCH_REST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -84,10 +97,6 @@ TEXTS_OUT = [
     "The coupon is valid from 100 onwards; your cart is 92. Want me to apply a 10% code instead?",
 ]
 BOT_TEXT = "Hi! I'm the virtual assistant. Tell me what you need, or type 'agent' to talk to a person."
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def server_env() -> dict[str, str]:
@@ -713,13 +722,7 @@ def load(
     eps: list[Endpoint], tokens: dict[str, str], *, counts: dict[int, int], warmup: int, log_dir: Path
 ) -> list[dict[str, Any]]:
     port = free_port()
-    server = Proc(
-        "pytake-uvicorn-rest",
-        uvicorn_argv("pytake.asgi:application", port) + ["--lifespan", "off"],
-        core=SERVER_CORE,
-        env=server_env(),
-        log_dir=log_dir,
-    )
+    server = Proc("pytake-rest", pytake_server_argv(port), core=SERVER_CORE, env=server_env(), log_dir=log_dir)
     client: Proc | None = None
     rows: list[dict[str, Any]] = []
     try:
@@ -780,28 +783,31 @@ def load(
 
 
 def table(rows: list[dict[str, Any]], counts: dict[str, Any]) -> str:
-    lines = [
-        "| endpoint | conc. | requests | p50 ms | p90 ms | p99 ms | max ms | req/s | server CPU-ms / req "
-        "| DB connections opened / req | SQL queries at page 10 / 50 / 100 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    header = (
+        "endpoint | conc. | requests | p50 ms | p90 ms | p99 ms | max ms | req/s | server CPU-ms / req"
+        " | DB connections opened / req | SQL queries at page 10 / 50 / 100"
+    )
+    cells = [
+        [
+            r["label"],
+            str(r["concurrency"]),
+            str(r["requests"]),
+            f"{r['p50_ms']:.1f}",
+            f"{r['p90_ms']:.1f}",
+            f"{r['p99_ms']:.1f}",
+            f"{r['max_ms']:.1f}",
+            f"{r['requests_per_s']:.0f}",
+            f"{r['server_cpu_ms_per_request']:.1f}",
+            f"{r['db_sessions_per_request']:.2f}",
+            " / ".join(str(counts[r["endpoint"]]["queries"][str(size)]) for size in PAGE_SIZES),
+        ]
+        for r in rows
     ]
-    for r in rows:
-        q = counts[r["endpoint"]]["queries"]
-        lines.append(
-            f"| {r['label']} | {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {r['max_ms']:.1f} | {r['requests_per_s']:.0f} | "
-            f"{r['server_cpu_ms_per_request']:.1f} | {r['db_sessions_per_request']:.2f} | "
-            f"{' / '.join(str(q[str(s)]) for s in PAGE_SIZES)} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(header, "lrrrrrrrrrl", cells)
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(CONCURRENCIES), figsize=(7 * len(CONCURRENCIES), 5), squeeze=False)
     for ax, concurrency in zip(axes[0], CONCURRENCIES, strict=True):
         these = [r for r in rows if r["concurrency"] == concurrency]
@@ -817,9 +823,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
         ax.set_title(f"concurrency {concurrency}")
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def code_state() -> dict[str, Any]:
@@ -835,13 +839,8 @@ def code_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short", "HEAD").strip(), "dirty": dirty}
 
 
-def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt  # run every ``finally``: server and client are stopped
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10,000 conversations, 100,000 messages, short runs")
     parser.add_argument("--reseed", action="store_true", help="seed again even if the database holds this seed")
@@ -864,22 +863,13 @@ def main() -> None:
     loadavg = Path("/proc/loadavg").read_text().split()[:3]
     code = code_state()
     os.environ.update(server_env())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
-    from pytake.database import ensure_database
-
-    ensure_database(DATABASE_URL)
-    import django
-
-    django.setup()
+    (ROOT / "var" / "bench-rest" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
+    setup_django(DATABASE_URL)
     import logging
 
-    from django.core.management import call_command
-
-    logging.getLogger("pytake.request").setLevel(logging.WARNING)  # the server logs its own requests
-    (ROOT / "var" / "bench-rest" / "static").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
     from django.db import connection
 
-    call_command("migrate", verbosity=0, interactive=False)
+    logging.getLogger("pytake.request").setLevel(logging.WARNING)  # the server logs its own requests
     specs = tenant_specs(args.quick)
     record = None if args.reseed else seeded_already(specs)
     reused = record is not None
@@ -899,8 +889,7 @@ def main() -> None:
     code["conn_max_age"] = database.get("CONN_MAX_AGE")
     code["db_options"] = sorted(database.get("OPTIONS", {}))  # "pool" here means a psycopg pool
 
-    log_dir = ROOT / "var" / "bench-rest" / time.strftime("%Y%m%d-%H%M%S")
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = new_log_dir(parent=ROOT / "var" / "bench-rest")
     progress(f"logs in {log_dir}")
     undo: list[str] = []
     try:
@@ -927,7 +916,7 @@ def main() -> None:
                 f"{plans[name]['total_ms']:.2f} ms"
             )
         progress(f"query counts and plans in {time.time() - t:.0f}s")
-        requests = [int(x) for x in (args.requests or ("40,100" if args.quick else "250,500")).split(",")]
+        requests = number_list(args.requests or ("40,100" if args.quick else "250,500"))
         rows = load(
             eps,
             tokens,
@@ -948,8 +937,8 @@ def main() -> None:
     payload = {
         "scenario": "rest",
         "mode": "quick" if args.quick else "full",
-        "command": " ".join([Path(sys.executable).name, "-m", "bench.scenario_rest", *sys.argv[1:]]),
-        "machine": {**machine(), "loadavg_at_start": loadavg},
+        "command": command_line("bench.scenario_rest"),
+        "machine": {**machine(node=True), "loadavg_at_start": loadavg},
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "database": DATABASE_URL.rsplit("/", 1)[1],
@@ -981,7 +970,7 @@ def main() -> None:
         rows,
         out.with_suffix(".png"),
         f"PyTake REST, {main_spec.conversations:,} conversations / {main_spec.messages:,} messages "
-        f"(+ a second tenant), uvicorn on 1 core",
+        f"(+ a second tenant), python -m realtime.serve on 1 core",
     )
     progress(f"wrote {out} and {out.with_suffix('.png')} in {time.time() - started:.0f}s (loadavg at start {loadavg})")
     print(table(rows, counts))

@@ -16,6 +16,12 @@ LAYERS = {
 }
 
 
+def pytake_server_argv(port: int) -> list[str]:
+    """PyTake as production runs it (``deploy/asgi-server``): ``python -m realtime.serve``, uvicorn
+    with the project's own settings (``realtime.serve.config``) and graceful SIGTERM."""
+    return [PYTHON, "-m", "realtime.serve", "127.0.0.1", str(port)]
+
+
 def uvicorn_argv(app: str, port: int, ws: str = "websockets") -> list[str]:
     """uvicorn as every uvicorn target runs: uvloop, httptools, websockets (the legacy protocol
     or, with ``ws="websockets-sansio"``, its sans-I/O one), no compression."""
@@ -92,8 +98,8 @@ class Target:
                     pytake_env = env
                     if self.server == "daphne":
                         argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "pytake.asgi:application"]
-                    elif self.ws == "websockets":  # the production command (deploy/asgi-server)
-                        argv = [PYTHON, "-m", "realtime.serve", "127.0.0.1", str(port)]
+                    elif self.ws == "websockets":
+                        argv = pytake_server_argv(port)
                     else:
                         argv = uvicorn_argv("pytake.asgi:application", port, self.ws) + ["--lifespan", "off"]
                     proc = Proc(name, argv, core=SERVER_CORE, env=env, log_dir=log_dir)
