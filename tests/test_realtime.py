@@ -59,6 +59,21 @@ async def test_hello_with_subprotocol_and_query_token(agent):
     await comm.disconnect()
 
 
+def held(function):
+    """``function`` made to wait, once called, until released: (the stand-in, an event set when
+    it is called, the event that releases it)."""
+    import threading
+
+    called, release = threading.Event(), threading.Event()
+
+    def waiting(*args, **kwargs):
+        called.set()
+        release.wait(10)
+        return function(*args, **kwargs)
+
+    return waiting, called, release
+
+
 def _token_cases(agent):
     expired = AccessToken.for_user(agent)
     expired.set_exp(from_time=timezone.now() - timedelta(hours=1), lifetime=timedelta(minutes=1))
@@ -109,7 +124,6 @@ async def test_a_client_gone_during_its_token_check_is_refused_and_never_registe
     """A client that leaves while its token is checked (a handshake timed out in a connect storm)
     gets its handshake answered with a close, not left unanswered (an ASGI server logs that as an
     error, uvicorn once per socket), and the consumer never starts: nothing counts the socket."""
-    import threading
 
     from channels.testing import WebsocketCommunicator
 
@@ -119,14 +133,7 @@ async def test_a_client_gone_during_its_token_check_is_refused_and_never_registe
     from tests.conftest import access_token_for
 
     token = await db(access_token_for)(agent)
-    checking, release = threading.Event(), threading.Event()
-    real_check = auth.resolve_principal
-
-    def slow_check(raw_token):
-        checking.set()
-        release.wait(10)
-        return real_check(raw_token)
-
+    slow_check, checking, release = held(auth.resolve_principal)
     monkeypatch.setattr(auth, "resolve_principal", slow_check)
     comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token])
     try:
@@ -415,7 +422,6 @@ async def test_a_client_gone_before_its_hello_never_counts_against_the_cap(agent
     """In a connect storm a client may give up waiting for its hello while the server still
     prepares it. That socket must not count against its user's cap: counted, it evicted a live
     socket of the same user (4009) until the server had undone it."""
-    import threading
 
     from channels.testing import WebsocketCommunicator
 
@@ -426,14 +432,7 @@ async def test_a_client_gone_before_its_hello_never_counts_against_the_cap(agent
 
     settings.PYTAKE_WS_MAX_PER_USER = 1
     live = await connect(agent)
-    preparing, release = threading.Event(), threading.Event()
-    real_last_id = consumers.tenant_last_event_id
-
-    def slow_last_id(tenant_id):
-        preparing.set()
-        release.wait(10)
-        return real_last_id(tenant_id)
-
+    slow_last_id, preparing, release = held(consumers.tenant_last_event_id)
     monkeypatch.setattr(consumers, "tenant_last_event_id", slow_last_id)
     token = await db(access_token_for)(agent)
     gone = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token])

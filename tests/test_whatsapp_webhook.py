@@ -365,17 +365,23 @@ def test_one_payload_with_several_messages_and_statuses_for_several_contacts(del
 # --- Statuses ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def outbound(tenant, account):
-    conversation = factories.ConversationFactory(tenant=tenant, whatsapp_account=account)
+def _pending_outbound(conversation, account, wamid=None):
+    """An agent's WhatsApp message handed to the Graph API: with its wamid, or (None) with the
+    answer that carried it lost."""
     return factories.MessageFactory(
         conversation=conversation,
         direction=Direction.OUTBOUND,
         sender_type=SenderType.AGENT,
         status=MessageStatus.PENDING,
         whatsapp_account=account,
-        whatsapp_message_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0VBRjE2QjM5MzY0QzlCNTcA",
+        whatsapp_message_id=wamid,
     )
+
+
+@pytest.fixture
+def outbound(tenant, account):
+    conversation = factories.ConversationFactory(tenant=tenant, whatsapp_account=account)
+    return _pending_outbound(conversation, account, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0VBRjE2QjM5MzY0QzlCNTcA")
 
 
 def test_statuses_in_order(deliver, account, outbound):
@@ -465,22 +471,10 @@ def test_a_status_for_another_tenants_message_is_not_applied(deliver, account, o
     assert foreign.status == MessageStatus.SENT
 
 
-def _unsent(conversation, account):
-    """An outbound message whose Graph API call went out but whose answer (its wamid) was lost."""
-    return factories.MessageFactory(
-        conversation=conversation,
-        direction=Direction.OUTBOUND,
-        sender_type=SenderType.AGENT,
-        status=MessageStatus.PENDING,
-        whatsapp_account=account,
-        whatsapp_message_id=None,
-    )
-
-
 def test_a_status_naming_an_unsent_message_in_its_callback_data_gives_it_its_wamid(deliver, account, tenant):
     """Every message goes out with its id in ``biz_opaque_callback_data``, which Meta echoes in
     its statuses: a send whose answer was lost learns its wamid, and is not sent again."""
-    message = _unsent(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
+    message = _pending_outbound(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
     payload = status_payload(
         account.phone_number_id,
         wamid="wamid.lost-answer",
@@ -501,12 +495,12 @@ def test_callback_data_links_only_the_signing_accounts_unsent_messages(deliver, 
     a callback that is not PyTake's is ignored."""
     if case == "other-tenant":
         other_account = factories.WhatsAppAccountFactory(tenant=other_tenant)
-        target = _unsent(
+        target = _pending_outbound(
             factories.ConversationFactory(tenant=other_tenant, whatsapp_account=other_account), other_account
         )
         callback = f"pytake:{target.pk}"
     else:
-        target = _unsent(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
+        target = _pending_outbound(factories.ConversationFactory(tenant=tenant, whatsapp_account=account), account)
         callback = {"not-ours": "campaign-42", "huge-id": "pytake:" + "9" * 30, "not-ascii": "pytake:\u00b2"}.get(
             case, f"pytake:{target.pk}"
         )
