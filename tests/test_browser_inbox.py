@@ -149,6 +149,9 @@ def test_inbound_message_appears_live_and_the_reply_ticks_advance(new_page, demo
     # A customer in a conversation that is not open: the list moves it up, with a badge.
     page.get_by_role("tab", name="Queue").click()
     expect(page.locator(".conv-item").first).to_contain_text("Lucia Souza")
+    # The agent coming online ran a queue pass (at the end of its presence window), which told
+    # the waiting customers their place: wait for it, so that the notification below is John's.
+    expect(conversation_item(page, "John Carter")).to_contain_text("na fila", timeout=LIVE)
     scenario.customer_writes(demo.john, "Hello? Anyone there?")
     expect(page.locator(".conv-item").first).to_contain_text("John Carter", timeout=LIVE)
     expect(conversation_item(page, "John Carter").locator(".unread")).to_have_text("2")
