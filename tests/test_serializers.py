@@ -39,3 +39,46 @@ def test_each_serializer_has_fields_of_its_own(cold, tenant):
     assert one.fields["status"] is not two.fields["status"]
     assert one.fields["status"].parent is one and two.fields["status"].parent is two
     assert one.fields["contact"].fields["id"] is not two.fields["contact"].fields["id"]
+
+
+def test_reading_attributes_directly_gives_what_drf_gives(tenant, agent, monkeypatch):
+    """The direct reads of ``ModelSerializer.to_representation`` against DRF's own, for every
+    serializer of the API and events, with the cases DRF handles itself: a method as source
+    (``get_full_name``), a method field, a property, a null relation, timestamps and JSON."""
+    from django.utils import timezone
+
+    from conversations import serializers as ours
+    from conversations.models import Channel, Direction, MessageStatus
+
+    conversation = factories.ConversationFactory(
+        tenant=tenant, assignee=agent, channel=Channel.WHATSAPP, last_customer_message_at=timezone.now()
+    )
+    unassigned = factories.ConversationFactory(tenant=tenant, assignee=None)
+    failed = factories.MessageFactory(
+        conversation=conversation,
+        tenant=tenant,
+        direction=Direction.OUTBOUND,
+        status=MessageStatus.FAILED,
+        error_code=131047,
+        error_title="Re-engagement message",
+    )
+    plain = factories.MessageFactory(conversation=unassigned, tenant=tenant)
+    cases = [
+        (ours.ConversationSerializer, conversation),
+        (ours.ConversationSerializer, unassigned),
+        (ours.MessageSerializer, failed),
+        (ours.MessageSerializer, plain),
+        (ours.ContactSerializer, conversation.contact),
+        (ours.UserBriefSerializer, agent),
+        (ours.AgentSerializer, agent),
+        (ours.MeSerializer, agent),
+        (ours.TenantSerializer, tenant),
+    ]
+    fast = [cls(instance).data for cls, instance in cases]
+    monkeypatch.setattr(ours.ModelSerializer, "to_representation", drf.Serializer.to_representation)
+    slow = [cls(instance).data for cls, instance in cases]
+    assert fast == slow
+    assert fast[0]["assignee"]["name"] == agent.get_full_name() and fast[1]["assignee"] is None
+    assert fast[0]["window_expires_at"] is not None and fast[2]["error"]
+    many = ours.ConversationSerializer([conversation, unassigned], many=True).data
+    assert many == slow[:2]
