@@ -45,12 +45,15 @@ class ModelSerializer(serializers.ModelSerializer):
         an attribute that raises) goes DRF's way, so the result is the same
         (``test_serializers.py`` compares the two).
         """
-        plan: list[tuple[serializers.Field, str | None]] | None = self.__dict__.get("_read_plan")
+        plan: list[tuple[serializers.Field, str, str | None]] | None = self.__dict__.get("_read_plan")
         if plan is None:
-            plan = [(f, f.source_attrs[0] if len(f.source_attrs) == 1 else None) for f in self._readable_fields]
+            plan = [
+                (f, str(f.field_name), f.source_attrs[0] if len(f.source_attrs) == 1 else None)
+                for f in self._readable_fields
+            ]
             self._read_plan = plan
         ret: dict[str, Any] = {}
-        for field, attr in plan:
+        for field, name, attr in plan:
             attribute: Any
             try:
                 attribute = getattr(instance, attr) if attr is not None else _DRF
@@ -64,7 +67,7 @@ class ModelSerializer(serializers.ModelSerializer):
             except SkipField:
                 continue
             check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
-            ret[field.field_name] = None if check_for_none is None else field.to_representation(attribute)
+            ret[name] = None if check_for_none is None else field.to_representation(attribute)
         return ret
 
 
