@@ -3,7 +3,7 @@
 ``python -m bench.scenario_connections --scenario idle|storm [--quick]``
 
 Idle: real PyTake agent sockets (one agent and token each; ``hello`` checked; ``ping`` on hello's
-heartbeat) ramped in plateaus (1k, 5k, 10k, 20k; ``--quick``: 1k, 3k). At each plateau, once the
+heartbeat) ramped in plateaus (1k, 5k, 10k, 20k; ``--quick``: 1k, 2k). At each plateau, once the
 connect storm is quiet (no presence frames for 2 s and the servers' CPU low), it reads the servers'
 RSS and their CPU over an idle window of ``--idle-seconds`` (30; heartbeats only). RSS per
 connection is (RSS now - RSS with 0 sockets) / sockets, summed over the server processes, where
@@ -11,7 +11,7 @@ connection is (RSS now - RSS with 0 sockets) / sockets, summed over the server p
 imports, database connections and thread pools are not charged to the connections); the
 marginal cost between two plateaus is given too. Target (issue 7): 20,000 held, < 30 KB each.
 
-Storm: N agents (5,000; ``--quick``: 1,000) connected and quiet; every client closes at once
+Storm: N agents (5,000; ``--quick``: 500) connected and quiet; every client closes at once
 (client side, no close frame); 50 events are written through the event log
 (``bench.publisher --kind pytake``: ``event_record`` in a transaction, then the channel layer)
 while they are away; then all reconnect at once and ``resume`` from the last id each had. It
@@ -395,7 +395,7 @@ def open_all(args: argparse.Namespace, n: int, clients: Clients, running: Runnin
 
 
 def idle(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], write: Any) -> None:
-    steps = number_list(args.steps or ("1000,3000" if args.quick else "1000,5000,10000,20000"))
+    steps = number_list(args.steps or ("1000,2000" if args.quick else "1000,5000,10000,20000"))
     n_max = max(steps)
     progress(f"setting up {n_max} agents in {args.tenants} tenant(s) in {DATABASE_URL}")
     tenant, tokens = setup_agents(n_max, log_dir, args.tenants)
@@ -537,7 +537,7 @@ def stalled_plateau(
 
 
 def storm(args: argparse.Namespace, log_dir: Path, result: dict[str, Any], write: Any) -> None:
-    n = args.n or (1000 if args.quick else 5000)
+    n = args.n or (500 if args.quick else 5000)
     progress(f"setting up {n} agents in {DATABASE_URL}")
     tenant, tokens = setup_agents(n, log_dir)
     running = start_servers(args, log_dir)
@@ -1087,9 +1087,7 @@ def main() -> None:
     parser.add_argument("--serve-traced", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--ws", default="websockets", help="memory: uvicorn's --ws implementation")
     parser.add_argument("--trace-frames", type=int, default=12, help="memory: tracemalloc frames (0: off)")
-    parser.add_argument(
-        "--quick", action="store_true", help="idle: 1k and 3k sockets, 10 s idle each; storm: N = 1,000"
-    )
+    parser.add_argument("--quick", action="store_true", help="idle: 1k and 2k sockets, 10 s idle each; storm: N = 500")
     parser.add_argument(
         "--target", default="pytake-uvicorn-pubsub", choices=[t for t in TARGETS if t.startswith("pytake")]
     )
@@ -1100,7 +1098,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tokens", help=argparse.SUPPRESS)
     parser.add_argument("--steps", help="idle: comma-separated plateaus (default 1000,5000,10000,20000)")
-    parser.add_argument("--n", type=int, help="storm: sockets (default 5,000; --quick 1,000)")
+    parser.add_argument("--n", type=int, help="storm: sockets (default 5,000; --quick 500)")
     parser.add_argument("--variant", choices=["drop", "restart", "both"], default="both", help="storm variant(s)")
     parser.add_argument("--servers", type=int, default=None, help="server processes (idle: 2, storm: 1)")
     parser.add_argument("--clients", type=int, default=None, help="client processes (idle: 2, storm: 1)")
