@@ -56,8 +56,8 @@ class ModelSerializer(serializers.ModelSerializer):
         for field, name, attr in plan:
             attribute: Any
             try:
-                attribute = getattr(instance, attr) if attr is not None else _DRF
-                if attribute is _DRF or callable(attribute):
+                attribute = getattr(instance, attr) if attr is not None else None
+                if attr is None or callable(attribute):  # not one plain attribute: DRF's way
                     attribute = field.get_attribute(instance)
             except AttributeError:  # a missing related object, a mapping: DRF knows what to do
                 try:
@@ -69,9 +69,6 @@ class ModelSerializer(serializers.ModelSerializer):
             check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             ret[name] = None if check_for_none is None else field.to_representation(attribute)
         return ret
-
-
-_DRF = object()  # read this field DRF's way
 
 
 class TenantSerializer(ModelSerializer):
