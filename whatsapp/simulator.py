@@ -302,10 +302,9 @@ def _status_value(wamid: str, wa_id: str, status: str, callback_data: str = "") 
     return {"statuses": [value]}
 
 
-def _set_status_then_callback(phone_number_id: str, wamid: str, wa_id: str, status: str) -> None:
-    SimulatedMessage.objects.filter(wamid=wamid).update(status=status)
-    callback_data = SimulatedMessage.objects.filter(wamid=wamid).values_list("callback_data", flat=True).first()
-    deliver_webhook(phone_number_id, _status_value(wamid, wa_id, status, callback_data or ""))
+def _set_status_then_callback(phone_number_id: str, message: SimulatedMessage, status: str) -> None:
+    SimulatedMessage.objects.filter(pk=message.pk).update(status=status)
+    deliver_webhook(phone_number_id, _status_value(message.wamid, message.wa_id, status, message.callback_data))
 
 
 def handle_messages_post(phone_number_id: str, authorization: str | None, raw: bytes) -> GraphAnswer:
@@ -355,7 +354,7 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
     publish(phone_number_id, to, "message.new", sim_message_data(message))
     for delay, status in zip(_status_delays(), ("sent", "delivered", "read"), strict=True):
         if delay is not None:
-            scheduler.schedule(delay, lambda s=status: _set_status_then_callback(phone_number_id, wamid, to, s))  # type: ignore[misc]
+            scheduler.schedule(delay, lambda s=status: _set_status_then_callback(phone_number_id, message, s))  # type: ignore[misc]
     if fault == FaultKind.ANSWER_LOST:
         # Sent, but the answer comes after the client has given up (it sees a read timeout):
         # only the statuses, which name the message in their callback data, tell it went out.
