@@ -175,7 +175,8 @@ class _TouchBatch:
 
 
 class RedisRegistry:
-    """Keys: ``<p>:user:<key>`` zset channel→connected_at; ``<p>:tenant:<id>`` hash
+    """Keys: ``<p>:user:<key>`` zset channel→admission time (minus the connect time until the
+    socket is admitted to the cap); ``<p>:tenant:<id>`` hash
     channel→"role|user_key|joined"; ``<p>:alive:<channel>`` expiring marker; ``<p>:peak:<id>``."""
 
     def __init__(self, url: str, prefix: str, max_connections: int | None = None) -> None:
