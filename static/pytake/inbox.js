@@ -356,7 +356,14 @@ function upsertConversation(conv) {
   state.conversations.set(conv.id, conv);
   if (!matches(conv)) state.conversations.delete(conv.id);
   const grew = (conv.unread_count || 0) > (previous?.unread_count || 0);
-  if (grew && (conv.id !== state.openId || document.hidden)) notifyNewMessage(conv);
+  // Only a customer's message raises the unread count. For a conversation outside the current
+  // list there is no previous count to compare with: there the update must also end with the
+  // customer's message, or any line of ours (the queue's notice of their place) would notify,
+  // with our own text, for messages the agent already knew of.
+  const fromCustomer =
+    Boolean(conv.last_customer_message_at) &&
+    new Date(conv.last_customer_message_at) >= new Date(conv.last_message_at);
+  if (grew && (previous || fromCustomer) && (conv.id !== state.openId || document.hidden)) notifyNewMessage(conv);
   if (conv.id === state.openId) {
     state.open = conv;
     renderHeader();
