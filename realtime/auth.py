@@ -19,10 +19,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 
+from conversations.authentication import JWTAuthentication
 from conversations.models import Conversation, User
 from realtime.tokens import WebchatToken
 
@@ -91,12 +91,11 @@ def resolve_principal(raw_token: str | None) -> Principal:
         access = AccessToken(raw_token)  # type: ignore[arg-type]
     except TokenError as exc:
         raise AuthenticationFailed(str(exc)) from exc
-    user = JWTAuthentication().get_user(access)  # checks is_active and revocation
+    user = JWTAuthentication().get_user(access)  # checks is_active and revocation; with the tenant
     assert isinstance(user, User)
     if user.tenant_id is None:
         raise AuthenticationFailed("This user belongs to no tenant.")
-    user = User.objects.select_related("tenant").get(pk=user.pk)
-    if user.tenant is None or user.tenant_id is None or not user.tenant.is_active:
+    if user.tenant is None or not user.tenant.is_active:
         raise AuthenticationFailed("The tenant is not active.")
     return Principal(
         tenant_id=user.tenant_id,

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
 
 from conversations.models import ConversationStatus, Direction, Message, MessageStatus
 from tests import factories
@@ -108,6 +109,31 @@ def test_deactivated_user_token_is_rejected(api_for, agent):
     agent.is_active = False
     agent.save()
     assert client.get("/api/me/").status_code == 401
+
+
+def test_a_deactivated_tenant_locks_its_staff_out_over_rest_and_websocket(api_for, tenant, agent):
+    from realtime.auth import resolve_principal
+    from tests.conftest import access_token_for
+
+    client, token = api_for(agent), access_token_for(agent)
+    assert client.get("/api/me/").status_code == 200
+    tenant.is_active = False
+    tenant.save()
+    assert client.get("/api/me/").status_code == 403
+    with pytest.raises(AuthenticationFailed, match="tenant is not active"):
+        resolve_principal(token)
+
+
+def test_a_staff_token_is_checked_in_one_query(agent, django_assert_num_queries):
+    """The user comes with its tenant: a socket's check (and a request's permission) reads both at
+    once, which a connect storm does thousands of times."""
+    from realtime.auth import resolve_principal
+    from tests.conftest import access_token_for
+
+    token = access_token_for(agent)
+    with django_assert_num_queries(1):
+        principal = resolve_principal(token)
+        assert principal.tenant_id == agent.tenant_id and principal.user.tenant.is_active
 
 
 def test_anonymous_is_401(api_for):

@@ -22,11 +22,11 @@ pytestmark = pytest.mark.django_db
 
 SMALL, LARGE = 2, 20
 
-# Queries of one request today: the user (JWT), the user's tenant (permission), then the page; the
-# history also loads the conversation (visibility) and, with ``before=``, the anchor message.
-INBOX_BUDGET = 3
-HISTORY_BUDGET = 4
-HISTORY_BEFORE_BUDGET = 5
+# Queries of one request today: the user with its tenant (JWT, then the permission), then the page;
+# the history also loads the conversation (visibility) and, with ``before=``, the anchor message.
+INBOX_BUDGET = 2
+HISTORY_BUDGET = 3
+HISTORY_BEFORE_BUDGET = 4
 
 
 def queries_and_rows(client: APIClient, url: str, params: dict[str, Any] | None = None) -> tuple[int, int]:
