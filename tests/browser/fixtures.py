@@ -9,13 +9,16 @@ They are registered for the whole suite by ``pytest_plugins`` in tests/conftest.
 - ``harness_page``: a page with static/pytake/*.js loaded from the checkout and a scripted fake
   WebSocket (no server, no database): unit tests of the client module in the real engine.
 - ``new_page``: ``new_page()`` opens a page in a fresh browser context (own sessionStorage, as a
-  second person on another computer) with ``base_url`` set to the server.
+  second person on another computer) with ``base_url`` set to the server. When the test fails,
+  each page's console, errors and WebSocket traffic are printed with the server's log.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +139,31 @@ def asgi_server(
             print(f"--- the server's log ({server.log_path}) ---\n{server.log_tail()}")
 
 
+def record_traffic(page: Any, lines: deque[str]) -> None:
+    """Keeps what the page logs, throws and sends or receives on its sockets in ``lines`` (the
+    last ``lines.maxlen``), with UTC times to match the server's log: what the client saw when a
+    browser test fails."""
+
+    def add(what: str, text: Any) -> None:
+        text = str(text)
+        at = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
+        lines.append(f"{at} {what} {text[:300]}{'…' if len(text) > 300 else ''}")
+
+    def on_websocket(ws: Any) -> None:
+        add("ws-open", ws.url.split("?")[0])
+        ws.on("framesent", lambda payload: add("ws-sent", payload))
+        ws.on("framereceived", lambda payload: add("ws-recv", payload))
+        ws.on("close", lambda _ws: add("ws-closed", ws.url.split("?")[0]))
+
+    page.on("console", lambda message: add(f"console.{message.type}", message.text))
+    page.on("pageerror", lambda error: add("pageerror", error))
+    page.on("websocket", on_websocket)
+
+
 @pytest.fixture
-def new_page(chromium: Any, asgi_server: AsgiServer) -> Iterator[Callable[..., Any]]:
+def new_page(request: pytest.FixtureRequest, chromium: Any, asgi_server: AsgiServer) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
+    traffic: list[tuple[str, deque[str]]] = []
 
     def make(**context_options: Any) -> Any:
         options = {"base_url": asgi_server.url, "viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
@@ -146,9 +171,17 @@ def new_page(chromium: Any, asgi_server: AsgiServer) -> Iterator[Callable[..., A
         context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        lines: deque[str] = deque(maxlen=400)
+        record_traffic(page, lines)
+        traffic.append((f"page {len(traffic) + 1}", lines))
+        return page
 
     yield make
+    if request.node.stash.get(_CALL_FAILED, False):
+        for name, lines in traffic:
+            print(f"--- {name}: console, errors and socket frames (UTC) ---")
+            print("\n".join(lines) or "(nothing)")
     for context in contexts:
         context.close()
 
