@@ -235,6 +235,11 @@ class Slot(WSListener):
                     read_buffer_init_size=2048,
                     **extra,
                 )
+                if self.transport is None:
+                    # picows returns normally when the server closes the connection before its
+                    # 101 (uvicorn drops a handshake still unanswered after 10 s): fail now, as
+                    # a browser's onclose would, instead of waiting for a hello that cannot come.
+                    raise ConnectionError("closed during the handshake")
                 await asyncio.wait_for(asyncio.shield(self.hello), HANDSHAKE_TIMEOUT)
             except BaseException:
                 if self.transport is not None:
