@@ -126,6 +126,26 @@ def test_disconnected_client_resumes_exactly_the_100_missed_messages(servers, te
     asyncio.run(scenario())
 
 
+def test_the_server_closes_a_frame_over_the_cap_with_1009_and_serves_the_next_socket(servers, supervisor):
+    """The production server's WebSocket protocol enforces PYTAKE_WS_MAX_FRAME_BYTES itself (the
+    frame never reaches the application), with the documented code."""
+    server, token = servers[0], access_token_for(supervisor)
+
+    async def scenario():
+        ws, _ = await open_socket(server, token)
+        await ws.send(json.dumps({"action": "ping", "pad": "x" * (64 * 1024)}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        ws, _ = await open_socket(server, token)
+        await ws.send(json.dumps({"action": "ping"}))
+        frames = await frames_until(ws, lambda fs: any(f["type"] == "pong" for f in fs))
+        await ws.close()
+        return frames
+
+    assert asyncio.run(scenario())[-1]["type"] == "pong"
+
+
 def test_event_ids_follow_commit_order_across_concurrent_transactions(tenant):
     """Trap (1) of the design: T1 takes an id and commits late; T2 must not get a smaller id
     and commit first. T2 waits on the tenant counter until T1 commits, then gets T1's id + 1."""
