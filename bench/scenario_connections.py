@@ -1085,7 +1085,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=["idle", "storm", "memory"])
     parser.add_argument("--serve-traced", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--ws", default="websockets", help="memory: uvicorn's --ws implementation")
+    parser.add_argument("--ws", default="websockets-sansio", help="memory: uvicorn's --ws implementation")
     parser.add_argument("--trace-frames", type=int, default=12, help="memory: tracemalloc frames (0: off)")
     parser.add_argument("--quick", action="store_true", help="idle: 1k and 2k sockets, 10 s idle each; storm: N = 500")
     parser.add_argument(

@@ -22,9 +22,10 @@ def pytake_server_argv(port: int) -> list[str]:
     return [PYTHON, "-m", "realtime.serve", "127.0.0.1", str(port)]
 
 
-def uvicorn_argv(app: str, port: int, ws: str = "websockets") -> list[str]:
-    """uvicorn as every uvicorn target runs: uvloop, httptools, websockets (the legacy protocol
-    or, with ``ws="websockets-sansio"``, its sans-I/O one), no compression."""
+def uvicorn_argv(app: str, port: int, ws: str = "websockets-sansio") -> list[str]:
+    """uvicorn as the peers and the comparison targets run it: uvloop, httptools, ``ws`` (the
+    production server uses ``websockets-sansio``; ``websockets`` is the legacy protocol), no
+    compression."""
     return [
         PYTHON,
         "-m",
@@ -75,7 +76,7 @@ class Target:
     processes: int = 1
     label: str = ""
     env: dict[str, str] = field(default_factory=dict)
-    ws: str = "websockets"  # uvicorn's WebSocket implementation (pytake on uvicorn)
+    ws: str = ""  # pytake on uvicorn: "" runs the production server; else uvicorn's --ws with it
 
     def start(self, cfg: dict[str, str], log_dir: Path) -> Running:
         run_id = uuid.uuid4().hex[:8]
@@ -98,7 +99,7 @@ class Target:
                     pytake_env = env
                     if self.server == "daphne":
                         argv = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "pytake.asgi:application"]
-                    elif self.ws == "websockets":
+                    elif not self.ws:
                         argv = pytake_server_argv(port)
                     else:
                         argv = uvicorn_argv("pytake.asgi:application", port, self.ws) + ["--lifespan", "off"]
@@ -149,12 +150,12 @@ TARGETS = {
         Target("pytake-uvicorn-core", "pytake", "uvicorn", "core", label="PyTake uvicorn, channels-redis core"),
         Target("pytake-uvicorn-pubsub", "pytake", "uvicorn", "pubsub", label="PyTake uvicorn, channels-redis pub/sub"),
         Target(
-            "pytake-uvicorn-sansio-pubsub",
+            "pytake-uvicorn-legacy-pubsub",
             "pytake",
             "uvicorn",
             "pubsub",
-            ws="websockets-sansio",
-            label="PyTake uvicorn (websockets-sansio), channels-redis pub/sub",
+            ws="websockets",
+            label="PyTake uvicorn (legacy websockets protocol), channels-redis pub/sub",
         ),
         Target("websockets-broadcast", "ws", label="websockets broadcast() (ceiling)"),
         Target("socketio-memory", "sio", manager="memory", label="python-socketio, uvicorn, in memory"),
