@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import resource
 import select
 import signal
@@ -76,9 +77,23 @@ def setup_django(database_url: str) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the kernel's ephemeral range. A server restarted on its port
+    (the storm's restart variant) must not find it taken by one of the thousands of client
+    sockets reconnecting meanwhile: those take their local ports from that range, and one of
+    them took the server's (EADDRINUSE on the restart)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randint(min(10_000, low // 2), low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below {low}")
 
 
 def wait_port(port: int, timeout: float = 30.0, proc: Proc | None = None) -> None:
