@@ -145,7 +145,7 @@ def test_a_lost_answer_waits_for_its_status_before_a_retry_and_a_refused_connect
     http_client_close()
     refused = GraphClient(phone_number_id="1", access_token="t", base_url="http://127.0.0.1:9")  # discard port
     with pytest.raises(GraphError) as caught:
-        refused.send_text(to="1", text="hi")
+        refused.send(to="1", kind="text", content={"body": "hi"})
     http_client_close()
     assert caught.value.transient and not caught.value.maybe_sent
     assert send_retry_delay(caught.value, 0) <= 2.0

@@ -144,7 +144,8 @@ class GraphClient:
         context_wamid: str | None = None,
         callback_data: str = "",
     ) -> str:
-        """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …).
+        """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …),
+        ``content`` the object under it (the ``*_content`` builders below make both).
         ``callback_data`` (``biz_opaque_callback_data``, up to 512 characters) comes back in every
         status webhook of the message, so a status can name the message before its wamid is known."""
         payload: dict[str, Any] = {"recipient_type": "individual", "to": to, "type": kind, kind: content}
@@ -157,53 +158,6 @@ class GraphClient:
         if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
             raise GraphError(200, None, "The Graph API answered without a message id.", transient=False, raw=data)
         return str(messages[0]["id"])
-
-    def send_text(self, *, to: str, text: str, preview_url: bool = False, callback_data: str = "") -> str:
-        content = {"body": text, "preview_url": preview_url}
-        return self.send(to=to, kind="text", content=content, callback_data=callback_data)
-
-    def send_buttons(self, *, to: str, text: str, buttons: list[str], callback_data: str = "") -> str:
-        """Text with up to three reply buttons (an interactive message). Meta limits a button
-        title to 20 characters and its id to 256; the tap comes back as a ``button_reply``."""
-        content = {
-            "type": "button",
-            "body": {"text": text[:1024]},
-            "action": {
-                "buttons": [
-                    {"type": "reply", "reply": {"id": f"qr-{i}", "title": title[:20]}}
-                    for i, title in enumerate(buttons[:3])
-                ]
-            },
-        }
-        return self.send(to=to, kind="interactive", content=content, callback_data=callback_data)
-
-    def send_media_link(
-        self, *, to: str, kind: str, link: str, caption: str = "", filename: str = "", callback_data: str = ""
-    ) -> str:
-        content: dict[str, Any] = {"link": link}
-        if caption and kind in {"image", "video", "document"}:
-            content["caption"] = caption
-        if filename and kind == "document":
-            content["filename"] = filename
-        return self.send(to=to, kind=kind, content=content, callback_data=callback_data)
-
-    def send_template(
-        self,
-        *,
-        to: str,
-        name: str,
-        language: str,
-        components: list[dict[str, Any]] | None = None,
-        callback_data: str = "",
-    ) -> str:
-        content: dict[str, Any] = {"name": name, "language": {"code": language}}
-        if components:
-            content["components"] = components
-        return self.send(to=to, kind="template", content=content, callback_data=callback_data)
-
-    def send_reaction(self, *, to: str, wamid: str, emoji: str, callback_data: str = "") -> str:
-        content = {"message_id": wamid, "emoji": emoji}
-        return self.send(to=to, kind="reaction", content=content, callback_data=callback_data)
 
     def mark_read(self, *, wamid: str, typing: bool = False) -> None:
         """Mark an inbound message (and the ones before it) read; with ``typing`` also show the
@@ -233,3 +187,47 @@ class GraphClient:
         if len(response.content) > max_bytes:
             raise GraphError(200, None, f"Media larger than {max_bytes} bytes.")
         return response.content
+
+
+# --- What a message says, as the Cloud API spells it: (type, the object under that type) --------
+
+
+def text_content(text: str, *, preview_url: bool = False) -> tuple[str, dict[str, Any]]:
+    return "text", {"body": text, "preview_url": preview_url}
+
+
+def buttons_content(text: str, buttons: list[str]) -> tuple[str, dict[str, Any]]:
+    """Text with up to three reply buttons (an interactive message). Meta limits a button title
+    to 20 characters and its id to 256; the tap comes back as a ``button_reply``."""
+    return "interactive", {
+        "type": "button",
+        "body": {"text": text[:1024]},
+        "action": {
+            "buttons": [
+                {"type": "reply", "reply": {"id": f"qr-{i}", "title": title[:20]}}
+                for i, title in enumerate(buttons[:3])
+            ]
+        },
+    }
+
+
+def media_content(kind: str, link: str, *, caption: str = "", filename: str = "") -> tuple[str, dict[str, Any]]:
+    content: dict[str, Any] = {"link": link}
+    if caption and kind in {"image", "video", "document"}:
+        content["caption"] = caption
+    if filename and kind == "document":
+        content["filename"] = filename
+    return kind, content
+
+
+def template_content(
+    name: str, language: str, components: list[dict[str, Any]] | None = None
+) -> tuple[str, dict[str, Any]]:
+    content: dict[str, Any] = {"name": name, "language": {"code": language}}
+    if components:
+        content["components"] = components
+    return "template", content
+
+
+def reaction_content(wamid: str, emoji: str) -> tuple[str, dict[str, Any]]:
+    return "reaction", {"message_id": wamid, "emoji": emoji}

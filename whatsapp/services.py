@@ -29,7 +29,15 @@ from conversations import services as conversation_services
 from conversations.models import Channel, Conversation, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
 from pytake.errors import ApplicationError, Forbidden, InvalidInput
 from whatsapp import parsing
-from whatsapp.client import GraphClient, GraphError
+from whatsapp.client import (
+    GraphClient,
+    GraphError,
+    buttons_content,
+    media_content,
+    reaction_content,
+    template_content,
+    text_content,
+)
 from whatsapp.models import StatusReceipt, WebhookEvent, WebhookEventStatus
 
 logger = logging.getLogger(__name__)
@@ -300,37 +308,33 @@ def _client_for(account: WhatsAppAccount) -> GraphClient:
 
 
 def _send_one(client: GraphClient, message: Message, to: str) -> str:
+    kind, content = _content_of(message)
+    return client.send(to=to, kind=kind, content=content, callback_data=_callback_data(message))
+
+
+def _content_of(message: Message) -> tuple[str, dict[str, Any]]:
+    """The message in the Cloud API's terms: its type and the object under it."""
     content = message.content if isinstance(message.content, dict) else {}
-    callback = _callback_data(message)
     if message.type == MessageType.TEXT:
         buttons = [str(b) for b in content.get("quick_replies") or [] if str(b).strip()]
         if buttons:  # the bot's quick replies become WhatsApp reply buttons
-            return client.send_buttons(to=to, text=message.text, buttons=buttons, callback_data=callback)
-        return client.send_text(to=to, text=message.text, callback_data=callback)
+            return buttons_content(message.text, buttons)
+        return text_content(message.text)
     if message.type in parsing.MEDIA_KINDS:
-        return client.send_media_link(
-            to=to,
-            kind=message.type,
-            link=str(content.get("link", "")),
+        return media_content(
+            message.type,
+            str(content.get("link", "")),
             caption=str(content.get("caption", "")),
             filename=str(content.get("filename", "")),
-            callback_data=callback,
         )
     if message.type == MessageType.TEMPLATE:
-        return client.send_template(
-            to=to,
-            name=str(content.get("name", "")),
-            language=str(content.get("language", "en_US")),
-            components=content.get("components") or None,
-            callback_data=callback,
+        return template_content(
+            str(content.get("name", "")),
+            str(content.get("language", "en_US")),
+            content.get("components") or None,
         )
     if message.type == MessageType.REACTION:
-        return client.send_reaction(
-            to=to,
-            wamid=str(content.get("message_id", "")),
-            emoji=str(content.get("emoji", "")),
-            callback_data=callback,
-        )
+        return reaction_content(str(content.get("message_id", "")), str(content.get("emoji", "")))
     raise GraphError(0, None, f"PyTake cannot send a {message.type} message.", transient=False)
 
 
