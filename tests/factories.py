@@ -85,6 +85,13 @@ class MessageFactory(factory.django.DjangoModelFactory[Message]):
 
     conversation = factory.SubFactory(ConversationFactory)
     tenant = factory.SelfAttribute("conversation.tenant")
+    # As the services store it: a WhatsApp message names its conversation's account.
+    whatsapp_account = factory.LazyAttribute(
+        lambda m: m.conversation.whatsapp_account
+        if m.conversation.channel == Channel.WHATSAPP and not m.internal
+        else None
+    )
+    internal = False
     direction = Direction.INBOUND
     sender_type = SenderType.CONTACT
     content = factory.Sequence(lambda n: {"text": f"message {n}"})

@@ -1,7 +1,10 @@
-import pytest
-from django.db import IntegrityError, transaction
+import importlib
 
-from conversations.models import Message
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.migrations.loader import MigrationLoader
+
+from conversations.models import Channel, Direction, Message, MessageStatus
 from conversations.transitions import conversation_can_move, message_status_can_advance
 from tests import factories
 
@@ -59,3 +62,25 @@ def test_conversation_transitions():
     assert conversation_can_move("open", "resolved")
     assert conversation_can_move("resolved", "open")
     assert not conversation_can_move("resolved", "pending")
+
+
+def test_the_account_migration_gives_older_outbound_whatsapp_messages_their_conversations_account():
+    """Older rows had no account of their own; after migration 0008 the message's account is the
+    one rule every sending and status path reads."""
+    name = "0008_message_account_from_conversation"
+    account = factories.WhatsAppAccountFactory()
+    conversation = factories.ConversationFactory(tenant=account.tenant, whatsapp_account=account)
+    outbound = {"direction": Direction.OUTBOUND, "status": MessageStatus.PENDING, "whatsapp_account": None}
+    older = factories.MessageFactory(conversation=conversation, **outbound)
+    note = factories.MessageFactory(conversation=conversation, internal=True, **outbound)
+    webchat = factories.MessageFactory(conversation=factories.ConversationFactory(channel=Channel.WEBCHAT), **outbound)
+    other = factories.WhatsAppAccountFactory(tenant=account.tenant)
+    own = factories.MessageFactory(conversation=conversation, **{**outbound, "whatsapp_account": other})
+
+    apps = MigrationLoader(connection).project_state(("conversations", name)).apps
+    importlib.import_module(f"conversations.migrations.{name}").fill_message_accounts(apps, None)
+
+    accounts = dict(Message.objects.values_list("pk", "whatsapp_account_id"))
+    assert accounts[older.pk] == account.pk
+    assert accounts[own.pk] == other.pk  # a message's own account is kept
+    assert accounts[note.pk] is None and accounts[webchat.pk] is None  # never sent to WhatsApp

@@ -22,7 +22,6 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from conversations import services as conversation_services
@@ -251,7 +250,7 @@ def _wamid_link(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> No
         return  # not ours (another app's, or forged): nothing to link
     message_id = (
         Message.objects.filter(
-            Q(whatsapp_account=account) | Q(whatsapp_account__isnull=True, conversation__whatsapp_account=account),
+            whatsapp_account=account,
             pk=int(raw_id),
             direction=Direction.OUTBOUND,
             status=MessageStatus.PENDING,
@@ -362,7 +361,7 @@ def _send_claim(message_id: int) -> Iterator[bool]:
 def _sendable(message_id: int) -> Message | None:
     """The message if it is an outbound WhatsApp message still to be sent, else ``None``."""
     message = (
-        Message.objects.select_related("conversation__contact", "conversation__whatsapp_account", "whatsapp_account")
+        Message.objects.select_related("conversation__contact", "whatsapp_account")
         .filter(pk=message_id, direction=Direction.OUTBOUND)
         .first()
     )
@@ -388,7 +387,7 @@ def message_send(*, message_id: int) -> Message | None:
         message = _sendable(message_id)
         if message is None:
             return Message.objects.filter(pk=message_id).first()
-        account = message.whatsapp_account or message.conversation.whatsapp_account
+        account = message.whatsapp_account
         if account is None:
             return message
         wamid = _send_one(_client_for(account), message, message.conversation.contact.wa_id)
@@ -455,7 +454,7 @@ def messages_send_requeue_stale(
             failed += 1
     stale = list(
         unsent.filter(created_at__gte=give_up_before, created_at__lt=now - timedelta(seconds=older_than_seconds))
-        .filter(Q(whatsapp_account__isnull=False) | Q(conversation__whatsapp_account__isnull=False))
+        .filter(whatsapp_account__isnull=False)
         .values_list("pk", flat=True)[:limit]
     )
     for message_id in stale:
