@@ -543,6 +543,28 @@ async def test_resume_seam_no_gap_no_duplicate_under_live_traffic(tenant, superv
     await comm.disconnect()
 
 
+def test_the_dedupe_remembers_recent_ids_in_a_few_hundred_bytes():
+    """Each id once, in any order within the window; an id from before the window is new (a
+    replay from far back); and what a socket keeps for it stays small however many events it
+    got (a set of the last 2,048 ids held 130-260 KB per socket)."""
+    import sys
+
+    from realtime.consumers import SEEN_WINDOW, RealtimeConsumer
+
+    socket = RealtimeConsumer()
+    socket.last_id = 1_000  # the tenant's newest at hello
+    assert [socket._seen(i) for i in (1_001, 1_003, 1_002, 1_003, 1_001)] == [False, False, False, True, True]
+    assert [socket._seen(i) for i in (990, 990)] == [False, True]  # replayed from before hello: once
+    for i in range(1_004, 50_000, 3):  # a socket that gets every third event of its tenant
+        assert not socket._seen(i)
+    top = socket.last_id
+    assert socket._seen(top - 3 * 100) and not socket._seen(top - 3 * 100 + 1)
+    assert not socket._seen(top - SEEN_WINDOW) and not socket._seen(top - SEEN_WINDOW)  # too old to tell
+    assert not socket._seen(top + SEEN_WINDOW + 5) and socket._seen(top + SEEN_WINDOW + 5)  # a jump
+    assert socket.last_id == top + SEEN_WINDOW + 5
+    assert sys.getsizeof(socket.seen_bits) <= SEEN_WINDOW // 8 + 64
+
+
 async def test_resume_from_pruned_or_unknown_position_gets_resync(tenant, supervisor):
     conversation = await db(convo)(tenant, assignee=supervisor)
     await send_text(supervisor, conversation, "old")
