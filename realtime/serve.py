@@ -87,9 +87,10 @@ class GracefulServer(uvicorn.Server):
 
 def config(app: Any, host: str, port: int) -> uvicorn.Config:
     """The server's settings: the flags the bench measured (uvloop, httptools, the sans-I/O
-    ``websockets`` protocol, no per-message deflate), no ASGI lifespan (Channels has none), no access log (the request
-    middleware writes one line per request), no protocol pings (the client's heartbeat is the
-    application's, on every socket), frames capped at ``PYTAKE_WS_MAX_FRAME_BYTES`` (1009)."""
+    ``websockets`` protocol, no per-message deflate), no ASGI lifespan (Channels has none), no
+    access log (the request middleware writes one line per request), no protocol pings (the
+    client's heartbeat is the application's, on every socket), frames capped at
+    ``PYTAKE_WS_MAX_FRAME_BYTES`` (1009)."""
     from django.conf import settings
 
     return uvicorn.Config(
@@ -99,8 +100,9 @@ def config(app: Any, host: str, port: int) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         # Not the legacy ``websockets`` protocol (deprecated by uvicorn): without its three tasks
-        # per socket and its per-connection handler inspection, a socket holds 17 % less memory
-        # and a reconnect or a fan-out costs 10-15 % less CPU (docs/benchmarks.md, change 22).
+        # per socket, its per-connection handler inspection and its write path, a socket holds
+        # 17 % less memory, a reconnect costs 16 % and a fan-out delivery 40 % less server CPU
+        # (docs/benchmarks.md, change 24).
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_ping_interval=None,
