@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,12 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+# The bench's: a port below the ephemeral range, so that a server restarted on its port (the
+# server-kill tests, with hundreds of clients reconnecting meanwhile) does not find it taken by
+# one of their sockets.
+from bench.common import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def database_url() -> str:
