@@ -13,6 +13,7 @@ Until ``hello`` is sent, and while ``resume`` replays the log, live events are h
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
@@ -22,7 +23,9 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -35,7 +38,7 @@ from pytake.logging import new_request_id
 from realtime import groups, lifecycle
 from realtime.auth import Principal, client_gone
 from realtime.events import Recipients, apublish_ephemeral, envelope_text
-from realtime.hub import Hub, hub
+from realtime.hub import Hub, hub, send_close
 from realtime.presence import Connection, presence_batcher, registry
 from realtime.replay import replay_after, tenant_last_event_id
 
@@ -56,7 +59,7 @@ CUSTOMER_ACTIONS = frozenset({"join", "typing", "read", "ping", "resume", "messa
 # ids it replaced held 130-260 KB per socket once full (its table grows with the churn).
 SEEN_WINDOW = 4096
 _SEEN_MASK = (1 << SEEN_WINDOW) - 1
-_TEARDOWNS: set[asyncio.Task[None]] = set()  # running teardowns (the loop keeps weak references)
+_RUNNING: set[asyncio.Task[None]] = set()  # teardowns and closes (the loop keeps weak references)
 
 
 class TokenBucket:
@@ -109,7 +112,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.ready = False
         self.joined: set[int] = set()
         self.typing_tasks: dict[int, asyncio.Task[None]] = {}
-        self.tasks: list[asyncio.Task[None]] = []
         self.bucket = TokenBucket(settings.PYTAKE_WS_RATE, settings.PYTAKE_WS_BURST)
         self.violations = 0
         self.last_heard = time.monotonic()
@@ -136,13 +138,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         bind_log_context(request_id=new_request_id(), tenant_id=principal.tenant_id, user_id=principal.user_id)
         p = principal
         user_key = f"u{p.user_id}" if not p.is_customer else f"c{p.conversation_id}"
-        self.connection = Connection(self.channel_name, user_key, p.tenant_id, p.role)
         self.hub: Hub = hub()
         self.subscribed = True  # from here on, the socket is undone by _teardown
+        self.channel_name = await self.hub.attach(self)
+        self.connection = Connection(self.channel_name, user_key, p.tenant_id, p.role)
         for group in self._event_groups():
             await self.hub.add(group, self)
-        # The server's own group (graceful restart) is a plain layer group of this channel.
-        await self.channel_layer.group_add(lifecycle.process_group_name(), self.channel_name)
         if p.is_customer:
             assert p.conversation_id is not None
             self.joined.add(p.conversation_id)
@@ -178,10 +179,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # socket whose client gave up waiting for its hello (a connect storm) made the cap evict a
         # live socket of the same user (4009) until the server had undone it, seconds later.
         if not client_gone(self.scope):
-            for channel in await registry().admit(self.connection, settings.PYTAKE_WS_MAX_PER_USER):
-                await self.channel_layer.send(channel, {"type": "realtime.close", "code": CLOSE_TOO_MANY_CONNECTIONS})
+            for address in await registry().admit(self.connection, settings.PYTAKE_WS_MAX_PER_USER):
+                await send_close(self.channel_layer, address, CLOSE_TOO_MANY_CONNECTIONS)
         await self._release_held()
-        self.tasks.append(asyncio.create_task(self._watchdog()))
+        watch().add(self)
 
     def _event_groups(self) -> list[str]:
         """The event groups of this socket's audience (joined conversations come and go)."""
@@ -205,8 +206,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.held = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' own ``__call__`` gives every consumer a channel of the layer (a Redis
+        subscription and a queue on the pub/sub layer) and waits on it and on the client in two
+        tasks, a new one per message. This socket's events and its two control messages
+        (``realtime.close``, ``server.shutdown``) come through its process's hub instead, so its
+        one input is its client, read here in the application's own task (docs/benchmarks.md,
+        scenario 3: memory per socket)."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             # The server cancels an instance that is slow to finish after its client left
             # (daphne: application_close_timeout), in connect() or in disconnect(). Undone here,
@@ -222,8 +235,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         task: asyncio.Task[None] | None = getattr(self, "_teardown_task", None)
         if task is None:
             task = self._teardown_task = asyncio.get_running_loop().create_task(self._teardown())
-            _TEARDOWNS.add(task)
-            task.add_done_callback(_teardown_done)
+            _keep(task, "a closed socket was not fully undone")
         return task
 
     async def disconnect(self, code: int) -> None:
@@ -236,7 +248,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await asyncio.shield(self._start_teardown())
 
     async def _teardown(self) -> None:
-        for task in [*getattr(self, "tasks", []), *getattr(self, "typing_tasks", {}).values()]:
+        watch().discard(self)
+        for task in getattr(self, "typing_tasks", {}).values():
             task.cancel()
         self.ready = False
         if getattr(self, "counted", False):
@@ -246,30 +259,30 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             groups.conversation(c) for c in self.joined if not self.principal.is_customer
         ]:
             await self.hub.discard(group, self)
-        await self.channel_layer.group_discard(lifecycle.process_group_name(), self.channel_name)
+        await self.hub.detach(self)
         for conversation_id in list(self.typing_tasks):
             await self._typing_broadcast(conversation_id, "stop")
         last = await registry().remove(self.connection)
         if last and self.principal.user_id is not None:
             await presence_batcher().changed(self.principal.tenant_id, self.principal.user_id)
 
-    async def _watchdog(self) -> None:
-        """Close on token expiry (4001) or on silence past two heartbeats (4008); refresh presence."""
-        heartbeat = float(settings.PYTAKE_WS_HEARTBEAT_SECONDS)
-        while True:
-            now = datetime.now(tz=UTC)
-            until_expiry = (self.principal.expires_at - now).total_seconds()
-            await asyncio.sleep(max(0.0, min(heartbeat / 2, until_expiry)))
-            if datetime.now(tz=UTC) >= self.principal.expires_at:
-                await self.close(CLOSE_AUTH)
-                return
-            if time.monotonic() - self.last_heard > 2 * heartbeat:
-                await self.close(CLOSE_HEARTBEAT)
-                return
-            try:
-                await registry().touch(self.connection, len(self.joined))
-            except Exception:  # Redis away (the registry logs it): the next heartbeat tries again
-                log.debug("presence refresh of %s failed", self.channel_name, exc_info=True)
+    def heartbeat(self, now: float) -> bool:
+        """The heartbeat sweep's check (``Watch``): close on silence past two heartbeats (4008).
+        Returns whether the socket is still live (its presence entry is refreshed)."""
+        if self.closed:
+            return False
+        if now - self.last_heard > 2 * float(settings.PYTAKE_WS_HEARTBEAT_SECONDS):
+            self._close_soon(CLOSE_HEARTBEAT)
+            return False
+        return True
+
+    def expired(self) -> None:
+        """The token's expiry (a timer of the sweep's): close with 4001."""
+        self._close_soon(CLOSE_AUTH)
+
+    def _close_soon(self, code: int) -> None:
+        if not self.closed:
+            _keep(asyncio.create_task(self.close(code)), "closing a socket failed")
 
     # --- frames from the client ---------------------------------------------------------------
 
@@ -478,18 +491,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         finally:
             await self._release_held()  # the live events that came meanwhile, after the answer
 
-    # --- events from the channel layer --------------------------------------------------------
+    # --- the server's messages, and events from the hub -----------------------------------------
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch runs ``aclose_old_connections()`` before every handler: a
-        ``sync_to_async`` hop through the one shared thread for every message of every socket.
-        It was the largest cost of fan-out in the bench for live events, and a third of an idle
-        server's CPU at 9,000 sockets for their heartbeats (docs/benchmarks.md). No handler here
-        needs it: every one that touches the database goes through ``database_sync_to_async``,
-        which closes stale connections itself (and a sync ORM call from here would raise)."""
-        if message.get("type") == "realtime.event":
-            await self.realtime_event(message)
-            return
+        """The ASGI server's messages (connect, receive, disconnect). Channels' dispatch runs
+        ``aclose_old_connections()`` before every handler: a ``sync_to_async`` hop through the
+        one shared thread for every message of every socket, a third of an idle server's CPU at
+        9,000 sockets for their heartbeats (docs/benchmarks.md). No handler here needs it: every
+        one that touches the database goes through ``database_sync_to_async``, which closes
+        stale connections itself (and a sync ORM call from here would raise)."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -553,13 +563,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             metrics.record_deliveries(message, 1)
         return True
 
-    async def realtime_close(self, message: dict[str, Any]) -> None:
-        """Sent to the oldest socket of a user over the cap (4009), or by the lifecycle hook."""
-        await self.close(int(message.get("code", CLOSE_RESTART)))
-
-    async def server_shutdown(self, message: dict[str, Any]) -> None:
-        await self.close(CLOSE_RESTART)
-
     # --- helpers ------------------------------------------------------------------------------
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
@@ -579,10 +582,67 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))
 
 
-def _teardown_done(task: asyncio.Task[None]) -> None:
-    _TEARDOWNS.discard(task)
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.warning("A closed socket was not fully undone", exc_info=exc)
+def _keep(task: asyncio.Task[None], failure: str) -> None:
+    """Keep a task of the socket's that nothing awaits until it ends, and log its failure."""
+    _RUNNING.add(task)
+
+    def done(task: asyncio.Task[None]) -> None:
+        _RUNNING.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning(failure, exc_info=exc)
+
+    task.add_done_callback(done)
+
+
+class Watch:
+    """The heartbeat sweep of one event loop's sockets. Every half heartbeat it closes those
+    silent for two heartbeats (4008) and refreshes the presence entries of the others in one
+    registry call; a timer per socket closes it when its token expires (4001). It replaced a
+    task per socket (1.5 KB each, docs/benchmarks.md, scenario 3) whose refreshes the registry
+    then had to batch again."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sockets: dict[RealtimeConsumer, asyncio.TimerHandle] = {}  # socket -> its expiry
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, consumer: RealtimeConsumer) -> None:
+        delay = (consumer.principal.expires_at - datetime.now(tz=UTC)).total_seconds()
+        self.sockets[consumer] = self.loop.call_later(max(0.0, delay), consumer.expired)
+        if self.task is None:
+            self.task = self.loop.create_task(self._sweep(), context=contextvars.Context())
+
+    def discard(self, consumer: RealtimeConsumer) -> None:
+        expiry = self.sockets.pop(consumer, None)
+        if expiry is not None:
+            expiry.cancel()
+
+    async def _sweep(self) -> None:
+        try:
+            while self.sockets:
+                await asyncio.sleep(float(settings.PYTAKE_WS_HEARTBEAT_SECONDS) / 2)
+                now = time.monotonic()
+                live = [(c.connection, len(c.joined)) for c in list(self.sockets) if c.heartbeat(now)]
+                if not live:
+                    continue
+                try:
+                    await registry().touch(live)
+                except Exception:  # Redis away: the next sweep tries again
+                    log.warning("presence refresh of %d sockets failed", len(live), exc_info=True)
+        finally:
+            self.task = None
+
+
+_watches: dict[int, Watch] = {}
+
+
+def watch() -> Watch:
+    """This event loop's heartbeat sweep (tests run many loops)."""
+    loop = asyncio.get_running_loop()
+    found = _watches.get(id(loop))
+    if found is None or found.loop is not loop:
+        found = _watches[id(loop)] = Watch(loop)
+    return found
 
 
 def _whatsapp_typing(conversation_id: int) -> None:

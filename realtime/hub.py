@@ -20,7 +20,13 @@ that stays that slow (a frame not taken within ``PYTAKE_WS_SEND_TIMEOUT_SECONDS`
 ``PYTAKE_WS_SEND_BACKLOG`` events or ``PYTAKE_WS_MAX_SEND_BUFFER`` bytes of them waiting) is closed
 with 1013; the client reconnects and resumes.
 
-Other messages (``realtime.close``, ``server.shutdown``) still go to the consumer's own channel.
+A socket has no channel of its own in the layer (Channels gives every consumer one: a
+subscription, a queue and a task waiting on it, per socket). It is ``attach``ed to its process's
+hub, which gives it an address, ``<hub channel>#<n>``; the two messages meant for one socket or
+for all of them come through the hub's channel too: ``realtime.close`` with ``"to"``, an address
+(the registry's per-user cap evicts a socket of another process that way, ``send_close``), and
+``server.shutdown``, which daphne's graceful stop sends to the process group
+(``realtime.lifecycle``) that the hub's channel joins.
 
 When the channel layer goes away (Redis restarted), events published meanwhile are lost on the
 fast path, and so are events published before this process has subscribed again. The hub sends
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Generator
@@ -46,6 +53,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from pytake import metrics
+from realtime import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ PROBE_SECONDS = 0.25
 # A probe send that takes longer than this counts as failed: the layer hangs.
 PROBE_SEND_SECONDS = 5.0
 PROBE_TYPE = "realtime.hub_probe"
+CLOSE_TYPE = "realtime.close"  # {"to": address, "code": close code}: close that socket
 
 
 class Member(Protocol):
@@ -134,6 +143,8 @@ class Hub:
         self.members: dict[str, dict[str, Member]] = {}  # group -> channel name -> member
         self._groups_of: dict[str, set[str]] = {}  # channel name -> its groups here
         self.channel: str | None = None
+        self.attached: dict[str, Member] = {}  # address -> socket of this process
+        self._numbers = itertools.count(1)
         self._lock = asyncio.Lock()  # layer subscriptions change one at a time
         self._tasks: set[asyncio.Task[None]] = set()
         self._runners: list[asyncio.Task[None]] = []
@@ -143,15 +154,27 @@ class Hub:
 
     # --- membership -------------------------------------------------------------------------
 
+    async def attach(self, member: Member) -> str:
+        """Give ``member`` its address (its ``channel_name``): what closes it from any process
+        (``send_close``). The hub also closes it on ``server.shutdown``, until ``detach``."""
+        async with self._lock:
+            channel = await self._start()
+            address = f"{channel}#{next(self._numbers)}"
+            self.attached[address] = member
+            return address
+
+    async def detach(self, member: Member) -> None:
+        async with self._lock:
+            if self.attached.get(member.channel_name) is member:
+                del self.attached[member.channel_name]
+            await self._stop_if_idle()
+
     async def add(self, group: str, member: Member) -> None:
         """Make ``member`` receive the events of ``group``; once this returns, it does."""
         async with self._lock:
             members = self.members.get(group)
             if members is None:
-                if self.channel is None:
-                    self.channel = await self.layer.new_channel(prefix=_channel_prefix(self.layer))
-                    self._runners = [_task(self._run(self.channel)), _task(self._refresh()), _task(self._probe())]
-                await self.layer.group_add(group, self.channel)
+                await self.layer.group_add(group, await self._start())
                 members = self.members[group] = {}
             members[member.channel_name] = member
             self._groups_of.setdefault(member.channel_name, set()).add(group)
@@ -172,14 +195,27 @@ class Hub:
             del self.members[group]
             if self.channel is not None:
                 await self.layer.group_discard(group, self.channel)
-            if not self.members:
-                # Nobody left: stop receiving (cancelling the receive unsubscribes the channel);
-                # the next ``add`` starts on a new channel.
-                for task in self._runners:
-                    task.cancel()
-                self._runners, self.channel = [], None
-                if _hubs.get(self.key) is self:
-                    del _hubs[self.key]
+            await self._stop_if_idle()
+
+    async def _start(self) -> str:
+        """The hub's channel, subscribed on first use (under the lock)."""
+        if self.channel is None:
+            self.channel = await self.layer.new_channel(prefix=_channel_prefix(self.layer))
+            await self.layer.group_add(lifecycle.process_group_name(), self.channel)
+            self._runners = [_task(self._run(self.channel)), _task(self._refresh()), _task(self._probe())]
+        return self.channel
+
+    async def _stop_if_idle(self) -> None:
+        """Nobody left: stop receiving (cancelling the receive unsubscribes the channel); the next
+        ``attach`` or ``add`` starts on a new channel (under the lock)."""
+        if self.members or self.attached or self.channel is None:
+            return
+        await self.layer.group_discard(lifecycle.process_group_name(), self.channel)
+        for task in self._runners:
+            task.cancel()
+        self._runners, self.channel = [], None
+        if _hubs.get(self.key) is self:
+            del _hubs[self.key]
 
     def member_count(self, group: str) -> int:
         """Sockets of this process in ``group``."""
@@ -209,11 +245,21 @@ class Hub:
             await asyncio.sleep(0)
 
     def deliver(self, message: dict[str, Any]) -> None:
-        if message.get("type") == PROBE_TYPE:
+        kind = message.get("type")
+        if kind == PROBE_TYPE:
             n = int(message.get("n", 0))
             if n > self._probes_back + 1:  # the layer lost the ones in between (ordered otherwise)
                 self._lost(f"probes {self._probes_back + 1}..{n - 1} never came back")
             self._probes_back = max(self._probes_back, n)
+            return
+        if kind == CLOSE_TYPE:
+            target = self.attached.get(str(message.get("to")))
+            if target is not None:
+                self._spawn(_close_quietly(target, int(message.get("code", lifecycle.SHUTDOWN_CLOSE_CODE))))
+            return
+        if kind == lifecycle.SHUTDOWN_MESSAGE["type"]:
+            for member in list(self.attached.values()):
+                self._spawn(_close_quietly(member, lifecycle.SHUTDOWN_CLOSE_CODE))
             return
         members = self.members.get(message.get("group", ""))
         if not members:
@@ -303,8 +349,8 @@ class Hub:
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
             async with self._lock:
-                for group in list(self.members):
-                    if self.channel is not None:
+                if self.channel is not None:
+                    for group in [*self.members, lifecycle.process_group_name()]:
                         await self.layer.group_add(group, self.channel)
 
 
@@ -337,7 +383,13 @@ async def _close_quietly(member: Member, code: int) -> None:
     try:
         await member.close(code)
     except Exception:
-        log.debug("hub: closing a slow socket failed", exc_info=True)
+        log.debug("hub: closing %s with %s failed", member.channel_name, code, exc_info=True)
+
+
+async def send_close(layer: Any, address: str, code: int) -> None:
+    """Close the socket at ``address`` (its ``channel_name``), in whichever process it is."""
+    channel = address.rpartition("#")[0] or address  # a plain channel: a consumer of its own
+    await layer.send(channel, {"type": CLOSE_TYPE, "to": address, "code": code})
 
 
 _hubs: dict[tuple[int, int], Hub] = {}

@@ -4,14 +4,15 @@ The production server is uvicorn (``realtime/serve.py``), which closes its WebSo
 itself; this module holds what both servers share (the draining flag, the bound) and daphne's
 graceful server class, for ``PYTAKE_ASGI_SERVER=daphne``.
 
-Every WebSocket consumer joins ``process_group_name()``, the group of the server process it runs
-in. On SIGTERM (or SIGINT) daphne's server:
+The channel of every process's hub (``realtime.hub``, through which its sockets get their
+events) joins ``process_group_name()``, the group of that server process. On SIGTERM (or SIGINT)
+daphne's server:
 
 1. stops listening, so the proxy sends new connections to the other replicas;
 2. marks itself draining (``/readyz`` answers 503, new consumers may refuse at once);
 3. ``group_send``s ``{"type": "server.shutdown"}`` to that group (again each second, for sockets
-   that joined late); each consumer closes with 1012 ("service restart"), so browsers reconnect
-   through the proxy at once and resume from their last event;
+   that joined late); the hub closes each of its sockets with 1012 ("service restart"), so
+   browsers reconnect through the proxy at once and resume from their last event;
 4. waits until its connections have closed, at most ``PYTAKE_SHUTDOWN_TIMEOUT`` seconds minus a
    margin, then stops the reactor; daphne cancels whatever is left and the process exits.
 
@@ -75,7 +76,7 @@ def _set_draining(value: bool) -> None:
 
 
 async def announce_shutdown() -> None:
-    """Ask every consumer of this process to close with 1012 (they joined its process group)."""
+    """Ask every socket of this process to close with 1012 (its hub's channel is in the group)."""
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()

@@ -285,33 +285,68 @@ async def test_late_probes_are_not_taken_for_a_lost_layer():
 
 @pytest.mark.redis
 @pytest.mark.parametrize("backend", ["core", "pubsub"])
-async def test_events_reach_the_hub_on_both_redis_layers_while_consumers_receive_too(backend):
+async def test_events_and_closes_reach_sockets_through_the_hub_on_both_redis_layers(backend):
     """On channels-redis' core layer a process reads all its channels from one Redis key, one
     receive loop at a time: a hub channel named apart from the consumers' was never read while a
-    consumer waited on its own channel, and no event reached any socket. Both Redis layers, with
-    a consumer-like receive waiting on the same layer, deliver every event."""
+    consumer waited on its own channel, and no event reached any socket. Sockets have no channel
+    of their own now; on both Redis layers every event reaches them through the hub, and so does
+    a close sent to a socket's address (the per-user cap's eviction from another process) and
+    the server's restart (``server.shutdown`` to the process group)."""
     import uuid
 
     from channels_redis.core import RedisChannelLayer
     from channels_redis.pubsub import RedisPubSubChannelLayer
     from django.conf import settings
 
+    from realtime.hub import send_close
+    from realtime.lifecycle import SHUTDOWN_MESSAGE, process_group_name
+
     prefix = f"pytake-test-hub-{uuid.uuid4().hex[:8]}"
     layer_class = RedisChannelLayer if backend == "core" else RedisPubSubChannelLayer
     layer = layer_class(hosts=[settings.REDIS_URL], prefix=prefix)
     the_hub = Hub(layer, asyncio.get_running_loop())
-    consumer_channel = await layer.new_channel()
-    waiting = asyncio.ensure_future(layer.receive(consumer_channel))  # as every consumer does
     try:
-        a = Socket("a")
+        a, b, c = Socket("a"), Socket("b"), Socket("c")
+        for socket in (a, b, c):
+            socket.channel_name = await the_hub.attach(socket)
         await the_hub.add("tenant.1", a)
         for n in range(1, 21):
             await layer.group_send("tenant.1", event("tenant.1", n))
         await until(lambda: a.got == list(range(1, 21)))
-        await layer.send(consumer_channel, {"type": "realtime.close", "code": 4009})
-        async with asyncio.timeout(TIMEOUT):
-            assert (await waiting)["code"] == 4009  # and the consumer's own channel still works
+        other_layer = layer_class(hosts=[settings.REDIS_URL], prefix=prefix)  # another process's
+        await send_close(other_layer, b.channel_name, 4009)
+        await until(lambda: b.closed == 4009)
+        assert a.closed is None and c.closed is None
+        await the_hub.detach(b)
+        await other_layer.group_send(process_group_name(), dict(SHUTDOWN_MESSAGE))
+        await until(lambda: a.closed == 1012 and c.closed == 1012)
+        assert b.closed == 4009  # detached: the restart no longer reaches it
     finally:
-        waiting.cancel()
         stop(the_hub)
         await layer.flush()
+
+
+async def test_the_hub_stops_once_no_socket_is_attached_nor_subscribed():
+    """The hub's channel (and its tasks) live while a socket is attached or a group has members;
+    a socket closed by address after the hub started again is not found (nothing happens)."""
+    from realtime.hub import send_close
+
+    layer = InMemoryChannelLayer(capacity=1000)
+    the_hub = Hub(layer, asyncio.get_running_loop())
+    a, b = Socket("a"), Socket("b")
+    a.channel_name = await the_hub.attach(a)
+    first = the_hub.channel
+    await the_hub.add("tenant.1", a)
+    await the_hub.discard("tenant.1", a)
+    assert the_hub.channel == first  # still attached
+    await the_hub.detach(a)
+    assert the_hub.channel is None and the_hub._runners == []
+    b.channel_name = await the_hub.attach(b)
+    assert the_hub.channel not in (None, first)
+    await send_close(layer, a.channel_name, 4009)  # the old address: its channel is gone
+    await send_close(layer, b.channel_name.replace("#", "#9"), 4009)  # no such socket here
+    await the_hub.add("tenant.1", b)
+    await layer.group_send("tenant.1", event("tenant.1", 1))
+    await until(lambda: b.got == [1])
+    assert a.closed is None and b.closed is None
+    stop(the_hub)

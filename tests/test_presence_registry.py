@@ -67,7 +67,7 @@ async def test_stats_count_live_sockets_of_the_tenant_only(registry):
     await registry.add(conn(1, role="agent"))
     await registry.add(conn(2, user="u2", role="supervisor"))
     await registry.add(conn(3, user="u9", tenant=2))
-    await registry.touch(conn(1), joined=4)
+    await registry.touch([(conn(1), 4)])
     stats = await registry.tenant_stats(1)
     assert stats["connections"] == 2
     assert stats["connections_by_role"] == {"agent": 1, "supervisor": 1}
@@ -160,9 +160,9 @@ async def test_the_registry_uses_a_bounded_number_of_redis_connections():
 
 
 @pytest.mark.redis
-async def test_refreshes_within_a_window_are_written_together(monkeypatch):
-    """Each socket refreshes its entry every half heartbeat; those of one process within
-    TOUCH_BATCH_SECONDS go to Redis as one pipeline, and each refresh returns once written."""
+async def test_refreshes_are_written_in_pipelines_of_many_sockets(monkeypatch):
+    """A process's heartbeat sweep refreshes all its sockets at once: one pipeline (not a
+    transaction) per TOUCH_PIPELINE_SOCKETS sockets, each entry written with its marker's TTL."""
     registry = RedisRegistry(settings.REDIS_URL, f"pytake-test-presence-{uuid.uuid4().hex[:8]}")
     for n in range(50):
         await registry.add(conn(n, user=f"u{n}"))
@@ -175,8 +175,9 @@ async def test_refreshes_within_a_window_are_written_together(monkeypatch):
         return make_pipeline(*args, **kwargs)
 
     monkeypatch.setattr(client, "pipeline", counting)
-    await asyncio.gather(*(registry.touch(conn(n, user=f"u{n}"), joined=n % 3) for n in range(50)))
-    assert pipelines == [False]  # one pipeline, not a transaction per socket
+    monkeypatch.setattr(presence, "TOUCH_PIPELINE_SOCKETS", 20)
+    await registry.touch([(conn(n, user=f"u{n}"), n % 3) for n in range(50)])
+    assert pipelines == [False, False, False]  # 20 + 20 + 10 sockets, not a transaction per socket
     assert (await registry.tenant_stats(1))["joined_conversations"] == sum(n % 3 for n in range(50))
     ttl = await client.ttl(registry._k("alive", "chan-7"))
     assert 0 < ttl <= int(presence._ttl()) + 1

@@ -185,8 +185,8 @@ async def test_a_failed_presence_refresh_does_not_stop_the_socket_checks(agent, 
     comm = await connect(agent)
     refreshes = []
 
-    async def redis_away(conn, joined):
-        refreshes.append(conn.channel)
+    async def redis_away(sockets):
+        refreshes.extend(conn.channel for conn, _joined in sockets)
         raise ConnectionError("Redis is away")
 
     monkeypatch.setattr(registry(), "touch", redis_away)
@@ -404,6 +404,38 @@ async def test_rate_limit_errors_then_4029(agent, settings):
     for _ in range(6):
         await send(comm, action="ping")
     await expect_close(comm, 4029)
+
+
+async def test_sockets_share_their_process_channel_and_restart_closes_them_with_1012(agent, agent2, settings):
+    """A socket has no channel of its own in the layer (a subscription and a queue per socket):
+    its events, its eviction and the server's restart all come through the process's hub, whose
+    channel joins the process group that daphne's graceful stop sends ``server.shutdown`` to."""
+    from channels.layers import get_channel_layer
+
+    from realtime.hub import hub
+    from realtime.lifecycle import SHUTDOWN_MESSAGE, process_group_name
+
+    layer = get_channel_layer()
+    made = []
+    new_channel = layer.new_channel
+
+    async def counting(*args, **kwargs):
+        made.append(await new_channel(*args, **kwargs))
+        return made[-1]
+
+    layer.new_channel = counting
+    try:
+        sockets = [await connect(user) for user in (agent, agent, agent2)]
+    finally:
+        del layer.new_channel
+    assert len(made) <= 1  # the hub's, once per process (none if an earlier test started it)
+    addresses = {m.channel_name for m in hub().attached.values()}
+    assert len(addresses) == 3 and all(a.startswith(f"{hub().channel}#") for a in addresses)
+    await layer.group_send(process_group_name(), dict(SHUTDOWN_MESSAGE))
+    for comm in sockets:
+        await expect_close(comm, 1012)
+        await comm.disconnect()
+    assert hub().attached == {}
 
 
 async def test_sixth_socket_closes_the_oldest_with_4009(agent, settings):

@@ -185,14 +185,6 @@ def test_http_through_nginx_reaches_both_replicas_and_metrics_aggregate_them(sta
     assert counted >= 10
 
 
-def _consumer_available() -> bool:
-    try:
-        from realtime import routing  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _post_message(base: str, token: str, conversation_id: int, text: str) -> int:
     response = httpx.post(
         f"{base}/api/conversations/{conversation_id}/messages/",
@@ -248,21 +240,6 @@ class Client:
             await self.next_frame(timeout=max(deadline - time.monotonic(), 0.01))
 
 
-def _consumer_joins_process_group() -> bool:
-    """The consumer's half of the shutdown contract: join realtime.lifecycle.process_group_name()."""
-    import inspect
-
-    from realtime import consumers
-
-    return "process_group_name" in inspect.getsource(consumers)
-
-
-@pytest.mark.skipif(not _consumer_available(), reason="the real-time consumer (realtime/routing.py) is not merged yet")
-@pytest.mark.xfail(
-    _consumer_available() and not _consumer_joins_process_group(),
-    reason="realtime/consumers.py does not join process_group_name() yet, so SIGTERM cannot close its sockets with 1012",
-    strict=True,
-)
 async def test_messages_cross_replicas_and_clients_fail_over_without_loss(stack):
     run = uuid.uuid4().hex[:10]  # the stack's database outlives test runs: unique names
     seed = json.loads(
