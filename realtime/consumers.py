@@ -41,6 +41,7 @@ from realtime.events import Recipients, apublish_ephemeral, envelope_text
 from realtime.hub import Hub, hub, send_close
 from realtime.presence import Connection, presence_batcher, registry
 from realtime.replay import replay_after, tenant_last_event_id
+from realtime.wire import Wire, event_frame, frame
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     last_id = 0  # the newest event id this socket got (or the tenant's newest at hello)
     seen_bits = 0  # bit k: event ``last_id - k`` was sent to this socket (``_seen``)
     closed = False  # the server sent close, or the client left: nothing more goes out
+    wire: Wire | None = None  # events' frames written to the server's transport (realtime.wire)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -118,6 +120,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.held = []  # the hub holds live events until hello is out
         subprotocols = self.scope.get("subprotocols") or []
         await self.accept("bearer" if "bearer" in subprotocols else None)
+        self.wire = Wire.of(self.base_send)
         refusal = (
             CLOSE_RESTART
             if lifecycle.is_draining()
@@ -557,8 +560,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             text = _without_own_presence(text, user_id)
             if text is None:
                 return False
-        # Straight to the ASGI server: ``self.send(text_data=...)`` only wraps this in two calls.
-        await self.base_send({"type": "websocket.send", "text": text})
+        wire = self.wire
+        if wire is None or not wire.write(event_frame(message) if text is message["text"] else frame(text)):
+            # Through ASGI, straight to the server: ``self.send(text_data=...)`` only wraps this.
+            await self.base_send({"type": "websocket.send", "text": text})
         if count:
             metrics.record_deliveries(message, 1)
         return True

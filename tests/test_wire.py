@@ -1,0 +1,130 @@
+"""realtime.wire: an event's frame, serialised once, written straight to a socket of uvicorn's
+sans-I/O protocol (the production server) is byte for byte what that protocol's own ``send``
+writes, and it is written only when that ``send`` would write at once."""
+
+import asyncio
+import json
+
+import pytest
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+
+from realtime.wire import Wire, event_frame, frame
+
+HANDSHAKE = (
+    b"GET /ws/ HTTP/1.1\r\nHost: testserver\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+class Transport(asyncio.Transport):
+    """What the protocol writes, kept in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.written = []
+        self.closing = False
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    def take(self):
+        data, self.written = b"".join(self.written), []
+        return data
+
+    def is_closing(self):
+        return self.closing
+
+    def close(self):
+        self.closing = True
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def pause_reading(self):
+        pass
+
+    def resume_reading(self):
+        pass
+
+
+async def open_socket(headers=b"", **config):
+    """A real protocol of uvicorn's, past the handshake with a minimal application: (the
+    protocol, its transport, the application's ``send``)."""
+    accepted = asyncio.get_running_loop().create_future()
+
+    async def app(scope, receive, send):
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        accepted.set_result(send)
+        await asyncio.Event().wait()
+
+    settings = Config(app=app, ws="websockets-sansio", lifespan="off", **config)
+    settings.load()
+    protocol = WebSocketsSansIOProtocol(settings, ServerState(), {})
+    transport = Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(HANDSHAKE[:-2] + headers + b"\r\n")
+    send = await asyncio.wait_for(accepted, 5)
+    assert transport.take().startswith(b"HTTP/1.1 101")
+    return protocol, transport, send
+
+
+@pytest.mark.parametrize("size", [10, 300, 70_000])  # the three length encodings of a frame
+async def test_a_direct_write_is_what_uvicorns_send_writes(size):
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+    text = json.dumps({"type": "message.new", "id": 7, "data": {"text": "é" * size}})
+    await send({"type": "websocket.send", "text": text})
+    through_asgi = transport.take()
+    wire = Wire.of(send)
+    assert wire is not None
+    assert wire.write(frame(text)) is True
+    assert transport.take() == through_asgi
+    protocol.connection_lost(None)
+
+
+async def test_an_events_frame_is_serialised_once_for_every_socket():
+    message = {"type": "realtime.event", "text": '{"type":"presence"}'}
+    first = event_frame(message)
+    assert first == frame(message["text"])
+    message["text"] = "changed"  # not read again: every socket gets the same bytes
+    assert event_frame(message) is first
+
+
+async def test_nothing_is_written_directly_when_the_protocols_send_would_wait_or_refuse():
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+    wire = Wire.of(send)
+    data = frame("x")
+    protocol.pause_writing()  # the transport's buffer is over its high-water mark
+    assert wire.write(data) is False and transport.take() == b""
+    protocol.resume_writing()
+    assert wire.write(data) is True and transport.take() == data
+    protocol.data_received(b"\x88\x82abcd" + bytes(b ^ m for b, m in zip(b"\x03\xe8", b"ab", strict=True)))
+    assert wire.write(data) is False  # the client sent close: the connection is closing
+    assert data not in transport.take()
+    protocol.connection_lost(None)
+
+
+async def test_after_the_servers_close_nothing_is_written_directly():
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+    wire = Wire.of(send)
+    await send({"type": "websocket.close", "code": 1012})
+    transport.take()
+    assert wire.write(frame("late")) is False and transport.take() == b""
+    protocol.connection_lost(None)
+    assert wire.write(frame("later")) is False and transport.take() == b""
+
+
+async def test_other_servers_and_compressed_sockets_send_through_asgi():
+    async def send(message):
+        pass
+
+    assert Wire.of(send) is None  # daphne's, Channels' test communicator's: not uvicorn's protocol
+    deflate = b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    protocol, transport, uvicorn_send = await open_socket(deflate, ws_per_message_deflate=True)
+    assert protocol.conn.extensions and Wire.of(uvicorn_send) is None  # frames compressed per socket
+    protocol.connection_lost(None)
+    protocol, transport, uvicorn_send = await open_socket(ws_per_message_deflate=True)
+    assert Wire.of(uvicorn_send) is not None  # the client asked for no extension: none negotiated
+    protocol.connection_lost(None)
