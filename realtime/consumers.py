@@ -60,6 +60,9 @@ CUSTOMER_ACTIONS = frozenset({"join", "typing", "read", "ping", "resume", "messa
 # ids it replaced held 130-260 KB per socket once full (its table grows with the churn).
 SEEN_WINDOW = 4096
 _SEEN_MASK = (1 << SEEN_WINDOW) - 1
+# Bytes of frames written to the server's transport at once (``_send_all``): a write stays
+# near half the transport's 64 KB high-water mark, so back-pressure still applies between them.
+WRITE_BYTES = 32 * 1024
 _RUNNING: set[asyncio.Task[None]] = set()  # teardowns and closes (the loop keeps weak references)
 
 
@@ -482,15 +485,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     }
                 )
                 return
-            sent = 0
-            for event_id, text in zip(replay.ids, replay.frames, strict=True):
-                if self._seen(event_id):
-                    continue
-                await self.send(text_data=text)
-                sent += 1
+            texts = [text for event_id, text in zip(replay.ids, replay.frames, strict=True) if not self._seen(event_id)]
             if answer:
-                data = {"replayed": sent, "last_event_id": replay.last_event_id}
-                await self._send_json({"type": "ack", "ref": ref, "data": data})
+                data = {"replayed": len(texts), "last_event_id": replay.last_event_id}
+                texts.append(_json({"type": "ack", "ref": ref, "data": data}))
+            await self._send_all(texts)
         finally:
             await self._release_held()  # the live events that came meanwhile, after the answer
 
@@ -584,7 +583,31 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await super().send(text_data, bytes_data, close)
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":"), default=str))
+        await self.send(text_data=_json(payload))
+
+    async def _send_all(self, texts: list[str]) -> None:
+        """Send frames in order: up to ``WRITE_BYTES`` of them in one write to the server's
+        transport when the wire takes them (a resume's replay: one system call, not one per
+        event, which were most of a reconnect storm's writes), else one by one through ASGI."""
+        start = 0
+        while start < len(texts):
+            if self.wire is None or self.closed:
+                end = len(texts)
+            else:
+                end, frames, size = start, [], 0
+                while end < len(texts) and size < WRITE_BYTES:
+                    frames.append(frame(texts[end]))
+                    size, end = size + len(frames[-1]), end + 1
+                if self.wire.write(b"".join(frames)):
+                    start = end
+                    continue
+            for text in texts[start:end]:
+                await self.send(text_data=text)
+            start = end
+
+
+def _json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), default=str)
 
 
 def _keep(task: asyncio.Task[None], failure: str) -> None:

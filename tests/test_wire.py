@@ -128,3 +128,28 @@ async def test_other_servers_and_compressed_sockets_send_through_asgi():
     protocol, transport, uvicorn_send = await open_socket(ws_per_message_deflate=True)
     assert Wire.of(uvicorn_send) is not None  # the client asked for no extension: none negotiated
     protocol.connection_lost(None)
+
+
+async def test_a_replay_goes_out_in_few_writes_in_order_and_waits_on_back_pressure():
+    """A resume's frames (``RealtimeConsumer._send_all``) go out in writes of ~WRITE_BYTES, in
+    order; while the transport is paused they go through uvicorn's own send, which waits."""
+    from realtime.consumers import WRITE_BYTES, RealtimeConsumer
+
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+    consumer = RealtimeConsumer()
+    consumer.base_send, consumer.wire = send, Wire.of(send)
+    texts = [json.dumps({"type": "message.new", "id": n, "pad": "x" * 1000}) for n in range(100)]
+    await consumer._send_all(texts)
+    writes = transport.written
+    assert b"".join(writes) == b"".join(map(frame, texts))
+    assert 1 < len(writes) <= -(-100 * 1030 // WRITE_BYTES)  # ~4 writes, not 100
+    transport.take()
+    protocol.pause_writing()
+    sending = asyncio.ensure_future(consumer._send_all(texts[:3]))
+    for _ in range(10):  # let it run as far as it can
+        await asyncio.sleep(0)
+    assert not sending.done() and transport.take() == b""  # waits, as uvicorn's send does
+    protocol.resume_writing()
+    await asyncio.wait_for(sending, 5)
+    assert transport.take() == b"".join(map(frame, texts[:3]))
+    protocol.connection_lost(None)
