@@ -39,7 +39,7 @@ from realtime import groups, lifecycle
 from realtime.auth import Principal, client_gone
 from realtime.events import Recipients, apublish_ephemeral, envelope_text
 from realtime.hub import Hub, hub, send_close
-from realtime.presence import Connection, presence_batcher, registry
+from realtime.presence import Connection, per_loop, presence_batcher, registry
 from realtime.replay import replay_after, tenant_last_event_id
 from realtime.wire import Wire, event_frame, frame
 
@@ -665,12 +665,8 @@ _watches: dict[int, Watch] = {}
 
 
 def watch() -> Watch:
-    """This event loop's heartbeat sweep (tests run many loops)."""
-    loop = asyncio.get_running_loop()
-    found = _watches.get(id(loop))
-    if found is None or found.loop is not loop:
-        found = _watches[id(loop)] = Watch(loop)
-    return found
+    """This event loop's heartbeat sweep."""
+    return per_loop(_watches, Watch)
 
 
 def _whatsapp_typing(conversation_id: int) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 
@@ -486,13 +487,26 @@ def _record_presence(tenant_id: int, online: list[int], offline: list[int]) -> s
     return {pk for pk, value in availability.items() if value == Availability.AWAY}
 
 
+class _LoopBound(Protocol):
+    loop: asyncio.AbstractEventLoop
+
+
+_T = TypeVar("_T", bound=_LoopBound)
+
+
+def per_loop(instances: dict[int, _T], make: Callable[[asyncio.AbstractEventLoop], _T]) -> _T:
+    """The running event loop's instance in ``instances``, made on first use (tests run many
+    loops; an id may be reused by a later loop, hence the identity check)."""
+    loop = asyncio.get_running_loop()
+    found = instances.get(id(loop))
+    if found is None or found.loop is not loop:
+        found = instances[id(loop)] = make(loop)
+    return found
+
+
 _batchers: dict[int, PresenceBatcher] = {}
 
 
 def presence_batcher() -> PresenceBatcher:
-    """This event loop's batcher (tests run many loops)."""
-    loop = asyncio.get_running_loop()
-    found = _batchers.get(id(loop))
-    if found is None or found.loop is not loop:
-        found = _batchers[id(loop)] = PresenceBatcher(loop)
-    return found
+    """This event loop's batcher."""
+    return per_loop(_batchers, PresenceBatcher)

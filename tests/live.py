@@ -1,5 +1,6 @@
-"""Real server processes for tests: the production server (``realtime.serve``, uvicorn, the
-command of ``deploy/asgi-server``) in subprocesses on free ports, sharing the test database.
+"""Real server processes for tests: the production server (``deploy/asgi-server``: uvicorn,
+``realtime.serve``, unless ``PYTAKE_ASGI_SERVER=daphne``) in subprocesses on free ports,
+sharing the test database.
 
 Use with ``transactional_db`` so rows the test writes are committed and visible to the servers.
 """
@@ -51,6 +52,7 @@ def server_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url(),
         DJANGO_SECRET_KEY=settings.SECRET_KEY,
         PYTAKE_DATA_DIR=str(ROOT / "var" / "test-live"),
+        PYTHON=sys.executable,  # deploy/asgi-server's interpreter
     )
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
@@ -59,8 +61,9 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 def server_command(port: int) -> list[str]:
-    """The production server (``deploy/asgi-server``'s default) on a loopback port."""
-    return [sys.executable, "-m", "realtime.serve", "127.0.0.1", str(port)]
+    """The production server command, ``deploy/asgi-server`` (uvicorn, or daphne with
+    ``PYTAKE_ASGI_SERVER=daphne`` in the server's environment), on a loopback port."""
+    return ["/bin/sh", str(ROOT / "deploy" / "asgi-server"), "127.0.0.1", str(port)]
 
 
 class LiveServer:

@@ -3,6 +3,7 @@ PostgreSQL, clients on the `websockets` library. Nothing is mocked."""
 
 import asyncio
 import json
+import signal
 import threading
 import time
 
@@ -184,3 +185,27 @@ def test_event_ids_follow_commit_order_across_concurrent_transactions(tenant):
     (seq1, done1), (seq2, done2) = results["t1"], results["t2"]
     assert seq2 == seq1 + 1
     assert done1 <= done2  # commit order is id order
+
+
+@pytest.mark.parametrize("asgi_server", ["uvicorn", "daphne"])
+def test_sigterm_closes_the_applications_sockets_with_1012(tmp_path, supervisor, agent, asgi_server):
+    """Both servers of ``deploy/asgi-server``, serving the real application: on SIGTERM every
+    socket is closed with 1012 (uvicorn closes them itself; under daphne the process group's
+    ``server.shutdown`` reaches each socket through its process's hub)."""
+    (server,) = start_servers(1, tmp_path, PYTAKE_ASGI_SERVER=asgi_server)
+    tokens = [access_token_for(user) for user in (supervisor, agent)]
+
+    async def scenario():
+        sockets = [(await open_socket(server, token))[0] for token in tokens]
+        server.proc.send_signal(signal.SIGTERM)
+        for ws in sockets:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:  # presence frames may come first
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012, server.log_tail()
+
+    try:
+        asyncio.run(scenario())
+        assert server.proc.wait(timeout=TIMEOUT) == 0, server.log_tail()
+    finally:
+        server.stop()
