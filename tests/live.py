@@ -52,7 +52,6 @@ def server_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url(),
         DJANGO_SECRET_KEY=settings.SECRET_KEY,
         PYTAKE_DATA_DIR=str(ROOT / "var" / "test-live"),
-        PYTHON=sys.executable,  # deploy/asgi-server's interpreter
     )
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
@@ -80,7 +79,7 @@ class LiveServer:
         self.proc = subprocess.Popen(
             server_command(self.port),
             cwd=ROOT,
-            env=env,
+            env={**env, "PYTHON": sys.executable},  # deploy/asgi-server's interpreter: this one
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
