@@ -62,7 +62,10 @@ def server_env(**extra: str) -> dict[str, str]:
 def server_command(port: int) -> list[str]:
     """The production server command, ``deploy/asgi-server`` (uvicorn, or daphne with
     ``PYTAKE_ASGI_SERVER=daphne`` in the server's environment), on a loopback port."""
-    return ["/bin/sh", str(ROOT / "deploy" / "asgi-server"), "127.0.0.1", str(port)]
+    script = str(ROOT / "deploy" / "asgi-server")
+    # Its interpreter is this one (``PYTHON``), whatever environment the caller built; env and sh
+    # exec, so the process started is the server itself (signals reach it).
+    return ["/usr/bin/env", f"PYTHON={sys.executable}", "/bin/sh", script, "127.0.0.1", str(port)]
 
 
 class LiveServer:
@@ -79,7 +82,7 @@ class LiveServer:
         self.proc = subprocess.Popen(
             server_command(self.port),
             cwd=ROOT,
-            env={**env, "PYTHON": sys.executable},  # deploy/asgi-server's interpreter: this one
+            env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
