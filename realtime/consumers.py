@@ -272,12 +272,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if last and self.principal.user_id is not None:
             await presence_batcher().changed(self.principal.tenant_id, self.principal.user_id)
 
-    def heartbeat(self, now: float) -> bool:
-        """The heartbeat sweep's check (``Watch``): close on silence past two heartbeats (4008).
-        Returns whether the socket is still live (its presence entry is refreshed)."""
+    def heartbeat(self, silent_since: float) -> bool:
+        """The heartbeat sweep's check (``Watch``): close if nothing was heard since
+        ``silent_since``, two heartbeats ago (4008). Returns whether the socket is still live
+        (its presence entry is refreshed)."""
         if self.closed:
             return False
-        if now - self.last_heard > 2 * float(settings.PYTAKE_WS_HEARTBEAT_SECONDS):
+        if self.last_heard < silent_since:
             self._close_soon(CLOSE_HEARTBEAT)
             return False
         return True
@@ -648,9 +649,10 @@ class Watch:
     async def _sweep(self) -> None:
         try:
             while self.sockets:
-                await asyncio.sleep(float(settings.PYTAKE_WS_HEARTBEAT_SECONDS) / 2)
-                now = time.monotonic()
-                live = [(c.connection, len(c.joined)) for c in list(self.sockets) if c.heartbeat(now)]
+                heartbeat = float(settings.PYTAKE_WS_HEARTBEAT_SECONDS)
+                await asyncio.sleep(heartbeat / 2)
+                silent_since = time.monotonic() - 2 * heartbeat
+                live = [(c.connection, len(c.joined)) for c in list(self.sockets) if c.heartbeat(silent_since)]
                 if not live:
                     continue
                 try:
