@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,13 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.live import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen) -> httpx.Response:
@@ -35,7 +30,7 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen) -> httpx.Res
 
 
 def test_make_run_serves_the_demo(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"}}
     env["PYTAKE_DATA_DIR"] = str(tmp_path)
     log = (tmp_path / "run.log").open("w+")

@@ -26,7 +26,7 @@ from django.core.asgi import get_asgi_application
 from django.urls import path
 
 from realtime.lifecycle import SHUTDOWN_CLOSE_CODE, process_group_name
-from tests.test_make_run import _free_port
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,7 @@ def server_kind(request):
 def server(tmp_path, request, server_kind):
     """A graceful server on a free port serving this module's application; killed on teardown."""
     shutdown_timeout = getattr(request, "param", 10.0)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_DEBUG", "PROMETHEUS_MULTIPROC_DIR"}}
     env.update(
         PYTAKE_DATA_DIR=str(tmp_path),
