@@ -172,6 +172,29 @@ def test_the_simulator_phone_catches_up_after_its_socket_was_closed(new_page, de
     expect(phone.locator(".bubble", has_text="Tem novidade?")).to_have_count(1)
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_simulator_phone_keeps_a_customer_chosen_while_its_list_loads(new_page, demo):
+    """ "Use" clicked before the page's customer list has loaded: the list arriving afterwards
+    must not switch the phone to its first customer (the phone-catch-up test above once sent its
+    message as another customer that way)."""
+    phone = new_page(viewport={"width": 900, "height": 800})
+    held = []
+    phone.route("**/api/contacts*", lambda route: held.append(route))  # the list waits until released
+    with phone.expect_request("**/api/contacts*"):
+        phone.goto("/simulator/phone/")
+    phone.locator("#new-wa-id").fill("5511987654321")
+    phone.locator("#new-name").fill("Cliente Novo")
+    phone.get_by_role("button", name="Use").click()
+    expect(phone.locator("#who")).to_have_text("Cliente Novo (+5511987654321)")
+    (request,) = held
+    request.continue_()
+    expect(phone.locator("#contact option")).to_have_count(4, timeout=LIVE)  # the three, and the new one
+    expect(phone.locator("#who")).to_have_text("Cliente Novo (+5511987654321)")
+    expect(phone.locator("#contact")).to_have_value("5511987654321")
+    assert phone.evaluate("pytakePhone.socket.options.url").endswith("wa_id=5511987654321")
+
+
 def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_path):
     """With the manifest storage the pages load hashed module names; the relative import of
     ../pytake/realtime.js resolves because the unhashed copies are collected too."""

@@ -4,7 +4,7 @@
 import { ConnectionState, ReconnectingSocket } from "../pytake/realtime.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { account: "", waId: "", name: "", socket: null, typingTimer: null };
+const state = { account: "", waId: "", name: "", socket: null, typingTimer: null, choices: 0 };
 
 function csrf() {
   const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -67,21 +67,32 @@ function render(m) {
   $("thread").scrollTop = $("thread").scrollHeight;
 }
 
+function contactOption(waId, name) {
+  const o = document.createElement("option");
+  o.value = waId; o.textContent = `${name} (+${waId})`; o.dataset.name = name;
+  return o;
+}
+
 async function loadContacts(select) {
+  const choices = state.choices;
   const r = await fetch(`api/contacts?phone_number_id=${encodeURIComponent(state.account)}`);
   const data = await r.json();
   const el = $("contact");
   el.innerHTML = "";
-  for (const c of data.results || []) {
-    const o = document.createElement("option");
-    o.value = c.wa_id; o.textContent = `${c.name} (+${c.wa_id})`; o.dataset.name = c.name;
-    el.append(o);
+  for (const c of data.results || []) { el.append(contactOption(c.wa_id, c.name)); }
+  if (state.choices !== choices) {
+    // A customer was chosen while the list loaded ("Use" on a new wa_id): keep it, do not switch
+    // to the list's first customer under the user's hands.
+    if (![...el.options].some((o) => o.value === state.waId)) { el.prepend(contactOption(state.waId, state.name)); }
+    el.value = state.waId;
+    return;
   }
   if (select) { el.value = select; }
   if (el.value) { choose(el.value, el.selectedOptions[0].dataset.name); }
 }
 
 async function choose(waId, name) {
+  state.choices += 1;
   state.waId = waId; state.name = name || waId;
   $("who").textContent = `${state.name} (+${waId})`;
   $("thread").innerHTML = "";
@@ -135,9 +146,7 @@ $("use-new").addEventListener("click", () => {
   if (waId.length < 6) { say("A wa_id is a phone number with country code, digits only."); return; }
   say("");
   const name = $("new-name").value.trim() || waId;
-  const o = document.createElement("option");
-  o.value = waId; o.textContent = `${name} (+${waId})`; o.dataset.name = name;
-  $("contact").prepend(o); $("contact").value = waId;
+  $("contact").prepend(contactOption(waId, name)); $("contact").value = waId;
   choose(waId, name);
 });
 $("file").addEventListener("change", () => {
