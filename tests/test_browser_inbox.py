@@ -101,11 +101,12 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
 
 
 def test_history_scrolls_up_through_the_cursor_api(new_page, demo):
-    scenario.history(demo.lucia, 50)
+    # Maria's conversation is assigned: no queue notice ("you are number 2") can join the page
+    # while it loads. On Lucia's, queued, one arriving live made the first page 41 (CI, 23:58).
+    scenario.history(demo.maria, 50)
     page = new_page()
     login(page, demo.supervisor)
-    open_conversation(page, "Lucia Souza")
-    # (The queue may add its own line, e.g. telling the customer their place: count ours only.)
+    open_conversation(page, "Maria Silva")
     history = page.locator("#message-list .msg", has_text="history line")
     expect(page.locator("#message-list .msg")).to_have_count(40)  # the newest page
     expect(page.locator("#history-status")).to_have_text("")  # more above
@@ -117,7 +118,7 @@ def test_history_scrolls_up_through_the_cursor_api(new_page, demo):
     expect(page.locator("#message-list .msg").first).to_contain_text("history line 000")
     texts = page.locator("#message-list .msg .msg-text").all_inner_texts()
     assert texts[:50] == [f"history line {n:03d}" for n in range(50)]  # in order, once each
-    assert texts[50:52] == ["Vocês abrem no sábado?", "Sim, das 9h às 13h."]
+    assert texts[50:52] == ["Olá! Meu pedido ainda não chegou.", "Oi Maria, vou verificar."]
 
 
 NOTIFICATION_SPY = """
