@@ -6,13 +6,13 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from conversations.models import Channel, Conversation, Message, Role, User
-from conversations.serializers import ConversationSerializer, MessageSerializer
+from conversations.serializers import ConversationSerializer, MessageSerializer, representation
 from realtime.events import Recipients, event_record, staff_of
 from realtime.models import Audience
 
 
 def message_status_data(message: Message) -> dict[str, Any]:
-    data = MessageSerializer(message).data
+    data = representation(MessageSerializer, message)
     return {k: data[k] for k in ("id", "conversation_id", "status", "error", "sent_at", "delivered_at", "read_at")}
 
 
@@ -26,7 +26,7 @@ def message_saved(sender: type[Message], instance: Message, created: bool, raw: 
         event_record(
             tenant_id=instance.tenant_id,
             type="message.new",
-            data=dict(MessageSerializer(instance).data),
+            data=representation(MessageSerializer, instance),
             recipients=recipients,
             conversation=conversation,
         )
@@ -47,7 +47,7 @@ def conversation_saved(
 ) -> None:
     if raw:
         return
-    data = dict(ConversationSerializer(instance).data)
+    data = representation(ConversationSerializer, instance)
     tenant_id = instance.tenant_id
     event_record(
         tenant_id=tenant_id,

@@ -75,10 +75,19 @@ def test_reading_attributes_directly_gives_what_drf_gives(tenant, agent, monkeyp
         (ours.TenantSerializer, tenant),
     ]
     fast = [cls(instance).data for cls, instance in cases]
+    with timezone.override("America/Sao_Paulo"):  # timestamps follow the active time zone
+        fast_brt = [cls(instance).data for cls, instance in cases]
     monkeypatch.setattr(ours.ModelSerializer, "to_representation", drf.Serializer.to_representation)
     slow = [cls(instance).data for cls, instance in cases]
+    with timezone.override("America/Sao_Paulo"):
+        slow_brt = [cls(instance).data for cls, instance in cases]
     assert fast == slow
+    assert fast_brt == slow_brt and fast_brt != fast
+    assert fast[0]["created_at"].endswith("Z") and fast_brt[0]["created_at"].endswith("-03:00")
     assert fast[0]["assignee"]["name"] == agent.get_full_name() and fast[1]["assignee"] is None
     assert fast[0]["window_expires_at"] is not None and fast[2]["error"]
     many = ours.ConversationSerializer([conversation, unassigned], many=True).data
     assert many == slow[:2]
+    monkeypatch.undo()
+    kept = [ours.representation(cls, instance) for cls, instance in cases[:4]]  # the events' way
+    assert kept == slow[:4] and all(type(data) is dict for data in kept)
