@@ -106,10 +106,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     principal: Principal
     connection: Connection
     held: list[dict[str, Any]] | None = None  # live events waiting for hello or for a replay
+    ready = False  # hello is out: events may be sent
     last_id = 0  # the newest event id this socket got (or the tenant's newest at hello)
     seen_bits = 0  # bit k: event ``last_id - k`` was sent to this socket (``_seen``)
     closed = False  # the server sent close, or the client left: nothing more goes out
-    wire: Wire | None = None  # events' frames written to the server's transport (realtime.wire)
+    wire: Wire | None = None  # frames written to the server's transport (realtime.wire)
+    sending: asyncio.Future[None] | None = None  # the last frame still waiting in ASGI's send
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -540,15 +542,52 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return conversation_id in self.joined
         return True
 
-    async def realtime_event(self, message: dict[str, Any], *, count: bool = True) -> bool:
-        """Send a live event to this socket if its principal may see it. Returns whether it was
-        sent. The hub, which calls this for every local socket in one loop, counts its
-        deliveries once per event (``count=False``); a per-delivery metric was a sixth of the
-        fan-out's CPU (docs/benchmarks.md)."""
-        if not getattr(self, "ready", False) or self.closed or message.get("exclude_channel") == self.channel_name:
+    def offer(self, message: dict[str, Any]) -> bool | None:
+        """The hub's inline delivery of a live event, without a coroutine: True once it is written
+        to this socket's transport, False when it is not for this socket; None, having changed
+        nothing, when it needs ``send_event`` (no wire, a frame waiting in ASGI's ``send`` or
+        a paused transport, an event that makes the socket leave a conversation, a presence batch
+        that names the socket's own user). A coroutine per socket per event, its ``send`` and its
+        ``StopIteration``, was a fifth of the hub's own time (``python -m bench.fanout_inprocess``)."""
+        if not self._admits(message):
             return False
-        if not self._may_receive(message):
+        wire = self.wire
+        if wire is None or self.sending is not None or not wire.ready():
+            return None
+        if message.get("event_type") == "conversation.revoked":
+            return None
+        user_id = self.principal.user_id
+        if user_id is not None and user_id in message.get("presence_users", ()):
+            return None
+        event_id = message.get("id")
+        if event_id is not None and self._seen(event_id):
             return False
+        wire.put(event_frame(message))
+        return True
+
+    def _admits(self, message: dict[str, Any]) -> bool:
+        return (
+            self.ready
+            and not self.closed
+            and message.get("exclude_channel") != self.channel_name
+            and self._may_receive(message)
+        )
+
+    async def realtime_event(self, message: dict[str, Any]) -> bool:
+        """Send a live event to this socket if its principal may see it, counting the delivery.
+        Returns whether it was sent. The hub's own loop over every local socket uses ``offer``,
+        then ``send_event`` when the send may have to wait, and counts its deliveries once per
+        event (a per-delivery metric was a sixth of the fan-out's CPU, docs/benchmarks.md)."""
+        sent = self.offer(message)
+        if sent is None:
+            sent = await self.send_event(message)
+        if sent:
+            metrics.record_deliveries(message, 1)
+        return sent
+
+    async def send_event(self, message: dict[str, Any]) -> bool:
+        """Send an event ``offer`` has just admitted but could not write at once (it returned
+        None; nothing ran in between): the filter is not evaluated again."""
         if message.get("event_type") == "conversation.revoked" and not self.principal.is_customer:
             await self._leave(int(message["conversation_id"]))
         event_id = message.get("id")
@@ -560,12 +599,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             text = _without_own_presence(text, user_id)
             if text is None:
                 return False
-        wire = self.wire
-        if wire is None or not wire.write(event_frame(message) if text is message["text"] else frame(text)):
-            # Through ASGI, straight to the server: ``self.send(text_data=...)`` only wraps this.
-            await self.base_send({"type": "websocket.send", "text": text})
-        if count:
-            metrics.record_deliveries(message, 1)
+        await self._send_text(text, event_frame(message) if text is message["text"] else None)
         return True
 
     # --- helpers ------------------------------------------------------------------------------
@@ -580,11 +614,37 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await super().close(code, reason)
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
-        if not self.closed:
+        if text_data is not None and not close:
+            await self._send_text(text_data)
+        elif not self.closed:
             await super().send(text_data, bytes_data, close)
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=_json(payload))
+        await self._send_text(_json(payload))
+
+    async def _send_text(self, text: str, data: bytes | None = None) -> None:
+        """Send one text frame (``data``: its bytes, when already serialised), in order with
+        every other frame of this socket: written to the server's transport when the wire takes
+        it (``realtime.wire``) and no earlier frame still waits in ASGI's ``send``; otherwise
+        through ASGI, after the frames waiting there. A frame written directly while an earlier
+        one waited for the transport to drain would overtake it as soon as writing resumed."""
+        if self.closed:
+            return
+        wire = self.wire
+        if wire is not None and self.sending is None and wire.write(frame(text) if data is None else data):
+            return
+        earlier, mine = self.sending, asyncio.get_running_loop().create_future()
+        self.sending = mine
+        try:
+            if earlier is not None:
+                await earlier
+            if not self.closed:
+                await self.base_send({"type": "websocket.send", "text": text})
+        finally:
+            if not mine.done():  # a cancelled successor cancels it: nothing more waits on it then
+                mine.set_result(None)
+            if self.sending is mine:
+                self.sending = None
 
     async def _send_all(self, texts: list[str]) -> None:
         """Send frames in order: up to ``WRITE_BYTES`` of them in one write to the server's
@@ -592,8 +652,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event, which were most of a reconnect storm's writes), else one by one through ASGI."""
         start = 0
         while start < len(texts):
-            if self.wire is None or self.closed:
-                end = len(texts)
+            if self.wire is None or self.closed or self.sending is not None:
+                end = len(texts)  # one by one, in order, behind the frames waiting in ASGI
             else:
                 end, frames, size = start, [], 0
                 while end < len(texts) and size < WRITE_BYTES:
@@ -603,7 +663,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     start = end
                     continue
             for text in texts[start:end]:
-                await self.send(text_data=text)
+                await self._send_text(text)
             start = end
 
 

@@ -7,7 +7,7 @@ was most of the server's CPU in the fan-out bench (docs/benchmarks.md).
 
 Here the sockets of a process register with its ``Hub`` for their event groups (tenant, user,
 supervisors, conversation, web chat). The hub's one channel joins each such group once, and for
-each event calls ``realtime_event`` of every local member in one loop, in the order the layer
+each event calls ``offer`` of every local member in one loop, in the order the layer
 delivered them; the consumer still filters (``Recipients``), dedupes and sends the text that was
 serialised once at publish time. Messages published to a group carry its name (``"group"``, see
 ``realtime.events.group_message``): the layer does not say which group a message came through.
@@ -71,7 +71,11 @@ class Member(Protocol):
     channel_name: str
     held: list[dict[str, Any]] | None  # not None: deliveries wait (hello not sent, replay running)
 
-    def realtime_event(self, message: dict[str, Any], *, count: bool = True) -> Coroutine[Any, Any, bool]: ...
+    def offer(self, message: dict[str, Any]) -> bool | None: ...
+
+    def send_event(self, message: dict[str, Any]) -> Coroutine[Any, Any, bool]: ...
+
+    def realtime_event(self, message: dict[str, Any]) -> Coroutine[Any, Any, bool]: ...
 
     def close(self, code: int | bool | None = None) -> Awaitable[None]: ...
 
@@ -274,7 +278,11 @@ class Hub:
                 if not backlog.push(message):
                     self._drop_slow(member)
                 continue
-            coro = member.realtime_event(message, count=False)
+            written = member.offer(message)
+            if written is not None:  # the common case: written (or not for it) at once
+                sent += written
+                continue
+            coro = member.send_event(message)  # admitted by offer: not filtered again
             try:
                 waiting_on = coro.send(None)
             except StopIteration as done:

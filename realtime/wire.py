@@ -57,16 +57,25 @@ class Wire:
             return None
         return cls(protocol)
 
+    def ready(self) -> bool:
+        """Whether the protocol's own ``send`` would write a frame at once: the connection is
+        open, no close was sent, the transport is not paused by back-pressure."""
+        protocol = self.protocol
+        return (
+            protocol.writable.is_set()
+            and not protocol.close_sent
+            and not protocol.disconnected
+            and protocol.conn.state is State.OPEN
+        )
+
+    def put(self, data: bytes) -> None:
+        """Write a frame, ``ready()`` having just said so (nothing ran in between)."""
+        self.protocol.transport.write(data)
+
     def write(self, data: bytes) -> bool:
         """Write a frame if the protocol's own ``send`` would write it at once; False (nothing
         written) when it would wait or refuse: send through ASGI then."""
-        protocol = self.protocol
-        if (
-            not protocol.writable.is_set()
-            or protocol.close_sent
-            or protocol.disconnected
-            or protocol.conn.state is not State.OPEN
-        ):
+        if not self.ready():
             return False
-        protocol.transport.write(data)
+        self.put(data)
         return True

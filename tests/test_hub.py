@@ -26,7 +26,13 @@ class Socket:
         self.gate = None
         self.caught_up = 0
 
-    async def realtime_event(self, message, *, count=True):
+    def offer(self, message):
+        return None  # as a socket that must send through ASGI: send_event, which may wait
+
+    def send_event(self, message):
+        return self.realtime_event(message)
+
+    async def realtime_event(self, message):
         if self.gate is not None:
             await self.gate.wait()
         if message.get("skip") == self.channel_name:  # as a consumer whose principal may not see it

@@ -153,3 +153,90 @@ async def test_a_replay_goes_out_in_few_writes_in_order_and_waits_on_back_pressu
     await asyncio.wait_for(sending, 5)
     assert transport.take() == b"".join(map(frame, texts[:3]))
     protocol.connection_lost(None)
+
+
+def _staff_consumer(send):
+    """A consumer as ``connect`` leaves it, on the protocol behind ``send``."""
+    from datetime import UTC, datetime
+
+    from conversations.models import User
+    from realtime.auth import Principal
+    from realtime.consumers import RealtimeConsumer
+
+    consumer = RealtimeConsumer()
+    consumer.base_send, consumer.wire = send, Wire.of(send)
+    consumer.principal = Principal(tenant_id=1, expires_at=datetime.now(tz=UTC), user=User(pk=9, role="agent"))
+    consumer.ready, consumer.joined, consumer.held, consumer.channel_name = True, set(), None, "hub#1"
+    return consumer
+
+
+async def test_replies_are_written_directly_too():
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+
+    async def no_asgi(message):
+        raise AssertionError(f"went through ASGI: {message}")
+
+    consumer = _staff_consumer(send)
+    consumer.base_send = no_asgi
+    await consumer._send_json({"type": "pong", "ref": 1})
+    assert transport.take() == frame('{"type":"pong","ref":1}')
+    protocol.connection_lost(None)
+
+
+async def test_a_frame_never_overtakes_one_waiting_for_the_transport_to_drain():
+    """A reply that waits in uvicorn's ``send`` (the transport is paused) goes out before an
+    event the hub delivers as soon as writing resumes, and before a later reply: one order per
+    socket. Before, the event was written directly while the reply's task was still to run."""
+    from realtime.hub import Hub
+
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+    consumer = _staff_consumer(send)
+    hub = Hub(layer=None, loop=asyncio.get_running_loop())
+    hub.members["tenant.1"] = {consumer.channel_name: consumer}
+    protocol.pause_writing()
+    reply = asyncio.ensure_future(consumer._send_json({"type": "ack", "ref": 1}))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not reply.done() and transport.take() == b""
+    protocol.resume_writing()  # the reply's task is woken, not run yet
+    text = '{"type":"conversation.updated","id":5}'
+    hub.deliver(
+        {"type": "realtime.event", "group": "tenant.1", "event_type": "conversation.updated", "id": 5, "text": text}
+    )
+    later = asyncio.ensure_future(consumer._send_json({"type": "pong", "ref": 2}))
+    await asyncio.wait_for(asyncio.gather(reply, later, *hub._tasks), 5)
+    expected = [frame('{"type":"ack","ref":1}'), frame(text), frame('{"type":"pong","ref":2}')]
+    assert transport.take() == b"".join(expected)
+    assert consumer.sending is None and not hub._backlogs
+    await consumer._send_json({"type": "pong", "ref": 3})  # nothing waits any more: direct again
+    assert transport.written == [frame('{"type":"pong","ref":3}')]
+    protocol.connection_lost(None)
+
+
+async def test_the_hubs_inline_offer_writes_at_once_or_changes_nothing():
+    """``RealtimeConsumer.offer``: the event's frame written with no coroutine when the wire is
+    ready; None, the dedupe untouched, when the send must go the way that may wait (a paused
+    transport, a revocation that makes the socket leave, a presence batch naming its user)."""
+    protocol, transport, send = await open_socket(ws_per_message_deflate=False)
+    consumer = _staff_consumer(send)
+
+    def event(n, **extra):
+        return {
+            "type": "realtime.event",
+            "event_type": "conversation.updated",
+            "id": n,
+            "text": f'{{"id":{n}}}',
+            **extra,
+        }
+
+    protocol.pause_writing()
+    assert consumer.offer(event(1)) is None and consumer.last_id == 0 and transport.take() == b""
+    protocol.resume_writing()
+    assert consumer.offer(event(1, event_type="conversation.revoked", conversation_id=3)) is None
+    assert consumer.offer(event(1, presence_users=[9])) is None and consumer.last_id == 0
+    assert consumer.offer(event(1)) is True and transport.take() == frame('{"id":1}')
+    assert consumer.offer(event(1)) is False  # already sent: the dedupe
+    assert consumer.offer(event(2, exclude_channel=consumer.channel_name)) is False
+    assert consumer.offer(event(3, recipients={"audience": "user", "user_id": 8})) is False
+    assert transport.take() == b""
+    protocol.connection_lost(None)
