@@ -227,6 +227,9 @@ class Conversation(TrackedFieldsMixin, models.Model):
         indexes = [
             models.Index(fields=["tenant", "status", "-last_message_at"], name="conv_inbox_idx"),
             models.Index(fields=["tenant", "assignee", "status"], name="conv_assignee_idx"),
+            # An agent's conversations of any status, newest first: read in order, not sorted
+            # (an agent with thousands of them sorted them all for each page: docs/benchmarks.md).
+            models.Index(fields=["tenant", "assignee", "-last_message_at", "-id"], name="conv_assignee_recent_idx"),
             models.Index(fields=["tenant", "contact"], name="conv_contact_idx"),
         ]
 

@@ -1,0 +1,49 @@
+"""Indexes of the inbox's queries on PostgreSQL, checked against the selectors' own SQL: the
+contact search's trigram GIN index (migration 0009: the index's expressions must be the
+``icontains`` lookups' own) and an agent's conversations of any status read in order (0010)."""
+
+import pytest
+from django.db import connection
+
+from conversations.selectors import contact_list, conversation_list
+from tests import factories
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+INDEX = "contact_search_trgm_idx"
+
+
+def plan_of(queryset, *settings):
+    """EXPLAIN of ``queryset`` with the planner ``settings`` given (undone with the test's
+    transaction): a test's tables are small, and the planner would read them whole."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        for setting in settings:
+            cursor.execute(setting)
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def search_plan(queryset):
+    """An index if any can serve it: the tenant's B-tree index, cheap on a small table, dropped."""
+    return plan_of(
+        queryset, "SET LOCAL enable_seqscan = off", "DROP INDEX IF EXISTS conversations_contact_tenant_id_62a0812c"
+    )
+
+
+def test_the_contact_and_inbox_searches_can_use_the_trigram_index(tenant, supervisor):
+    maria = factories.ContactFactory(tenant=tenant, name="Maria Souza", wa_id="5511999990001")
+    factories.ContactFactory.create_batch(5, tenant=tenant)
+    factories.ConversationFactory(tenant=tenant, contact=maria)
+    assert list(contact_list(user=supervisor, search="souz")) == [maria]
+    assert INDEX in search_plan(contact_list(user=supervisor, search="souz"))
+    # The inbox's search filters conversations by that same query (a sub-select): one index.
+    assert list(conversation_list(user=supervisor, search="99990001").values_list("contact", flat=True)) == [maria.pk]
+    assert INDEX in search_plan(contact_list(user=supervisor, search="99990001"))
+
+
+def test_an_agents_conversations_of_any_status_are_read_newest_first_from_an_index(tenant, agent):
+    factories.ConversationFactory.create_batch(3, tenant=tenant, assignee=agent)
+    mine = conversation_list(user=agent, assignee="me")
+    plan = plan_of(mine, "SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off")
+    assert "conv_assignee_recent_idx" in plan and "Sort" not in plan, plan
