@@ -195,11 +195,20 @@ class ConversationSerializer(ModelSerializer):
     window_expires_at = serializers.SerializerMethodField(
         help_text="End of WhatsApp's 24-hour window for free-form replies (null: closed or not WhatsApp)."
     )
+    seq = serializers.IntegerField(
+        source="event_seq",
+        read_only=True,
+        help_text=(
+            "The conversation's event sequence number this copy reflects (the `seq` of its events): "
+            "of two copies of one conversation, the one with the higher seq is the newer."
+        ),
+    )
 
     class Meta:
         model = Conversation
         fields = [
             "id",
+            "seq",
             "channel",
             "status",
             "contact",

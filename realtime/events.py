@@ -140,7 +140,8 @@ def event_record(
 ) -> Event:
     """Log a durable event in the current transaction; it is published once the transaction
     commits. ``counts_in_seq``: the event advances the conversation's ``seq`` (every event that
-    all staff of the conversation receive does; per-user notices do not)."""
+    all staff of the conversation receive does; per-user notices do not), and a copy of the
+    conversation in ``data`` (its ``seq`` key) is stamped with the new value."""
     schema = EVENT_SCHEMAS.get(type)
     if schema is None:
         raise ValueError(f"Unknown durable event type {type!r}")
@@ -154,6 +155,9 @@ def event_record(
         conversation_seq = None
         if conversation is not None and counts_in_seq and recipients.audience == Audience.STAFF:
             conversation_seq = _next_conversation_seq(conversation)
+            if "seq" in data:
+                # A copy of the conversation reflects this event: the client keeps the newer copy.
+                data = {**data, "seq": conversation_seq}
         event = Event.objects.create(
             tenant_id=tenant_id,
             seq=seq,

@@ -56,6 +56,7 @@ def conversation_saved(
         recipients=staff_of(instance),
         conversation=instance,
     )
+    data = {**data, "seq": instance.event_seq}  # the copy just recorded, for the per-user notices
     if not created and instance.changed("assignee_id"):
         old, new = instance.previous("assignee_id"), instance.assignee_id
         if new is not None:

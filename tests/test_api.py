@@ -281,6 +281,43 @@ def test_resolve_and_reopen(api_for, tenant, agent):
     assert conversation.status == ConversationStatus.OPEN
 
 
+def test_every_copy_of_a_conversation_carries_the_seq_it_reflects(api_for, tenant, agent, agent2, supervisor):
+    """REST answers and live events race in a client; each copy's ``seq`` (the conversation's
+    event sequence number it reflects) is how the client keeps the newer one."""
+    from realtime.models import Event
+
+    conversation = convo(tenant, assignee=agent)
+    client = api_for(agent)
+
+    def newest_seq():
+        seqs = Event.objects.filter(conversation_id=conversation.pk, conversation_seq__isnull=False)
+        return max(seqs.values_list("conversation_seq", flat=True))
+
+    before = client.get(f"/api/conversations/{conversation.pk}/").json()["seq"]
+    assert before == newest_seq()
+    resolved = client.post(f"/api/conversations/{conversation.pk}/resolve/").json()
+    # Past the resolution's conversation.updated and its system line's message.new.
+    assert resolved["seq"] == newest_seq() >= before + 2
+    reopened = client.post(f"/api/conversations/{conversation.pk}/reopen/").json()
+    assert reopened["seq"] == newest_seq() > resolved["seq"]
+    listed = client.get("/api/conversations/").json()["results"]
+    assert [c["seq"] for c in listed if c["id"] == conversation.pk] == [reopened["seq"]]
+    # An event's copy says the seq of the event that carries it; the new assignee's own notice
+    # carries the same copy (it has no seq of its own).
+    moved = api_for(supervisor).post(
+        f"/api/conversations/{conversation.pk}/assign/", {"assignee_id": agent2.pk}, format="json"
+    )
+    events = Event.objects.filter(conversation_id=conversation.pk)
+    for event in events.filter(type__startswith="conversation.").exclude(type="conversation.revoked"):
+        if event.conversation_seq is not None:
+            assert event.data["seq"] == event.conversation_seq, event.type
+    updated = events.filter(type="conversation.updated").latest("seq")
+    assigned = events.filter(type="conversation.assigned").latest("seq")
+    assert assigned.conversation_seq is None
+    assert assigned.data["seq"] == updated.conversation_seq
+    assert moved.json()["seq"] == newest_seq() > reopened["seq"]  # the hand-over's system line too
+
+
 def test_assign_rules(api_for, tenant, agent, agent2, supervisor, foreign_admin):
     queued = convo(tenant)
     # An agent takes an unassigned conversation for themselves...

@@ -318,6 +318,47 @@ def test_resolve_and_reopen_on_a_phone_in_portuguese(new_page, demo):
     expect(conversation_item(page, "Maria Silva")).to_be_visible()
 
 
+def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, demo):
+    """REST answers and live events race. An action's answer that arrives after the events of a
+    later action, and a list page read before an event and delivered after it, must not bring
+    the older state back (CI once saw Maria vanish from her list after resolve and reopen)."""
+    page = new_page()
+    login(page, demo.agent)
+    open_conversation(page, "Maria Silva")
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))  # the server answers now; the page hears it later
+
+    page.route("**/api/conversations/*/resolve/", hold)
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.locator("#conv-meta")).to_contain_text("Resolved", timeout=LIVE)  # the live event
+    page.get_by_role("button", name="Reopen").click()
+    expect(page.locator("#conv-meta")).to_contain_text("Open", timeout=LIVE)
+    expect(page.locator("#conv-actions")).to_have_attribute("aria-busy", "true")  # resolve's answer held
+    ((route, answer),) = held
+    route.fulfill(response=answer)
+    expect(page.locator("#conv-actions")).to_have_attribute("aria-busy", "false", timeout=LIVE)
+    expect(page.locator("#conv-meta")).to_contain_text("Open")
+    expect(conversation_item(page, "Maria Silva")).to_be_visible()
+
+    # A list page read while Maria is open, delivered after the event of her resolution.
+    held.clear()
+
+    def read_then_resolve(route):
+        hold(route)
+        scenario.call(services.conversation_resolve, conversation=demo.maria, actor=demo.supervisor)
+
+    page.route(re.compile(r"/api/conversations/\?"), read_then_resolve)
+    page.locator("#filter-search").fill("Maria")
+    expect(page.locator("#conv-meta")).to_contain_text("Resolved", timeout=LIVE)
+    ((route, page_of_list),) = held
+    route.fulfill(response=page_of_list)
+    expect(page.locator("#conv-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
+    expect(conversation_item(page, "Maria Silva")).to_have_count(0)  # the open filter: resolved is out
+    assert Conversation.objects.get(pk=demo.maria.pk).status == ConversationStatus.RESOLVED
+
+
 def test_a_server_restart_is_survived_without_losing_or_doubling_a_message(new_page, demo, asgi_server):
     page = new_page()
     login(page, demo.agent)

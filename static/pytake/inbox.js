@@ -20,7 +20,8 @@ const state = {
   scope: "mine",
   status: "open",
   search: "",
-  conversations: new Map(),
+  conversations: new Map(), // the list as filtered now: id -> conversation
+  latest: new Map(), // id -> the newest copy seen of every conversation (see freshest())
   next: null,
   openId: null,
   open: null,
@@ -286,7 +287,11 @@ async function loadList({ more = false } = {}) {
     const page = more && state.next ? await session.get(state.next) : await session.get("conversations/", listQuery());
     if (ticket !== state.listRequest) return; // a newer filter won
     if (!more) state.conversations.clear();
-    for (const conv of page.results) state.conversations.set(conv.id, conv);
+    for (const copy of page.results) {
+      // A live event that overtook this page keeps its newer copy, in the list only if it matches.
+      const conv = freshest(copy);
+      if (conv === copy || matches(conv)) state.conversations.set(conv.id, conv);
+    }
     state.next = page.next;
     renderList();
   } finally {
@@ -351,7 +356,20 @@ function fillListItem(li, conv) {
   else button.removeAttribute("aria-current");
 }
 
-function upsertConversation(conv) {
+/** The newest copy of a conversation seen so far. Copies come from REST answers and live events,
+ * and can arrive out of order (an action's answer overtaken by the events of a later action, a
+ * list page read before an event it arrives after, events published by two processes): each
+ * carries its `seq`, and an older one than already seen is set aside for the newer. */
+function freshest(copy) {
+  const known = state.latest.get(copy.id);
+  if (known && known.seq > copy.seq) return known;
+  state.latest.set(copy.id, copy);
+  return copy;
+}
+
+function upsertConversation(copy) {
+  const conv = freshest(copy);
+  if (conv !== copy) return; // older than what is shown
   const previous = state.conversations.get(conv.id);
   state.conversations.set(conv.id, conv);
   if (!matches(conv)) state.conversations.delete(conv.id);
@@ -611,8 +629,9 @@ async function openConversation(id) {
   // (joining after the reads missed it until the next reload).
   const joined = rt ? rt.join(id).catch(() => null) : Promise.resolve(null);
   try {
-    const [conv] = await Promise.all([session.get(`conversations/${id}/`), loadHistory({ initial: true })]);
+    const [copy] = await Promise.all([session.get(`conversations/${id}/`), loadHistory({ initial: true })]);
     if (state.openId !== id) return;
+    const conv = freshest(copy);
     state.open = conv;
     state.conversations.set(conv.id, conv);
     renderHeader();
@@ -719,14 +738,18 @@ function renderWindowNotice() {
   notice.textContent = t("window.closed", { when: fullTime(conv.window_expires_at) });
 }
 
+let actionsPending = 0;
 async function conversationAction(path, body) {
   const id = state.openId;
   $("conv-error").hidden = true;
+  $("conv-actions").setAttribute("aria-busy", String(++actionsPending > 0));
   try {
     const conv = await session.post(`conversations/${id}/${path}/`, body);
     upsertConversation(conv);
   } catch (error) {
     showConvError(error.message);
+  } finally {
+    $("conv-actions").setAttribute("aria-busy", String(--actionsPending > 0));
   }
 }
 
@@ -807,7 +830,7 @@ $("messages").addEventListener("scroll", () => {
 
 async function refreshOpenConversation() {
   const id = state.openId;
-  const conv = await session.get(`conversations/${id}/`);
+  const conv = freshest(await session.get(`conversations/${id}/`));
   if (id !== state.openId) return;
   state.open = conv;
   state.conversations.set(conv.id, conv);
