@@ -52,9 +52,10 @@ def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> No
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None) -> Iterator[None]:
-    """pytest-django's, and then the connection pool closed before the test database is dropped
-    (its open connections would keep PostgreSQL from dropping it)."""
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, and then every other connection to the test database closed before it is
+    dropped (PostgreSQL refuses to drop a database with sessions: "is being accessed by other
+    users", and the database stays behind)."""
     yield
     from django.db import connections
 
@@ -62,6 +63,14 @@ def django_db_setup(django_db_setup: None) -> Iterator[None]:
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
             close_pool()
+    if _on_postgres():
+        # The executor threads of database_sync_to_async(thread_sensitive=False) outlive the
+        # tests, each with the connection it opened: idle now, and out of reach of this thread.
+        with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
