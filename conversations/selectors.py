@@ -117,10 +117,13 @@ def message_page(
         anchor = Message.objects.filter(conversation=conversation, pk=anchor_id).only("created_at").first()
         if anchor is None:
             raise NotFound("Message not found in this conversation.")
+        # (created_at, id) before or after the anchor's, written so that the bound on created_at
+        # is a range of msg_history_idx: an OR alone was a filter, and a page deep in a long
+        # conversation read (and threw away) every newer message first.
         if before:
-            qs = qs.filter(Q(created_at__lt=anchor.created_at) | Q(created_at=anchor.created_at, pk__lt=anchor.pk))
+            qs = qs.filter(Q(created_at__lt=anchor.created_at) | Q(pk__lt=anchor.pk), created_at__lte=anchor.created_at)
         else:
-            qs = qs.filter(Q(created_at__gt=anchor.created_at) | Q(created_at=anchor.created_at, pk__gt=anchor.pk))
+            qs = qs.filter(Q(created_at__gt=anchor.created_at) | Q(pk__gt=anchor.pk), created_at__gte=anchor.created_at)
     ordered = qs.order_by("created_at", "id") if after else qs.order_by("-created_at", "-id")
     rows = list(ordered[: limit + 1])
     return rows[:limit], len(rows) > limit

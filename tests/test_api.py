@@ -409,6 +409,31 @@ def test_message_history_cursor_newest_first_and_before_after(api_for, tenant, a
     assert client.get(url, {"before": other.pk}).status_code == 404
 
 
+def test_message_history_pages_through_messages_stored_at_the_same_instant(api_for, tenant, agent):
+    """Order is (created_at, id): a page boundary between messages of one instant (a burst stored
+    in one transaction) neither skips nor repeats one, scrolling up or catching up."""
+    conversation = convo(tenant, assignee=agent)
+    start = timezone.now() - timedelta(hours=1)
+    instants = [0, 1, 1, 1, 2, 2, 3]
+    messages = [
+        factories.MessageFactory(conversation=conversation, created_at=start + timedelta(seconds=s)) for s in instants
+    ]
+    client = api_for(agent)
+    url = f"/api/conversations/{conversation.pk}/messages/"
+    for anchor in range(len(messages)):
+        older = client.get(url, {"before": messages[anchor].pk, "limit": 100}).json()["results"]
+        assert [m["id"] for m in older] == [m.pk for m in reversed(messages[:anchor])]
+        newer = client.get(url, {"after": messages[anchor].pk, "limit": 100}).json()["results"]
+        assert [m["id"] for m in newer] == [m.pk for m in messages[anchor + 1 :]]
+    seen, page = [], client.get(url, {"limit": 2}).json()
+    while True:
+        seen += [m["id"] for m in page["results"]]
+        if not page["next"]:
+            break
+        page = client.get(page["next"]).json()
+    assert seen == [m.pk for m in reversed(messages)]
+
+
 def test_message_history_query_count_is_constant(api_for, tenant, agent, django_assert_max_num_queries):
     conversation = convo(tenant, assignee=agent)
     factories.MessageFactory.create_batch(3, conversation=conversation, sender=agent)

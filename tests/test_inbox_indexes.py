@@ -1,11 +1,16 @@
 """Indexes of the inbox's queries on PostgreSQL, checked against the selectors' own SQL: the
 contact search's trigram GIN index (migration 0009: the index's expressions must be the
-``icontains`` lookups' own) and an agent's conversations of any status read in order (0010)."""
+``icontains`` lookups' own), an agent's conversations of any status read in order (0010), and
+a page of older history read from its anchor on in ``msg_history_idx``."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from conversations.selectors import contact_list, conversation_list
+from conversations.selectors import contact_list, conversation_list, message_page
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -47,3 +52,24 @@ def test_an_agents_conversations_of_any_status_are_read_newest_first_from_an_ind
     mine = conversation_list(user=agent, assignee="me")
     plan = plan_of(mine, "SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off")
     assert "conv_assignee_recent_idx" in plan and "Sort" not in plan, plan
+
+
+def test_an_older_page_of_history_is_read_from_its_anchor_on(tenant, agent):
+    """``before=`` deep in a long conversation: the bound on created_at is a range of the index,
+    not a filter applied to every newer message read first."""
+    conversation = factories.ConversationFactory(tenant=tenant, assignee=agent)
+    start = timezone.now() - timedelta(hours=1)
+    messages = [
+        factories.MessageFactory(conversation=conversation, created_at=start + timedelta(seconds=i)) for i in range(20)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        page, more = message_page(conversation=conversation, before=messages[10].pk, limit=5)
+    assert [m.pk for m in page] == [m.pk for m in reversed(messages[5:10])] and more
+    (sql,) = [q["sql"] for q in queries.captured_queries if "DESC" in q["sql"]]  # the page, newest first
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    lines = plan.splitlines()
+    (scan,) = [i for i, line in enumerate(lines) if "msg_history_idx" in line]
+    assert "Index Cond" in lines[scan + 1] and "created_at <=" in lines[scan + 1], plan
