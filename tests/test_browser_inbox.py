@@ -274,6 +274,8 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     sofia.get_by_label("Assign to").select_option(label="Bruno Agent")
     expect(conversation_item(bruno, "Lucia Souza")).to_be_visible(timeout=LIVE)
     expect(conversation_item(alex, "Lucia Souza")).to_have_count(0, timeout=LIVE)
+    for page in (sofia, alex, bruno):  # assigned: nobody waits any more
+        expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
     shot(sofia, "supervisor")
 
     # Typing is shown to the others in the conversation.
