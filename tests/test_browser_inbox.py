@@ -309,6 +309,9 @@ def test_resolve_and_reopen_on_a_phone_in_portuguese(new_page, demo):
     conversation_item(page, "Maria Silva").click()
     expect(page.locator("#conv-list")).to_be_hidden()  # the pane replaces the list
     expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
+    # The message box has the phone's width to itself; the bell keeps its words as its name.
+    assert page.locator("#composer-text").bounding_box()["width"] > 0.8 * 390
+    expect(page.get_by_role("button", name="Notificações desativadas")).to_be_visible()
     shot(page, "phone-pt")
     page.get_by_role("button", name="Resolver").click()
     expect(page.locator("#conv-meta")).to_contain_text("Resolvida")
