@@ -78,7 +78,9 @@ def test_dedupes_by_id_and_resumes_from_the_last_id_after_a_network_loss(page):
     page.wait_for_function("last().sentOf('resume').length === 1")
     assert page.evaluate("last().sentOf('resume')[0].last_event_id") == 7
     assert page.evaluate("client.state") == "reconnecting"  # not "open" before it has caught up
-    page.evaluate("""for (const id of [7, 8, 9]) last().push({ type: "message.new", id, data: {} })""")
+    # The server's replay starts a little before the position asked for: ids 3 and 5 precede the
+    # first hello's position (5), which the page's REST state already covers; 7 was delivered.
+    page.evaluate("""for (const id of [3, 5, 7, 8, 9]) last().push({ type: "message.new", id, data: {} })""")
     page.evaluate("ackLast('resume', { replayed: 2, last_event_id: 9 })")
     page.wait_for_function("client.state === 'open'")
     assert page.evaluate("log.events") == [6, 7, 8, 9]
@@ -174,6 +176,8 @@ def test_resync_refetches_and_continues_from_the_servers_position(page):
     page.wait_for_function("client.state === 'open'")
     assert page.evaluate("log.syncs.at(-1)") == {"reason": "expired", "last_event_id": 850}
     assert page.evaluate("client.lastEventId") == 850
+    page.evaluate("""for (const id of [849, 850, 851]) last().push({ type: "message.new", id, data: {} })""")
+    assert page.evaluate("log.events") == [851]  # the refetch covers what precedes the position
 
 
 def test_webchat_messages_wait_for_the_connection_and_are_resent_with_the_same_client_id(page):

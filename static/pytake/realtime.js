@@ -342,6 +342,10 @@ class SeenIds {
   has(id) {
     return id <= this.floor || this.ids.has(id);
   }
+  /** Every id up to `id` counts as seen: a state loaded over REST after that position covers it. */
+  seenUpTo(id) {
+    this.floor = Math.max(this.floor, id);
+  }
   add(id) {
     if (this.ids.has(id)) return;
     this.ids.add(id);
@@ -504,6 +508,7 @@ export class RealtimeClient extends ReconnectingSocket {
         // Nothing seen yet: the app's REST state is the baseline; take hello's position, then
         // refetch so that nothing committed between the page's first load and now is missing.
         this.lastEventId = data.last_event_id ?? 0;
+        this.seen.seenUpTo(this.lastEventId); // a later replay's overlap must not deliver them again
         await this._sync({ reason: "initial", last_event_id: this.lastEventId });
       } else {
         await this._resume(this.lastEventId);
@@ -546,7 +551,10 @@ export class RealtimeClient extends ReconnectingSocket {
     // Our position is older than the server keeps: what we hold may be stale. Refetch, then
     // continue from where the server says; per-conversation seq restarts from the next event.
     this.resumeAgainFrom = null;
-    if (typeof data.last_event_id === "number") this.lastEventId = data.last_event_id;
+    if (typeof data.last_event_id === "number") {
+      this.lastEventId = data.last_event_id;
+      this.seen.seenUpTo(data.last_event_id);
+    }
     for (const entry of this.joined.values()) entry.seq = null;
     await this._sync({ reason: data.reason || "expired", last_event_id: data.last_event_id });
     const pending = this.resumeRef && this.pending.get(this.resumeRef);
