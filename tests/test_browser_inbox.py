@@ -334,6 +334,7 @@ def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, de
 
     def hold(route):
         held.append((route, route.fetch()))  # the server answers now; the page hears it later
+        page.evaluate("window.heldAnswers = (window.heldAnswers || 0) + 1")  # the events may come first
 
     page.route("**/api/conversations/*/resolve/", hold)
     page.get_by_role("button", name="Resolve").click()
@@ -341,6 +342,7 @@ def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, de
     page.get_by_role("button", name="Reopen").click()
     expect(page.locator("#conv-meta")).to_contain_text("Open", timeout=LIVE)
     expect(page.locator("#conv-actions")).to_have_attribute("aria-busy", "true")  # resolve's answer held
+    page.wait_for_function("window.heldAnswers === 1")
     ((route, answer),) = held
     route.fulfill(response=answer)
     expect(page.locator("#conv-actions")).to_have_attribute("aria-busy", "false", timeout=LIVE)
@@ -357,6 +359,7 @@ def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, de
     page.route(re.compile(r"/api/conversations/\?"), read_then_resolve)
     page.locator("#filter-search").fill("Maria")
     expect(page.locator("#conv-meta")).to_contain_text("Resolved", timeout=LIVE)
+    page.wait_for_function("window.heldAnswers === 2")
     ((route, page_of_list),) = held
     route.fulfill(response=page_of_list)
     expect(page.locator("#conv-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
@@ -386,6 +389,24 @@ def test_a_server_restart_is_survived_without_losing_or_doubling_a_message(new_p
     for text in ("before the restart", "while you were away", "after the restart"):
         expect(page.locator(".msg-in", has_text=text)).to_have_count(1)
     assert_not_reloaded(page)
+
+
+def test_a_read_that_failed_while_offline_is_made_when_the_connection_returns(new_page, demo):
+    """The agent looks at the conversation when the customer writes, but marking it read fails
+    (the network is down): once the socket is back, it is marked read without another message."""
+    page = new_page()
+    login(page, demo.agent)
+    open_conversation(page, "Maria Silva")
+    page.route("**/api/conversations/*/read/", lambda route: route.abort("internetdisconnected"))
+    with page.expect_event("requestfailed", lambda request: "/read/" in request.url):
+        scenario.customer_writes(demo.maria, "are you there?")
+    page.unroute("**/api/conversations/*/read/")
+    badge = conversation_item(page, "Maria Silva").locator(".unread")
+    expect(badge).to_have_text("1")
+    assert Conversation.objects.get(pk=demo.maria.pk).unread_count == 1
+    page.evaluate("pytake.rt.ws.close(4000, 'test drop')")
+    expect(badge).to_be_hidden(timeout=LIVE)
+    assert Conversation.objects.get(pk=demo.maria.pk).unread_count == 0
 
 
 def test_a_socket_closed_under_the_page_resumes(new_page, demo):

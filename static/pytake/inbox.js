@@ -120,7 +120,10 @@ async function startApp() {
     rt.on("typing", onTyping),
     rt.on("presence", onPresence),
     // Presence is ephemeral (not replayed): after a resume, ask for the team again.
-    rt.on("resumed", () => loadAgents().catch(() => {})),
+    rt.on("resumed", () => {
+      loadAgents().catch(() => {});
+      readIfSeen(); // a read that failed while the connection was down
+    }),
     rt.on("queue.updated", () => loadQueueSoon()),
     rt.on("broadcast", showBroadcast),
     rt.on("auth_error", () => {
@@ -772,14 +775,17 @@ function markReadSoon(delay = 400) {
     try {
       upsertConversation(await session.post(`conversations/${id}/read/`));
     } catch {
-      /* next message retries */
+      /* retried by the next message, the connection's return (readIfSeen) or a visit */
     }
   }, delay);
 }
 
-document.addEventListener("visibilitychange", () => {
+/** The open conversation's messages are read once the page shows them. */
+function readIfSeen() {
   if (!document.hidden && state.open?.unread_count) markReadSoon(0);
-});
+}
+
+document.addEventListener("visibilitychange", readIfSeen);
 
 // --- history ------------------------------------------------------------------------------
 
@@ -841,6 +847,7 @@ async function refreshOpenConversation() {
   const latest = await session.get(`conversations/${id}/messages/`, { limit: 50 });
   if (id !== state.openId) return;
   for (const message of latest.results) upsertMessage(message, { quiet: true });
+  readIfSeen();
 }
 
 /** Every message of conversation ``id`` after the newest one held (the newest page when none is). */
