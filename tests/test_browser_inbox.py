@@ -367,6 +367,33 @@ def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, de
     assert Conversation.objects.get(pk=demo.maria.pk).status == ConversationStatus.RESOLVED
 
 
+def test_a_late_answer_never_puts_an_older_queue_back(new_page, demo):
+    """Two reads of the queue in flight: the first, read before the last conversation was
+    assigned, answers after the second. The page keeps the second (nobody waiting)."""
+    page = new_page()
+    login(page, demo.agent)
+    expect(page.locator("#queue-list li")).to_have_count(2)
+    held = []
+
+    def hold_first(route):
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # read now, answered when released
+        page.evaluate("window.heldQueue = true")
+
+    page.route("**/api/queue/", hold_first)
+    scenario.call(services.conversation_assign, conversation=demo.john, assignee=demo.agent2, actor=demo.supervisor)
+    page.wait_for_function("window.heldQueue === true")
+    scenario.call(services.conversation_assign, conversation=demo.lucia, assignee=demo.agent2, actor=demo.supervisor)
+    expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
+    ((route, answer),) = held
+    route.fulfill(response=answer)
+    expect(page.locator("#queue-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
+    expect(page.locator("#queue-list li")).to_have_count(0)
+    expect(page.locator("#queue-size")).to_have_text("0")
+
+
 def test_a_server_restart_is_survived_without_losing_or_doubling_a_message(new_page, demo, asgi_server):
     page = new_page()
     login(page, demo.agent)

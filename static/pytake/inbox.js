@@ -32,6 +32,8 @@ const state = {
   presence: new Map(),
   notify: localStorage.getItem("pytake.notify") === "1",
   listRequest: 0,
+  queueRequest: 0,
+  queueLoading: 0,
   queue: [], // [{position, waiting_seconds, estimated_wait_seconds, conversation}] from GET queue/
   noteMode: false,
 };
@@ -496,9 +498,17 @@ function renderAgents() {
 // Queue (waiting conversations, first in line first) and broadcasts
 
 async function loadQueue() {
-  const answer = await session.get("queue/");
-  state.queue = answer.results;
-  renderQueue();
+  // The last read asked for wins: an earlier one answering late holds an older queue.
+  const ticket = ++state.queueRequest;
+  $("queue-list").setAttribute("aria-busy", String(++state.queueLoading > 0));
+  try {
+    const answer = await session.get("queue/");
+    if (ticket !== state.queueRequest) return;
+    state.queue = answer.results;
+    renderQueue();
+  } finally {
+    $("queue-list").setAttribute("aria-busy", String(--state.queueLoading > 0));
+  }
 }
 
 let queueTimer = null;
