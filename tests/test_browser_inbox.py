@@ -394,6 +394,34 @@ def test_a_late_answer_never_puts_an_older_queue_back(new_page, demo):
     expect(page.locator("#queue-size")).to_have_text("0")
 
 
+def test_a_late_team_list_never_undoes_a_newer_presence_change(new_page, demo):
+    """The team list is read again after a reconnect; Bruno going away while that answer is on
+    its way must not be undone by it."""
+    alex, bruno = new_page(), new_page()
+    login(alex, demo.agent)
+    login(bruno, demo.agent2)
+    bruno_row = alex.locator(f"#agent-list [data-user-id='{demo.agent2.pk}']")
+    expect(bruno_row).to_have_attribute("data-presence", "online", timeout=LIVE)
+    held = []
+
+    def hold_first(route):
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # read now, answered when released
+        alex.evaluate("window.heldAgents = true")
+
+    alex.route("**/api/agents/", hold_first)
+    alex.evaluate("pytake.rt.ws.close(4000, 'test drop')")  # the resume reads the team again
+    alex.wait_for_function("window.heldAgents === true", timeout=LIVE)
+    bruno.get_by_label("Availability").select_option("away")
+    expect(bruno_row).to_have_attribute("data-presence", "away", timeout=LIVE)
+    ((route, answer),) = held
+    route.fulfill(response=answer)
+    expect(alex.locator("#agent-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
+    expect(bruno_row).to_have_attribute("data-presence", "away")
+
+
 def test_a_server_restart_is_survived_without_losing_or_doubling_a_message(new_page, demo, asgi_server):
     page = new_page()
     login(page, demo.agent)

@@ -30,10 +30,13 @@ const state = {
   historyLoading: false,
   agents: new Map(),
   presence: new Map(),
+  presenceEvents: 0, // presence changes received so far
+  presenceAt: new Map(), // user id -> presenceEvents when their last change came
   notify: localStorage.getItem("pytake.notify") === "1",
   listRequest: 0,
   queueRequest: 0,
   queueLoading: 0,
+  agentsLoading: 0,
   queue: [], // [{position, waiting_seconds, estimated_wait_seconds, conversation}] from GET queue/
   noteMode: false,
 };
@@ -463,19 +466,31 @@ $("conv-list").addEventListener("keydown", (event) => {
 // Agents and presence
 
 async function loadAgents() {
-  const agents = await session.get("agents/");
-  state.agents = new Map(agents.map((agent) => [agent.id, agent]));
-  for (const agent of agents) {
-    // The REST answer is the truth at load time; `presence` events keep it current.
-    if (agent.presence) state.presence.set(agent.id, agent.presence);
+  const asked = state.presenceEvents;
+  $("agent-list").setAttribute("aria-busy", String(++state.agentsLoading > 0));
+  try {
+    const agents = await session.get("agents/");
+    state.agents = new Map(agents.map((agent) => [agent.id, agent]));
+    for (const agent of agents) {
+      // The REST answer is the truth at load time; `presence` events keep it current. A change
+      // that came while the answer was on its way is newer than it (or the same).
+      const changedSince = (state.presenceAt.get(agent.id) || 0) > asked;
+      if (agent.presence && !changedSince) state.presence.set(agent.id, agent.presence);
+    }
+    renderAgents();
+    renderAssignSelect();
+  } finally {
+    $("agent-list").setAttribute("aria-busy", String(--state.agentsLoading > 0));
   }
-  renderAgents();
-  renderAssignSelect();
 }
 
 function onPresence(data) {
   // One frame carries every change of its window (a whole team connecting is one frame).
-  for (const change of data.users) state.presence.set(change.user_id, change.status);
+  state.presenceEvents += 1;
+  for (const change of data.users) {
+    state.presence.set(change.user_id, change.status);
+    state.presenceAt.set(change.user_id, state.presenceEvents);
+  }
   renderAgents();
 }
 
