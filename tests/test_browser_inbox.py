@@ -63,6 +63,33 @@ def assert_not_reloaded(page):
     assert page.evaluate("window.__noReload === true")
 
 
+def hold_answers(page, url, *, first_only=False, after_read=None):
+    """Requests to ``url`` are read by the server at once, but the page hears each answer only
+    when the test releases it (``release``): a late answer, made to order. ``first_only``: later
+    requests pass. ``after_read``: called once a request has been read."""
+    held = []
+
+    def handler(route):
+        if first_only and held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))
+        if after_read:
+            after_read()
+        # What the read caused (live events) can reach the page before this handler has the answer.
+        page.evaluate("window.heldAnswers = (window.heldAnswers || 0) + 1")
+
+    page.route(url, handler)
+    return held
+
+
+def release(page, held, *, nth):
+    """Deliver the ``nth`` answer held on ``page`` (counting from 1, over all its hold_answers)."""
+    page.wait_for_function(f"window.heldAnswers === {nth}", timeout=LIVE)
+    route, answer = held.pop()
+    route.fulfill(response=answer)
+
+
 def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     page = new_page()
     page.goto("/")
@@ -330,38 +357,26 @@ def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, de
     page = new_page()
     login(page, demo.agent)
     open_conversation(page, "Maria Silva")
-    held = []
-
-    def hold(route):
-        held.append((route, route.fetch()))  # the server answers now; the page hears it later
-        page.evaluate("window.heldAnswers = (window.heldAnswers || 0) + 1")  # the events may come first
-
-    page.route("**/api/conversations/*/resolve/", hold)
+    held = hold_answers(page, "**/api/conversations/*/resolve/")
     page.get_by_role("button", name="Resolve").click()
     expect(page.locator("#conv-meta")).to_contain_text("Resolved", timeout=LIVE)  # the live event
     page.get_by_role("button", name="Reopen").click()
     expect(page.locator("#conv-meta")).to_contain_text("Open", timeout=LIVE)
     expect(page.locator("#conv-actions")).to_have_attribute("aria-busy", "true")  # resolve's answer held
-    page.wait_for_function("window.heldAnswers === 1")
-    ((route, answer),) = held
-    route.fulfill(response=answer)
+    release(page, held, nth=1)
     expect(page.locator("#conv-actions")).to_have_attribute("aria-busy", "false", timeout=LIVE)
     expect(page.locator("#conv-meta")).to_contain_text("Open")
     expect(conversation_item(page, "Maria Silva")).to_be_visible()
 
     # A list page read while Maria is open, delivered after the event of her resolution.
-    held.clear()
-
-    def read_then_resolve(route):
-        hold(route)
-        scenario.call(services.conversation_resolve, conversation=demo.maria, actor=demo.supervisor)
-
-    page.route(re.compile(r"/api/conversations/\?"), read_then_resolve)
+    held = hold_answers(
+        page,
+        re.compile(r"/api/conversations/\?"),
+        after_read=lambda: scenario.call(services.conversation_resolve, conversation=demo.maria, actor=demo.supervisor),
+    )
     page.locator("#filter-search").fill("Maria")
     expect(page.locator("#conv-meta")).to_contain_text("Resolved", timeout=LIVE)
-    page.wait_for_function("window.heldAnswers === 2")
-    ((route, page_of_list),) = held
-    route.fulfill(response=page_of_list)
+    release(page, held, nth=2)
     expect(page.locator("#conv-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
     expect(conversation_item(page, "Maria Silva")).to_have_count(0)  # the open filter: resolved is out
     assert Conversation.objects.get(pk=demo.maria.pk).status == ConversationStatus.RESOLVED
@@ -373,22 +388,12 @@ def test_a_late_answer_never_puts_an_older_queue_back(new_page, demo):
     page = new_page()
     login(page, demo.agent)
     expect(page.locator("#queue-list li")).to_have_count(2)
-    held = []
-
-    def hold_first(route):
-        if held:
-            route.continue_()
-            return
-        held.append((route, route.fetch()))  # read now, answered when released
-        page.evaluate("window.heldQueue = true")
-
-    page.route("**/api/queue/", hold_first)
+    held = hold_answers(page, "**/api/queue/", first_only=True)
     scenario.call(services.conversation_assign, conversation=demo.john, assignee=demo.agent2, actor=demo.supervisor)
-    page.wait_for_function("window.heldQueue === true")
+    page.wait_for_function("window.heldAnswers === 1", timeout=LIVE)  # read while Lucia waited
     scenario.call(services.conversation_assign, conversation=demo.lucia, assignee=demo.agent2, actor=demo.supervisor)
     expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
-    ((route, answer),) = held
-    route.fulfill(response=answer)
+    release(page, held, nth=1)
     expect(page.locator("#queue-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
     expect(page.locator("#queue-list li")).to_have_count(0)
     expect(page.locator("#queue-size")).to_have_text("0")
@@ -402,22 +407,12 @@ def test_a_late_team_list_never_undoes_a_newer_presence_change(new_page, demo):
     login(bruno, demo.agent2)
     bruno_row = alex.locator(f"#agent-list [data-user-id='{demo.agent2.pk}']")
     expect(bruno_row).to_have_attribute("data-presence", "online", timeout=LIVE)
-    held = []
-
-    def hold_first(route):
-        if held:
-            route.continue_()
-            return
-        held.append((route, route.fetch()))  # read now, answered when released
-        alex.evaluate("window.heldAgents = true")
-
-    alex.route("**/api/agents/", hold_first)
+    held = hold_answers(alex, "**/api/agents/", first_only=True)
     alex.evaluate("pytake.rt.ws.close(4000, 'test drop')")  # the resume reads the team again
-    alex.wait_for_function("window.heldAgents === true", timeout=LIVE)
+    alex.wait_for_function("window.heldAnswers === 1", timeout=LIVE)  # read while Bruno was online
     bruno.get_by_label("Availability").select_option("away")
     expect(bruno_row).to_have_attribute("data-presence", "away", timeout=LIVE)
-    ((route, answer),) = held
-    route.fulfill(response=answer)
+    release(alex, held, nth=1)
     expect(alex.locator("#agent-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)
     expect(bruno_row).to_have_attribute("data-presence", "away")
 
