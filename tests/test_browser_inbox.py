@@ -303,6 +303,7 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     expect(conversation_item(alex, "Lucia Souza")).to_have_count(0, timeout=LIVE)
     for page in (sofia, alex, bruno):  # assigned: nobody waits any more
         expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
+    expect(sofia.locator("#act-take")).to_have_text("Take over")  # Bruno's now: she would take it from him
     shot(sofia, "supervisor")
 
     # Typing is shown to the others in the conversation.

@@ -735,6 +735,9 @@ function renderHeader() {
   const mine = conv.assignee?.id === state.me.id;
   const resolved = conv.status === "resolved";
   $("act-take").hidden = mine || (!!conv.assignee && !isSupervisor());
+  // A supervisor taking another agent's conversation takes it over from them.
+  $("act-take").dataset.i18n = conv.assignee && !mine ? "actions.take_over" : "actions.take";
+  $("act-take").textContent = t($("act-take").dataset.i18n);
   $("act-release").hidden = !mine;
   $("act-assign-wrap").hidden = !isSupervisor();
   $("act-resolve").hidden = resolved;
