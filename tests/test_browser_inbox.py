@@ -63,14 +63,17 @@ def assert_not_reloaded(page):
     assert page.evaluate("window.__noReload === true")
 
 
-def hold_answers(page, url, *, first_only=False, after_read=None):
+def hold_answers(page, url, *, first_only=False, skip=0, after_read=None):
     """Requests to ``url`` are read by the server at once, but the page hears each answer only
     when the test releases it (``release``): a late answer, made to order. ``first_only``: later
-    requests pass. ``after_read``: called once a request has been read."""
+    requests pass; ``skip``: so do the first ``skip``. ``after_read``: called once a request has
+    been read."""
     held = []
+    seen = []
 
     def handler(route):
-        if first_only and held:
+        seen.append(route)
+        if len(seen) <= skip or (first_only and held):
             route.continue_()
             return
         held.append((route, route.fetch()))

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from conversations import services
 from conversations.models import AuditAction, AuditEntry, Channel, Conversation, Message
 from tests.browser import scenario
-from tests.test_browser_inbox import LIVE, assert_not_reloaded, login, shot
+from tests.test_browser_inbox import LIVE, assert_not_reloaded, hold_answers, login, release, shot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -134,6 +135,29 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     expect(widget.locator("li.outbound", has_text="sou o Alex")).to_have_count(1)
     expect(widget.locator("li.inbound", has_text="Ainda está aí?")).to_have_count(1)
     assert Conversation.objects.filter(channel=Channel.WEBCHAT).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_late_history_never_turns_a_read_tick_back(new_page, demo):
+    """The widget reads its history again once connected; the agent reading the customer's
+    message while that answer is on its way must leave the tick at "read"."""
+    widget = open_widget(new_page, demo, "Rita Lima")
+    widget_says(widget, "oi, tudo bem?")
+    mine = widget.locator("li.inbound", has_text="oi, tudo bem?")
+    expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    conversation = Conversation.objects.get(channel=Channel.WEBCHAT, contact__name="Rita Lima")
+    # A reload continues the chat: the history is read, the socket connects, and the history is
+    # read again on its first hello; that second answer is held.
+    held = hold_answers(widget, "**/api/webchat/conversation/", skip=1, first_only=True)
+    widget.reload()
+    widget.wait_for_function("window.heldAnswers === 1", timeout=LIVE)
+    scenario.call(services.conversation_mark_read, conversation=conversation, actor=demo.supervisor)
+    expect(mine.locator(".tick")).to_have_attribute("data-status", "read", timeout=LIVE)
+    release(widget, held, nth=1)
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)  # synced
+    expect(mine.locator(".tick")).to_have_attribute("data-status", "read")
 
 
 @pytest.mark.browser

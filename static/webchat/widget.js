@@ -62,6 +62,16 @@ async function renew() {
 // --- ui ------------------------------------------------------------------------------------------
 const rendered = new Map(); // message id -> <li>
 const pending = new Map(); // client_id -> <li> (typed, not yet stored)
+const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+const statuses = new Map(); // message id -> the furthest status seen
+
+/** Statuses only move forward: a history read before a `message.status` event can answer after it. */
+function furthest(id, status) {
+  const known = statuses.get(id);
+  const kept = known && (RANK[known] ?? 0) > (RANK[status] ?? 0) ? known : status;
+  statuses.set(id, kept);
+  return kept;
+}
 const STATE_TEXT = {
   [ConnectionState.OPEN]: "online",
   [ConnectionState.CONNECTING]: "…",
@@ -87,7 +97,7 @@ const ui = {
     meta.className = "meta";
     const name = m.sender_type === "agent" && m.sender ? `${m.sender.name} · ` : "";
     meta.textContent = name + ui.time(m.created_at);
-    if (m.direction === "inbound") meta.appendChild(ui.tick(m.status));
+    if (m.direction === "inbound") meta.appendChild(ui.tick(furthest(m.id, m.status)));
     li.appendChild(meta);
     if (m.client_id) pending.delete(m.client_id);
     if (!li.isConnected) $("messages").appendChild(li);
@@ -127,7 +137,7 @@ const ui = {
   status(s) {
     const li = rendered.get(s.id);
     const old = li && li.querySelector(".tick");
-    if (old) old.replaceWith(ui.tick(s.status));
+    if (old) old.replaceWith(ui.tick(furthest(s.id, s.status)));
   },
   quickReplies(labels) {
     const box = $("quick");
