@@ -49,14 +49,14 @@ def conversation_saved(
         return
     data = representation(ConversationSerializer, instance)
     tenant_id = instance.tenant_id
-    event_record(
+    # The per-user notices below carry the copy just recorded (stamped with its seq).
+    data = event_record(
         tenant_id=tenant_id,
         type="conversation.new" if created else "conversation.updated",
         data=data,
         recipients=staff_of(instance),
         conversation=instance,
-    )
-    data = {**data, "seq": instance.event_seq}  # the copy just recorded, for the per-user notices
+    ).data
     if not created and instance.changed("assignee_id"):
         old, new = instance.previous("assignee_id"), instance.assignee_id
         if new is not None:
