@@ -35,8 +35,6 @@ const state = {
   notify: localStorage.getItem("pytake.notify") === "1",
   listRequest: 0,
   queueRequest: 0,
-  queueLoading: 0,
-  agentsLoading: 0,
   queue: [], // [{position, waiting_seconds, estimated_wait_seconds, conversation}] from GET queue/
   noteMode: false,
 };
@@ -264,6 +262,21 @@ onLang(() => {
   }
 });
 
+const busyCounts = new Map(); // element id -> requests outstanding for it
+
+/** `request`'s answer, with element `id` marked aria-busy until it and any other request
+ * begun for it have settled (the tests wait on that too). */
+async function busyWhile(id, request) {
+  busyCounts.set(id, (busyCounts.get(id) || 0) + 1);
+  $(id).setAttribute("aria-busy", "true");
+  try {
+    return await request;
+  } finally {
+    busyCounts.set(id, busyCounts.get(id) - 1);
+    $(id).setAttribute("aria-busy", String(busyCounts.get(id) > 0));
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 // Conversation list
 
@@ -467,21 +480,16 @@ $("conv-list").addEventListener("keydown", (event) => {
 
 async function loadAgents() {
   const asked = state.presenceEvents;
-  $("agent-list").setAttribute("aria-busy", String(++state.agentsLoading > 0));
-  try {
-    const agents = await session.get("agents/");
-    state.agents = new Map(agents.map((agent) => [agent.id, agent]));
-    for (const agent of agents) {
-      // The REST answer is the truth at load time; `presence` events keep it current. A change
-      // that came while the answer was on its way is newer than it (or the same).
-      const changedSince = (state.presenceAt.get(agent.id) || 0) > asked;
-      if (agent.presence && !changedSince) state.presence.set(agent.id, agent.presence);
-    }
-    renderAgents();
-    renderAssignSelect();
-  } finally {
-    $("agent-list").setAttribute("aria-busy", String(--state.agentsLoading > 0));
+  const agents = await busyWhile("agent-list", session.get("agents/"));
+  state.agents = new Map(agents.map((agent) => [agent.id, agent]));
+  for (const agent of agents) {
+    // The REST answer is the truth at load time; `presence` events keep it current. A change
+    // that came while the answer was on its way is newer than it (or the same).
+    const changedSince = (state.presenceAt.get(agent.id) || 0) > asked;
+    if (agent.presence && !changedSince) state.presence.set(agent.id, agent.presence);
   }
+  renderAgents();
+  renderAssignSelect();
 }
 
 function onPresence(data) {
@@ -515,15 +523,10 @@ function renderAgents() {
 async function loadQueue() {
   // The last read asked for wins: an earlier one answering late holds an older queue.
   const ticket = ++state.queueRequest;
-  $("queue-list").setAttribute("aria-busy", String(++state.queueLoading > 0));
-  try {
-    const answer = await session.get("queue/");
-    if (ticket !== state.queueRequest) return;
-    state.queue = answer.results;
-    renderQueue();
-  } finally {
-    $("queue-list").setAttribute("aria-busy", String(--state.queueLoading > 0));
-  }
+  const answer = await busyWhile("queue-list", session.get("queue/"));
+  if (ticket !== state.queueRequest) return;
+  state.queue = answer.results;
+  renderQueue();
 }
 
 let queueTimer = null;
@@ -769,18 +772,13 @@ function renderWindowNotice() {
   notice.textContent = t("window.closed", { when: fullTime(conv.window_expires_at) });
 }
 
-let actionsPending = 0;
 async function conversationAction(path, body) {
   const id = state.openId;
   $("conv-error").hidden = true;
-  $("conv-actions").setAttribute("aria-busy", String(++actionsPending > 0));
   try {
-    const conv = await session.post(`conversations/${id}/${path}/`, body);
-    upsertConversation(conv);
+    upsertConversation(await busyWhile("conv-actions", session.post(`conversations/${id}/${path}/`, body)));
   } catch (error) {
     showConvError(error.message);
-  } finally {
-    $("conv-actions").setAttribute("aria-busy", String(--actionsPending > 0));
   }
 }
 
