@@ -3,12 +3,11 @@
 
 import { ApiError, Session } from "./api.js";
 import { bindLanguageSelect, locale, onLang, t, translate } from "./i18n.js";
-import { ConnectionState, newClientId, RealtimeClient } from "./realtime.js";
+import { ConnectionState, MESSAGE_STATUS_RANK, newClientId, RealtimeClient } from "./realtime.js";
 
 const config = JSON.parse(document.getElementById("pytake-config")?.textContent || "{}");
 const $ = (id) => document.getElementById(id);
 
-const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
 const WINDOW_ERROR_CODES = new Set([131047, 131026]); // re-engagement / outside the 24-hour window
 const TYPING_IDLE_MS = 2500;
 const TYPING_REPEAT_MS = 4000;
@@ -926,7 +925,7 @@ function upsertMessage(incoming, { quiet = false } = {}) {
   }
   // A note stays a note even if a later copy leaves the flag out.
   if (current?.internal && merged.internal === undefined) merged = { ...merged, internal: true };
-  if (current && STATUS_RANK[merged.status] < STATUS_RANK[current.status] && current.status !== "failed") {
+  if (current && MESSAGE_STATUS_RANK[merged.status] < MESSAGE_STATUS_RANK[current.status] && current.status !== "failed") {
     merged = { ...merged, status: current.status }; // statuses only move forward
   }
   if (current && current.status === "failed" && merged.status !== "failed" && !current.local) {

@@ -19,6 +19,10 @@ const NO_RETRY = new Set([4003, 4009]); // forbidden origin/tenant; replaced by 
 const CLIENT_CLOSE = 1000;
 const HEARTBEAT_LOST = 4000; // our own code when the server stopped answering pings
 
+/** A message's delivery statuses in the order they move in (a status only moves forward;
+ * `failed` is the end of an outbound message that could not be sent). */
+export const MESSAGE_STATUS_RANK = Object.freeze({ pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 });
+
 export class RequestError extends Error {
   constructor(code, message, frame) {
     super(message || code);

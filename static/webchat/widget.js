@@ -5,7 +5,7 @@
 // id, dedupes replayed events, refetches on `resync`, and queues messages typed while offline
 // (resent with the same client_id, so the server never stores one twice).
 // `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
-import { ConnectionState, RealtimeClient, newClientId } from "../pytake/realtime.js";
+import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } from "../pytake/realtime.js";
 
 const root = document.getElementById("chat");
 const tenant = root.dataset.tenant;
@@ -62,13 +62,12 @@ async function renew() {
 // --- ui ------------------------------------------------------------------------------------------
 const rendered = new Map(); // message id -> <li>
 const pending = new Map(); // client_id -> <li> (typed, not yet stored)
-const RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
 const statuses = new Map(); // message id -> the furthest status seen
 
 /** Statuses only move forward: a history read before a `message.status` event can answer after it. */
 function furthest(id, status) {
   const known = statuses.get(id);
-  const kept = known && (RANK[known] ?? 0) > (RANK[status] ?? 0) ? known : status;
+  const kept = known && (MESSAGE_STATUS_RANK[known] ?? 0) > (MESSAGE_STATUS_RANK[status] ?? 0) ? known : status;
   statuses.set(id, kept);
   return kept;
 }
