@@ -1020,9 +1020,21 @@ function failureText(message) {
   return t("error.generic", { reason: message.error?.title || code || "?" });
 }
 
+/** Notes have no client_id on the server: a note of ours that arrives live before its POST's
+ * answer is its pending bubble's stored self (the answer is matched by client_id later). */
+function withPendingNote(message) {
+  if (!message.internal || message.client_id || message.sender?.id !== state.me.id) return message;
+  for (const held of state.messages.values()) {
+    if (held.internal && held.id === null && held.status === "pending" && held.text === message.text) {
+      return { ...message, client_id: held.client_id };
+    }
+  }
+  return message;
+}
+
 function onMessageNew(message) {
   if (message.conversation_id !== state.openId) return;
-  upsertMessage(message);
+  upsertMessage(withPendingNote(message));
   if (message.direction === "inbound") {
     clearTypingIndicator();
     if (!document.hidden) markReadSoon();
