@@ -102,7 +102,7 @@ DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     # Under ASGI every request's sync code runs in a thread of its own (asgiref's per-request
     # ThreadSensitiveContext): with persistent connections a burst of 40 concurrent requests left
-    # 40 connections open after it (tests/test_database_connections.py), and bursts ran
+    # 40 connections open after it (tests/ops/test_database_connections.py), and bursts ran
     # PostgreSQL out of connections ("too many clients"). Django: "when using ASGI, persistent
     # connections should be disabled". A sync-only process (the Celery worker) keeps them (60 s).
     _conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 0)

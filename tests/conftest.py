@@ -159,7 +159,7 @@ def api_for() -> Callable[[User | None], APIClient]:
 def without_flow(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Tests of the WhatsApp layer alone: inbound messages are not handed to the bot/queue (the
     ids that would have been are collected instead). The flow has its own tests, and
-    tests/test_whatsapp_flow.py runs both together."""
+    tests/whatsapp/test_whatsapp_flow.py runs both together."""
     handed: list[int] = []
     monkeypatch.setattr("conversations.services._hand_to_flow", handed.append)
     return handed

@@ -28,7 +28,7 @@ from django.urls import path
 from realtime.lifecycle import SHUTDOWN_CLOSE_CODE, process_group_name
 from tests.live import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ShutdownAwareConsumer(AsyncJsonWebsocketConsumer):
@@ -69,7 +69,7 @@ SERVER_COMMANDS = {
     "daphne": lambda port: ["-m", "realtime.lifecycle", "-b", "127.0.0.1", "-p", str(port), "-v", "0"]
     + ["--websocket_timeout", "-1", TEST_APPLICATION],
 }
-TEST_APPLICATION = "tests.test_ops_lifecycle:application"
+TEST_APPLICATION = "tests.e2e.test_ops_lifecycle:application"
 
 
 @pytest.fixture(params=sorted(SERVER_COMMANDS))

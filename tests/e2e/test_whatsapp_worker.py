@@ -17,10 +17,10 @@ from django.test import Client
 
 from conversations.models import Contact, Conversation, Message
 from tests import factories
-from tests.test_whatsapp_support import post_webhook, text_payload
+from tests.whatsapp.support import post_webhook, text_payload
 from whatsapp.models import WebhookEvent, WebhookEventStatus
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _test_database_url() -> str:

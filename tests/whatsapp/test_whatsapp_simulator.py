@@ -14,7 +14,7 @@ from conversations import services as conversation_services
 from conversations.models import Direction, Message, MessageStatus, MessageType
 from pytake.errors import Conflict, NotFound
 from tests import factories
-from tests.test_whatsapp_support import eager_celery  # noqa: F401 (fixture)
+from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
 from whatsapp import services, simulator
 from whatsapp.client import http_client_close
 from whatsapp.models import SimDirection, SimulatedMessage, SimulatorFault

@@ -19,7 +19,7 @@ from conversations.models import (
     SenderType,
 )
 from tests import factories
-from tests.test_whatsapp_support import (
+from tests.whatsapp.support import (
     body_of,
     deep,
     eager_celery,  # noqa: F401 (fixture)

@@ -8,7 +8,7 @@ from django.db import connection
 
 from conversations.models import Contact, Conversation, Message
 from tests import factories
-from tests.test_whatsapp_support import text_payload
+from tests.whatsapp.support import text_payload
 from whatsapp import services
 from whatsapp.models import WebhookEvent, WebhookEventStatus
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.live import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen) -> httpx.Response:

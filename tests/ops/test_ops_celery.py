@@ -15,7 +15,7 @@ from django.conf import settings
 
 from pytake.celery import app as celery_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOFT_SHUTDOWN = 2.0
 
 pytestmark = pytest.mark.redis
@@ -61,7 +61,7 @@ def start_worker(tmp_path, queue):
             env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
         log = (tmp_path / f"worker{len(started)}.log").open("w")
         proc = subprocess.Popen(
-            [str(ROOT / "deploy" / "celery-worker"), f"--queues={queue}", "--include=tests.test_ops_celery"]
+            [str(ROOT / "deploy" / "celery-worker"), f"--queues={queue}", "--include=tests.ops.test_ops_celery"]
             + [f"--hostname=ops-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle"],
             cwd=ROOT,
             env=env,

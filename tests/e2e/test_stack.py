@@ -25,7 +25,7 @@ from django.conf import settings
 
 from tests.conftest import REQUIRE_SERVICES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_BOUND = 10.0  # PYTAKE_SHUTDOWN_TIMEOUT's default
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

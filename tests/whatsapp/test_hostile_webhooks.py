@@ -10,7 +10,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests import factories
-from tests.test_whatsapp_support import post_webhook
+from tests.whatsapp.support import post_webhook
 from whatsapp import parsing
 from whatsapp.models import WebhookEvent
 

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from tests.live import ROOT, LiveServer, free_port
-from tests.test_faults import report
-from tests.test_whatsapp_support import body_of, signature_for, text_payload
+from tests.e2e.test_faults import report
+from tests.whatsapp.support import body_of, signature_for, text_payload
 
 BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
 pytestmark = [pytest.mark.postgres]

@@ -11,7 +11,7 @@ from django.test import Client
 from pytake.celery import app as celery_app
 from whatsapp.services import signature_for
 
-FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "whatsapp"
 FIXTURE_PHONE_NUMBER_ID = "106540352242922"
 
 

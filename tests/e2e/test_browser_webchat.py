@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 from conversations import services
 from conversations.models import AuditAction, AuditEntry, Channel, Conversation, Message
 from tests.browser import scenario
-from tests.test_browser_inbox import LIVE, assert_not_reloaded, hold_answers, login, release, shot
+from tests.e2e.test_browser_inbox import LIVE, assert_not_reloaded, hold_answers, login, release, shot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODULES = ["pytake/realtime.js", "pytake/api.js", "pytake/i18n.js", "pytake/inbox.js", "pytake/pytake.css"]
 
 
