@@ -14,8 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.live import ROOT, LiveServer, free_port
 from tests.e2e.test_faults import report
+from tests.live import ROOT, LiveServer, free_port
 from tests.whatsapp.support import body_of, signature_for, text_payload
 
 BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)

@@ -18,8 +18,8 @@ from django.test import Client
 from conversations.models import Message
 from tests import factories
 from tests.e2e.test_faults import report
-from tests.whatsapp.support import post_webhook, text_payload
 from tests.e2e.test_whatsapp_worker import start_worker as start_worker_process
+from tests.whatsapp.support import post_webhook, text_payload
 from whatsapp.models import WebhookEvent, WebhookEventStatus
 from whatsapp.services import webhook_events_requeue_stale
 

@@ -12,8 +12,8 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from realtime import groups
 from tests.conftest import access_token_for
-from tests.live import start_servers
 from tests.e2e.test_faults import report
+from tests.live import start_servers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 EVENTS, PAD = 1500, 10_000

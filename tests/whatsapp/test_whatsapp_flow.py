@@ -7,8 +7,8 @@ import pytest
 from conversations.bot.defaults import HANDOFF_BUTTON, bot_seed_defaults
 from conversations.models import Conversation, Direction, Message, SenderType
 from tests import factories
-from tests.whatsapp.test_whatsapp_simulator import sim, wait_until  # noqa: F401 (fixture)
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
+from tests.whatsapp.test_whatsapp_simulator import sim, wait_until  # noqa: F401 (fixture)
 from whatsapp.models import SimDirection, SimulatedMessage
 
 # PostgreSQL: the live server writes while the test polls, which SQLite's shared in-memory test

@@ -13,8 +13,8 @@ from django.utils import timezone
 from conversations import outbound
 from conversations.models import Channel, Direction, Message, MessageStatus, SenderType
 from tests import factories
-from tests.whatsapp.test_whatsapp_simulator import sim  # noqa: F401 (fixture)
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
+from tests.whatsapp.test_whatsapp_simulator import sim  # noqa: F401 (fixture)
 from whatsapp import services
 from whatsapp.client import GraphError
 from whatsapp.models import SimDirection, SimulatedMessage
