@@ -15,7 +15,7 @@ PYTEST_ARGS ?= --durations=10
 help:
 	@echo "make run      set up and serve the demo on http://$(HOST):$(PORT)"
 	@echo "make test     lint, then the whole suite on PostgreSQL+Redis and on the SQLite default"
-	@echo "make lint     ruff and mypy"
+	@echo "make lint     ruff, the import layers (lint-imports) and mypy"
 	@echo "make bench   every bench scenario (docs/benchmarks.md); make bench-fanout: the fan-out vs the peers only"
 
 $(BIN)/python:
@@ -46,6 +46,7 @@ run: seed
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DJANGO_SECRET_KEY=lint-only-secret-key-0123456789abcdef $(BIN)/mypy .
 
 format: install-dev

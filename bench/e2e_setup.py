@@ -47,7 +47,6 @@ def main() -> None:
     from django.utils import timezone
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from conversations.flow_models import AgentAbsence, QueueTicket
     from conversations.models import (
         Channel,
         Contact,
@@ -59,6 +58,7 @@ def main() -> None:
         User,
         WhatsAppAccount,
     )
+    from flow.models import AgentAbsence, QueueTicket
     from realtime.models import Event
     from whatsapp import simulator
     from whatsapp.models import WebhookEvent

@@ -1,19 +1,14 @@
-"""Django admin for operators: tenants, staff, WhatsApp numbers, contacts and conversations."""
+"""Django admin for operators: tenants, staff, WhatsApp numbers, contacts and the audit trail
+(conversations, with their assignment actions, are in ``flow.admin``)."""
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from conversations import services
-from conversations.audit import audit_record
-from conversations.models import AuditAction, AuditEntry, Contact, Conversation, Message, Tenant, User, WhatsAppAccount
-from pytake.errors import ApplicationError
+from conversations.models import AuditEntry, Contact, Tenant, User, WhatsAppAccount
 
 
 @admin.register(Tenant)
@@ -98,125 +93,6 @@ class ContactAdmin(admin.ModelAdmin[Contact]):
     list_filter = ["tenant"]
     search_fields = ["name", "profile_name", "wa_id", "phone"]
     list_select_related = ["tenant"]
-
-
-class MessageInline(admin.TabularInline[Message, Conversation]):
-    """Read-only history: operators look, they do not rewrite what a customer said."""
-
-    model = Message
-    fields = ("created_at", "direction", "sender_type", "sender", "type", "text", "status", "error_code")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["created_at", "id"]
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class AssignActionForm(ActionForm):
-    assignee = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True, tenant__isnull=False).select_related("tenant"),
-        required=False,
-        label="Assign to",
-        help_text="Used by the 'assign' action; empty returns the conversations to the queue.",
-    )
-
-
-@admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin[Conversation]):
-    list_display = ["id", "contact", "tenant", "channel", "status", "assignee", "unread_count", "last_message_at"]
-    list_filter = ["tenant", "status", "channel", ("assignee", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["contact__name", "contact__profile_name", "contact__wa_id", "contact__phone"]
-    list_select_related = ["contact", "tenant", "assignee"]
-    readonly_fields = (
-        "tenant",
-        "contact",
-        "channel",
-        "whatsapp_account",
-        "status",
-        "assignee",
-        "queued_at",
-        "last_message_at",
-        "last_message_preview",
-        "unread_count",
-        "last_customer_message_at",
-        "resolved_at",
-        "created_at",
-        "updated_at",
-    )
-    inlines = [MessageInline]
-    action_form = AssignActionForm
-    actions = ["resolve", "reopen", "assign"]
-    date_hierarchy = "last_message_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def _each(self, request: HttpRequest, queryset: QuerySet[Conversation], verb: str, action: str, fn: Any) -> None:
-        """Apply ``fn`` to each conversation in its own transaction, with the operator in the audit trail."""
-        done = 0
-        operator = request.user
-        for conversation in queryset.order_by("pk"):
-            try:
-                with transaction.atomic():
-                    before = {"status": conversation.status, "assignee": conversation.assignee_id}
-                    changed = fn(conversation)
-                    if isinstance(operator, User):
-                        audit_record(
-                            tenant_id=conversation.tenant_id,
-                            actor=operator,
-                            action=action,
-                            conversation=changed,
-                            data={
-                                "before": before,
-                                "after": {"status": changed.status, "assignee": changed.assignee_id},
-                            },
-                            via="admin",
-                        )
-                done += 1
-            except ApplicationError as exc:
-                self.message_user(request, f"#{conversation.pk}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"{verb} {done} conversation(s).", messages.SUCCESS)
-
-    @admin.action(description="Resolve selected conversations")
-    def resolve(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
-        self._each(
-            request,
-            queryset,
-            "Resolved",
-            AuditAction.RESOLVE,
-            lambda c: services.conversation_resolve(conversation=c, actor=None),
-        )
-
-    @admin.action(description="Reopen selected conversations")
-    def reopen(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
-        self._each(
-            request,
-            queryset,
-            "Reopened",
-            AuditAction.REOPEN,
-            lambda c: services.conversation_reopen(conversation=c, actor=None),
-        )
-
-    @admin.action(description="Assign selected conversations (choose the agent beside the action)")
-    def assign(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
-        chosen = request.POST.get("assignee") or None
-        assignee = User.objects.filter(pk=chosen, is_active=True).first() if chosen and chosen.isdigit() else None
-        self._each(
-            request,
-            queryset,
-            "Assigned" if assignee else "Unassigned",
-            AuditAction.ASSIGN if assignee else AuditAction.UNASSIGN,
-            lambda c: services.conversation_assign(conversation=c, assignee=assignee, actor=None),
-        )
-
-
-from conversations.bot import admin as bot_admin  # noqa: E402, F401  (registers the bot's admin)
 
 
 @admin.register(AuditEntry)

@@ -365,8 +365,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_email} {self.action} #{self.conversation_id or '-'}"
-
-
-# Models of the service flow live in their own modules; importing them here registers them.
-from conversations.bot.models import BotIntent, BotSettings  # noqa: E402, F401
-from conversations.flow_models import AgentAbsence, QueueTicket  # noqa: E402, F401

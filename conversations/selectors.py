@@ -1,37 +1,10 @@
-"""Reads, always scoped to what the asking user may see. REST views and the WebSocket use these."""
+"""Reads, always scoped to what the asking user may see (``conversations.access``)."""
 
 from django.db.models import Count, Q, QuerySet
 
+from conversations.access import contacts_visible_to, conversations_visible_to
 from conversations.models import Contact, Conversation, ConversationStatus, Message, User
 from pytake.errors import NotFound
-
-
-def conversations_visible_to(*, user: User) -> QuerySet[Conversation]:
-    """The conversations ``user`` may read: the whole tenant for supervisors and admins, and for
-    agents the ones assigned to them plus the unassigned ones (the queue)."""
-    if not user.is_authenticated or user.tenant_id is None:
-        return Conversation.objects.none()
-    qs = Conversation.objects.filter(tenant_id=user.tenant_id)
-    if not user.is_supervisor:
-        qs = qs.filter(Q(assignee_id=user.pk) | Q(assignee__isnull=True))
-    return qs
-
-
-def conversation_for_user(*, user: User, conversation_id: object, lock: bool = False) -> Conversation:
-    """The conversation, if ``user`` may read it; otherwise ``NotFound``, the same for another
-    tenant's id as for a missing one. With ``lock``, call inside a transaction: the row is locked
-    until it ends."""
-    try:
-        pk = int(str(conversation_id))
-    except (TypeError, ValueError):
-        raise NotFound("Conversation not found.") from None
-    qs = conversations_visible_to(user=user).select_related("contact", "assignee", "whatsapp_account")
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    conversation = qs.filter(pk=pk).first()
-    if conversation is None:
-        raise NotFound("Conversation not found.")
-    return conversation
 
 
 def conversation_list(
@@ -59,17 +32,6 @@ def conversation_list(
 
 def messages_of(*, conversation: Conversation) -> QuerySet[Message]:
     return Message.objects.filter(conversation=conversation).select_related("sender")
-
-
-def contacts_visible_to(*, user: User) -> QuerySet[Contact]:
-    """Supervisors and admins see every contact of the tenant; an agent sees the contacts of the
-    conversations they may see (their own and the queue), never another agent's customers."""
-    if not user.is_authenticated or user.tenant_id is None:
-        return Contact.objects.none()
-    qs = Contact.objects.filter(tenant_id=user.tenant_id)
-    if not user.is_supervisor:
-        qs = qs.filter(pk__in=conversations_visible_to(user=user).values("contact_id"))
-    return qs
 
 
 def contact_list(*, user: User, search: str | None = None) -> QuerySet[Contact]:

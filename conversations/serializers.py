@@ -2,7 +2,7 @@
 
 import copy
 import inspect
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -12,9 +12,8 @@ from rest_framework.fields import SkipField, is_simple_callable
 from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
 
+from conversations import channels
 from conversations.models import Channel, Contact, Conversation, ConversationStatus, Message, Tenant, User
-
-CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 
 class ModelSerializer(serializers.ModelSerializer):
@@ -145,32 +144,6 @@ class UserBriefSerializer(ModelSerializer):
         fields = ["id", "name", "role"]
 
 
-class AgentSerializer(ModelSerializer):
-    name = serializers.CharField(source="get_full_name", read_only=True)
-    presence = serializers.SerializerMethodField(help_text="online, away or offline (no open socket).")
-    open_conversations = serializers.IntegerField(
-        read_only=True, default=0, help_text="Assigned conversations that are open or pending (the agent's load)."
-    )
-
-    class Meta:
-        model = User
-        fields = [
-            "id",
-            "name",
-            "email",
-            "role",
-            "availability",
-            "presence",
-            "max_open_conversations",
-            "open_conversations",
-        ]
-
-    def get_presence(self, obj: User) -> str:
-        from realtime.presence import presence_status
-
-        return presence_status(user=obj, online=obj.pk in self.context.get("online", set()))
-
-
 class MeSerializer(ModelSerializer):
     tenant = TenantSerializer(read_only=True)
 
@@ -225,9 +198,7 @@ class ConversationSerializer(ModelSerializer):
         read_only_fields = fields
 
     def get_window_expires_at(self, obj: Conversation) -> datetime | None:
-        if obj.channel != Channel.WHATSAPP or obj.last_customer_message_at is None:
-            return None
-        return obj.last_customer_message_at + CUSTOMER_SERVICE_WINDOW
+        return channels.reply_window_closes_at(conversation=obj)
 
 
 class MessageSerializer(ModelSerializer):
@@ -269,12 +240,6 @@ class MessageCreateSerializer(serializers.Serializer):
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
 
 
-class AssignSerializer(serializers.Serializer):
-    assignee_id = serializers.IntegerField(
-        allow_null=True, help_text="A staff member of the tenant; null returns it to the queue."
-    )
-
-
 class ConversationFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
@@ -292,3 +257,7 @@ class MessagePageSerializer(serializers.Serializer):
         if attrs.get("before") and attrs.get("after"):
             raise serializers.ValidationError("Use either before or after, not both.")
         return attrs
+
+
+class TextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4096, trim_whitespace=True)

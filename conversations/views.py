@@ -1,4 +1,5 @@
-"""REST API. Views validate input, call one selector or service, and serialise the result."""
+"""REST API of the domain: conversations, their messages and notes, contacts. Views validate input,
+call one selector or service, and serialise the result."""
 
 from typing import Any
 from urllib.parse import urlencode
@@ -7,27 +8,22 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import ListAPIView, RetrieveUpdateAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import selectors, services
+from conversations import access, selectors, services
 from conversations.models import Contact, Conversation, User
 from conversations.serializers import (
-    AgentSerializer,
-    AssignSerializer,
     ContactSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
-    MeSerializer,
     MessageCreateSerializer,
     MessagePageSerializer,
     MessageSerializer,
+    TextSerializer,
 )
-from pytake.errors import InvalidInput
-from realtime.presence import online_user_ids
 
 
 def _user(request: Request) -> User:
@@ -48,37 +44,6 @@ class NamePagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-class MeView(RetrieveUpdateAPIView):
-    """The logged-in user, with tenant and role. PATCH changes name and availability."""
-
-    serializer_class = MeSerializer
-    http_method_names = ["get", "patch", "head", "options"]
-
-    def get_object(self) -> User:
-        return _user(self.request)
-
-    def perform_update(self, serializer: MeSerializer) -> None:  # type: ignore[override]
-        availability = serializer.validated_data.pop("availability", None)
-        user = serializer.save()
-        if availability is not None:
-            services.user_set_availability(user=user, availability=availability)
-
-
-class AgentListView(ListAPIView):
-    """Staff of the caller's tenant (for assignment and presence)."""
-
-    serializer_class = AgentSerializer
-    pagination_class = None
-
-    def get_queryset(self) -> QuerySet[User]:
-        return selectors.staff_of_tenant(user=_user(self.request))
-
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        staff = list(self.get_queryset())
-        online = online_user_ids([u.pk for u in staff])
-        return Response(AgentSerializer(staff, many=True, context={"online": online}).data)
 
 
 class ContactViewSet(
@@ -105,13 +70,13 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_queryset(self) -> QuerySet[Conversation]:
         if self.action != "list":
-            return selectors.conversations_visible_to(user=_user(self.request)).select_related("contact", "assignee")
+            return access.conversations_visible_to(user=_user(self.request)).select_related("contact", "assignee")
         filters = ConversationFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.conversation_list(user=_user(self.request), **filters.validated_data)
 
     def get_object(self) -> Conversation:
-        return selectors.conversation_for_user(user=_user(self.request), conversation_id=self.kwargs["pk"])
+        return access.conversation_for_user(user=_user(self.request), conversation_id=self.kwargs["pk"])
 
     @extend_schema(parameters=[ConversationFilterSerializer])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -119,37 +84,6 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def _answer(self, conversation: Conversation) -> Response:
         return Response(ConversationSerializer(conversation, context={"request": self.request}).data)
-
-    @extend_schema(request=None, responses=ConversationSerializer)
-    @action(detail=True, methods=["post"])
-    def resolve(self, request: Request, pk: str) -> Response:
-        conversation = services.conversation_resolve(conversation=self.get_object(), actor=_user(request))
-        return self._answer(conversation)
-
-    @extend_schema(request=None, responses=ConversationSerializer)
-    @action(detail=True, methods=["post"])
-    def reopen(self, request: Request, pk: str) -> Response:
-        conversation = services.conversation_reopen(conversation=self.get_object(), actor=_user(request))
-        return self._answer(conversation)
-
-    @extend_schema(request=AssignSerializer, responses=ConversationSerializer)
-    @action(detail=True, methods=["post"])
-    def assign(self, request: Request, pk: str) -> Response:
-        conversation = self.get_object()
-        body = AssignSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        assignee_id = body.validated_data["assignee_id"]
-        assignee = None
-        if assignee_id is not None:
-            assignee = selectors.staff_of_tenant(user=_user(request)).filter(pk=assignee_id).first()
-            if assignee is None:
-                raise InvalidInput(
-                    "No active staff member of this tenant has that id.",
-                    code="invalid_assignee",
-                    extra={"fields": {"assignee_id": ["Unknown user."]}},
-                )
-        conversation = services.conversation_assign(conversation=conversation, assignee=assignee, actor=_user(request))
-        return self._answer(conversation)
 
     @extend_schema(request=None, responses=ConversationSerializer)
     @action(detail=True, methods=["post"])
@@ -173,7 +107,7 @@ class ConversationMessagesView(APIView):
         ),
     )
     def get(self, request: Request, conversation_id: int) -> Response:
-        conversation = selectors.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        conversation = access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
         params = MessagePageSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         before, after, limit = (params.validated_data.get(k) for k in ("before", "after", "limit"))
@@ -191,7 +125,7 @@ class ConversationMessagesView(APIView):
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         # Visibility first: a foreign conversation is a 404 whatever the body says.
-        selectors.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
         body = MessageCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message, created = services.message_create_outbound_text(
@@ -200,3 +134,18 @@ class ConversationMessagesView(APIView):
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+
+class NoteCreateView(APIView):
+    """``POST /api/conversations/{id}/notes/``: an internal note, seen by staff only."""
+
+    @extend_schema(request=TextSerializer, responses={201: MessageSerializer})
+    def post(self, request: Request, conversation_id: int) -> Response:
+        # Visibility first: a conversation the caller may not see is a 404 whatever the body says.
+        access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        body = TextSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = services.note_create(
+            user=_user(request), conversation_id=conversation_id, text=body.validated_data["text"]
+        )
+        return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)

@@ -38,8 +38,11 @@ app.autodiscover_tasks()
 
 @signals.worker_init.connect
 def _publish_from_a_loop_of_its_own(**kwargs: Any) -> None:
-    """A worker's tasks run outside any event loop: give their event publishing a lasting one
-    (``realtime.events.PublishLoop``). Prefork children inherit the choice and start their own loop."""
-    from realtime import events
+    """What a worker process sets up before its first task (``PYTAKE_WORKER_INIT``, dotted paths):
+    its tasks run outside any event loop, so event publishing gets a lasting one of its own
+    (``realtime.events.use_publish_loop``). Prefork children inherit the choice."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
 
-    events.use_publish_loop()
+    for path in settings.PYTAKE_WORKER_INIT:
+        import_string(path)()

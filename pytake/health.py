@@ -76,13 +76,22 @@ async def _timed(check: Callable[[], Awaitable[str | None]]) -> dict[str, Any]:
     return result
 
 
+# Whether this process is shutting down (then it answers 503 so the proxy stops sending to it):
+# the real-time layer registers its server's state from ``RealtimeConfig.ready()``.
+_draining_checks: list[Callable[[], bool]] = []
+
+
+def register_draining_check(check: Callable[[], bool]) -> None:
+    if check not in _draining_checks:
+        _draining_checks.append(check)
+
+
 async def _database_check() -> None:
     await sync_to_async(_database, thread_sensitive=True)()
 
 
 async def readyz(request: HttpRequest) -> JsonResponse:
     from pytake.metrics import process_identifier
-    from realtime.lifecycle import is_draining
 
     checks = {
         "database": await _timed(_database_check),
@@ -92,7 +101,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     ok = all(check["status"] in {"ok", "skipped"} for check in checks.values())
     # "server" tells replicas apart behind a proxy (and in the stack test).
     body: dict[str, Any] = {"status": "ok" if ok else "error", "server": process_identifier(), "checks": checks}
-    if is_draining():
+    if any(draining() for draining in _draining_checks):
         ok = False
         body["status"] = "draining"
     return JsonResponse(body, status=200 if ok else 503)

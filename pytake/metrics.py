@@ -166,48 +166,36 @@ HTTP_SECONDS = Histogram(
 # --- Queue sizes, read at scrape time -----------------------------------------------------------
 
 
-class QueueCollector(Collector):
-    """Backlogs read when Prometheus scrapes, so the figure is true whichever process asks.
+# Backlog figures of the apps above (the service flow's queue, outbound messages): each app
+# registers a function from its ``AppConfig.ready()`` that returns ``(name, help, value)`` rows.
+BacklogSource = Callable[[], Iterable[tuple[str, str, float]]]
+_backlog_sources: list[BacklogSource] = []
 
-    Conversations waiting for a human, the age of the oldest one, outbound messages not yet
-    accepted by Meta, and the Celery broker's queue lengths (Redis lists).
+
+def register_backlog(source: BacklogSource) -> None:
+    if source not in _backlog_sources:
+        _backlog_sources.append(source)
+
+
+class QueueCollector(Collector):
+    """Backlogs read when Prometheus scrapes, so the figure is true whichever process asks:
+    the registered sources' figures (``register_backlog``) and the Celery broker's queue
+    lengths (Redis lists).
     """
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        yield from self._database()
+        yield from self._registered()
         yield from self._broker()
 
-    def _database(self) -> Iterable[GaugeMetricFamily]:
-        from django.db.models import Count, Min
-        from django.utils import timezone
-
-        from conversations.models import Conversation, ConversationStatus, Direction, Message, MessageStatus
-
-        try:
-            waiting = Conversation.objects.filter(assignee__isnull=True, queued_at__isnull=False).exclude(
-                status=ConversationStatus.RESOLVED
-            )
-            figures = waiting.aggregate(n=Count("id"), oldest=Min("queued_at"))
-            pending = Message.objects.filter(direction=Direction.OUTBOUND, status=MessageStatus.PENDING).count()
-        except Exception:
-            logger.exception("metrics: could not read queue sizes from the database")
-            return
-        yield GaugeMetricFamily(
-            "pytake_queue_waiting_conversations",
-            "Conversations waiting in the queue for a human (not resolved, no assignee).",
-            value=figures["n"],
-        )
-        oldest = figures["oldest"]
-        yield GaugeMetricFamily(
-            "pytake_queue_oldest_wait_seconds",
-            "Seconds the longest-waiting queued conversation has waited (0 when the queue is empty).",
-            value=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
-        )
-        yield GaugeMetricFamily(
-            "pytake_outbound_pending_messages",
-            "Outbound messages still pending (not yet accepted by the Graph API).",
-            value=pending,
-        )
+    def _registered(self) -> Iterable[GaugeMetricFamily]:
+        for source in _backlog_sources:
+            try:
+                rows = list(source())
+            except Exception:
+                logger.exception("metrics: a backlog source failed")
+                continue
+            for name, help_text, value in rows:
+                yield GaugeMetricFamily(name, help_text, value=value)
 
     def _broker(self) -> Iterable[GaugeMetricFamily]:
         from django.conf import settings

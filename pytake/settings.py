@@ -57,8 +57,12 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "channels",
+    # The layers, bottom up (docs/architecture.md): the domain, real time, the service flow, channels.
     "conversations",
     "realtime",
+    "flow",
+    "flow.bot",
+    "webchat",
     "whatsapp",
     "pytake.apps.OpsConfig",
 ]
@@ -186,7 +190,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # The service flow's clocks (conversations/tasks.py).
+    # The service flow's clocks (flow/tasks.py).
     "queue-sweep": {"task": "conversations.queue_sweep", "schedule": 30.0},
     "auto-resolve": {"task": "conversations.auto_resolve", "schedule": 300.0},
     "requeue-absent-agents": {"task": "conversations.requeue_absent_agents", "schedule": 60.0},
@@ -196,6 +200,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 # Keep Django's LOGGING (JSON lines, request context) in the worker instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Called in every worker process before its first task (pytake/celery.py).
+PYTAKE_WORKER_INIT = ["realtime.events.use_publish_loop"]
 # Shutdown with REMAP_SIGTERM=SIGQUIT (deploy/ sets it): running tasks get this many seconds to
 # finish, then the unfinished ones are requeued (acks_late) and the worker exits.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_float("CELERY_SOFT_SHUTDOWN_TIMEOUT", 8.0)

@@ -1,8 +1,9 @@
+"""The project's URLs. Each app's are included by dotted path, so this module imports no app."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from conversations.flow_views import webchat_page
 from pytake import pages
 from pytake.health import healthz, readyz
 from pytake.metrics import metrics_view
@@ -16,6 +17,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("conversations.urls")),
-    path("chat/<slug:tenant_slug>/", webchat_page, name="webchat-page"),
+    path("api/", include("flow.urls")),
+    path("api/", include("realtime.urls")),
+    path("", include("webchat.urls")),
     path("", include("whatsapp.urls")),
 ]

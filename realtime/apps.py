@@ -6,4 +6,9 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Real time"
 
     def ready(self) -> None:
+        # Imported here: models load only once the app registry is ready.
+        from pytake.health import register_draining_check
         from realtime import signals  # noqa: F401  (connects the publish path)
+        from realtime.lifecycle import is_draining
+
+        register_draining_check(is_draining)

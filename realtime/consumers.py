@@ -29,8 +29,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from conversations import selectors, services
-from conversations.models import Conversation
+from conversations import access, channels, services
+from conversations.models import Channel, Conversation
 from pytake import metrics
 from pytake.errors import ApplicationError, InvalidInput, NotFound
 from pytake.logging import bind as bind_log_context
@@ -369,7 +369,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             raise ApplicationError(
                 f"At most {settings.PYTAKE_WS_MAX_JOINED} joined conversations per socket.", code="too_many_joined"
             )
-        conversation = await database_sync_to_async(selectors.conversation_for_user)(
+        conversation = await database_sync_to_async(access.conversation_for_user)(
             user=self.principal.user, conversation_id=conversation_id
         )
         await self.hub.add(groups.conversation(conversation.pk), self)
@@ -404,7 +404,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if previous is None:
                 await self._typing_broadcast(conversation_id, "start")
             if not self.principal.is_customer:
-                await database_sync_to_async(_whatsapp_typing)(conversation_id)
+                await database_sync_to_async(_channel_typing)(conversation_id)
         elif previous is not None:
             await self._typing_broadcast(conversation_id, "stop")
         return {"conversation_id": conversation_id, "state": state}
@@ -418,7 +418,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         p = self.principal
         who = None if p.user is None else {"id": p.user.pk, "name": p.user.get_full_name()}
         routes = [groups.conversation(conversation_id)]
-        if p.is_customer or await database_sync_to_async(_is_webchat)(conversation_id):
+        if p.is_customer or await database_sync_to_async(_channel_of)(conversation_id) == Channel.WEBCHAT:
             routes.append(groups.webchat(conversation_id))
         await apublish_ephemeral(
             routes=routes,
@@ -439,7 +439,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         assert user is not None
 
         def mark() -> None:
-            conversation = selectors.conversation_for_user(user=user, conversation_id=conversation_id)
+            conversation = access.conversation_for_user(user=user, conversation_id=conversation_id)
             services.conversation_mark_read(conversation=conversation, actor=user)
 
         await database_sync_to_async(mark)()
@@ -533,7 +533,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         conversation_id = message.get("conversation_id")
         recipients = _recipients(message)
         if p.is_customer:
-            return conversation_id == p.conversation_id and (recipients is None or recipients.customer)
+            assert p.conversation_id is not None
+            if recipients is None:  # ephemeral (typing, queue position): routed to its conversation
+                return conversation_id == p.conversation_id
+            return recipients.allows_customer(event_conversation_id=conversation_id, conversation_id=p.conversation_id)
         assert p.user_id is not None
         if recipients is not None and not recipients.allows_staff(user_id=p.user_id, is_supervisor=p.is_supervisor):
             return False
@@ -731,22 +734,19 @@ def watch() -> Watch:
     return per_loop(_watches, Watch)
 
 
-def _whatsapp_typing(conversation_id: int) -> None:
-    """Show "typing…" on the customer's phone (rate-limited there); never fails the frame."""
-    from whatsapp.services import typing_indicator_send
-
-    try:
-        typing_indicator_send(conversation_id=conversation_id)
-    except Exception:
-        log.warning("WhatsApp typing indicator failed for conversation %s", conversation_id, exc_info=True)
+def _channel_typing(conversation_id: int) -> None:
+    """Show "typing…" to the customer through the conversation's channel (rate-limited there)."""
+    conversation = Conversation.objects.filter(pk=conversation_id).only("channel").first()
+    if conversation is not None:
+        channels.typing(conversation=conversation)
 
 
 def _conversation_seq(conversation_id: int) -> int:
     return Conversation.objects.filter(pk=conversation_id).values_list("event_seq", flat=True).first() or 0
 
 
-def _is_webchat(conversation_id: int) -> bool:
-    return Conversation.objects.filter(pk=conversation_id, channel="webchat").exists()
+def _channel_of(conversation_id: int) -> str | None:
+    return Conversation.objects.filter(pk=conversation_id).values_list("channel", flat=True).first()
 
 
 def _without_own_presence(text: str, user_id: int) -> str | None:

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -28,6 +28,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from conversations.access import Recipients
 from conversations.models import Conversation
 from pytake import metrics
 from pytake.transactions import on_commit_robust
@@ -50,30 +51,6 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "broadcast": frozenset({"text", "from"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position"})
-
-
-@dataclass(frozen=True)
-class Recipients:
-    """Who may receive an event. The same rule filters live delivery and replay."""
-
-    audience: str
-    assignee_id: int | None = None
-    user_id: int | None = None
-    customer: bool = False
-
-    def allows_staff(self, *, user_id: int, is_supervisor: bool) -> bool:
-        if self.audience == Audience.STAFF:
-            return is_supervisor or self.assignee_id is None or self.assignee_id == user_id
-        if self.audience == Audience.USER:
-            return self.user_id == user_id
-        if self.audience == Audience.AGENTS_EXCEPT:
-            return not is_supervisor and self.user_id != user_id
-        return False
-
-
-def staff_of(conversation: Conversation, *, customer: bool = False) -> Recipients:
-    """Staff who may read ``conversation`` as it is now (and its customer, if ``customer``)."""
-    return Recipients(Audience.STAFF, assignee_id=conversation.assignee_id, customer=customer)
 
 
 def _next_tenant_seq(tenant_id: int) -> int:

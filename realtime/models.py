@@ -8,12 +8,7 @@ that stays locked until commit, so ids follow commit order inside a tenant.
 from django.db import models
 from django.utils import timezone
 
-
-class Audience(models.TextChoices):
-    STAFF = "staff", "Staff who may see the conversation"
-    USER = "user", "One user"
-    AGENTS_EXCEPT = "agents_except", "Every agent but one"
-    CUSTOMER = "customer", "Only the web-chat customer"
+from conversations.access import Audience
 
 
 class TenantEventCounter(models.Model):

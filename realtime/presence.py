@@ -15,9 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.dispatch import Signal
+
+from conversations.access import Audience, Recipients
+from conversations.models import Availability, User
+from realtime import groups
+from realtime.events import apublish_ephemeral, publish_ephemeral
+from realtime.hub import hub
 
 log = logging.getLogger(__name__)
+
+# A presence window closed: ``tenant_id``, the user ids now ``online`` and ``offline``. The
+# service flow (``flow.agents``) records absences and gives those back work.
+presence_changed = Signal()
 
 
 @dataclass(frozen=True)
@@ -363,8 +376,6 @@ def user_key(user_id: int) -> str:
 
 def online_user_ids(user_ids: list[int]) -> set[int]:
     """Which of these staff users have a live socket (from sync code)."""
-    from asgiref.sync import async_to_sync
-
     keys = {user_key(pk): pk for pk in user_ids}
     return {keys[k] for k in async_to_sync(registry().online)(list(keys))}
 
@@ -377,10 +388,6 @@ def presence_status(*, user: Any, online: bool) -> str:
 
 def announce_availability(*, user: Any) -> None:
     """Tell the tenant a user's presence after an availability change (only if connected)."""
-    from realtime import groups
-    from realtime.events import Recipients, publish_ephemeral
-    from realtime.models import Audience
-
     if user.pk not in online_user_ids([user.pk]):
         return
     publish_ephemeral(
@@ -430,9 +437,6 @@ class PresenceBatcher:
         presence frames alone more work than a core can do past ~8,000 agents of one tenant
         (docs/benchmarks.md, scenario 3). Presence in such a tenant lags by the window; events
         do not."""
-        from realtime import groups
-        from realtime.hub import hub
-
         base = float(settings.PYTAKE_PRESENCE_BATCH_SECONDS)
         budget = float(settings.PYTAKE_PRESENCE_FANOUT_PER_SECOND)
         if budget <= 0:
@@ -448,12 +452,6 @@ class PresenceBatcher:
             log.warning("Presence of tenant %s not announced", tenant_id, exc_info=True)
 
     async def announce(self, tenant_id: int, user_ids: list[int]) -> None:
-        from channels.db import database_sync_to_async
-
-        from realtime import groups
-        from realtime.events import Recipients, apublish_ephemeral
-        from realtime.models import Audience
-
         live = await registry().online([user_key(pk) for pk in user_ids])
         online = [pk for pk in user_ids if user_key(pk) in live]
         offline = [pk for pk in user_ids if user_key(pk) not in live]
@@ -472,19 +470,12 @@ class PresenceBatcher:
 
 
 def _record_presence(tenant_id: int, online: list[int], offline: list[int]) -> set[int]:
-    """What a presence window means to the database: those gone are absent from now on, those
-    back and available are not, and the queue may give them work. Returns who of them set
-    themselves away."""
-    from conversations import flow
-    from conversations.models import Availability, User
-
-    availability = dict(User.objects.filter(pk__in=[*online, *offline]).values_list("pk", "availability"))
-    if offline:
-        flow.agents_went_away(user_ids=offline)
-    back = [pk for pk in online if availability.get(pk) == Availability.AVAILABLE]
-    if back:
-        flow.agents_came_back(tenant_id=tenant_id, user_ids=back)
-    return {pk for pk, value in availability.items() if value == Availability.AWAY}
+    """Tell the layers above what a presence window means (``presence_changed``: the service flow
+    records absences and gives those back work). Returns who of them set themselves away."""
+    presence_changed.send(sender=Connection, tenant_id=tenant_id, online=online, offline=offline)
+    return set(
+        User.objects.filter(pk__in=[*online, *offline], availability=Availability.AWAY).values_list("pk", flat=True)
+    )
 
 
 class _LoopBound(Protocol):

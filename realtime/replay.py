@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from conversations.access import Recipients, customer_events_q, events_visible_q
 from realtime.auth import Principal
-from realtime.events import Recipients, envelope_of, envelope_text, recipients_of
-from realtime.models import Audience, Event, TenantEventCounter
+from realtime.events import envelope_of, envelope_text, recipients_of
+from realtime.models import Event, TenantEventCounter
 
 SHARED_WINDOW_MAX = 1000  # events of a window read once for every client resuming from it
 SHARED_WINDOW_SECONDS = 5.0  # how long a window read is kept (its rows never change)
@@ -41,19 +42,13 @@ def tenant_last_event_id(tenant_id: int) -> int:
 
 
 def visible_events(principal: Principal, joined: set[int]) -> Q:
-    """The events a principal may replay: the same rule as ``Recipients.allows_staff`` plus, for
+    """The events a principal may replay: the audience rule (``conversations.access``) plus, for
     staff, message events only of the conversations the socket has joined."""
     if principal.is_customer:
-        return Q(conversation_id=principal.conversation_id, customer=True)
-    me = principal.user_id
-    if principal.is_supervisor:
-        allowed = Q(audience=Audience.STAFF) | Q(audience=Audience.USER, user_id=me)
-    else:
-        allowed = (
-            (Q(audience=Audience.STAFF) & (Q(assignee_id__isnull=True) | Q(assignee_id=me)))
-            | Q(audience=Audience.USER, user_id=me)
-            | (Q(audience=Audience.AGENTS_EXCEPT) & ~Q(user_id=me))
-        )
+        assert principal.conversation_id is not None
+        return customer_events_q(conversation_id=principal.conversation_id)
+    assert principal.user_id is not None
+    allowed = events_visible_q(user_id=principal.user_id, is_supervisor=principal.is_supervisor)
     return allowed & ~(Q(type__startswith="message.") & ~Q(conversation_id__in=joined))
 
 
@@ -71,7 +66,10 @@ class _Logged:
 def may_replay(event: _Logged, principal: Principal, joined: set[int]) -> bool:
     """``visible_events`` for one event in memory (``test_replay.py`` checks the two agree)."""
     if principal.is_customer:
-        return event.recipients.customer and event.conversation_id == principal.conversation_id
+        assert principal.conversation_id is not None
+        return event.recipients.allows_customer(
+            event_conversation_id=event.conversation_id, conversation_id=principal.conversation_id
+        )
     if event.type.startswith("message.") and event.conversation_id not in joined:
         return False
     assert principal.user_id is not None

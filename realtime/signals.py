@@ -5,10 +5,10 @@ from typing import Any
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from conversations.models import Channel, Conversation, Message, Role, User
+from conversations.access import Audience, Recipients, recipients_of_conversation, recipients_of_message
+from conversations.models import Conversation, Message, Role, User
 from conversations.serializers import ConversationSerializer, MessageSerializer, representation
-from realtime.events import Recipients, event_record, staff_of
-from realtime.models import Audience
+from realtime.events import event_record
 
 
 def message_status_data(message: Message) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def message_saved(sender: type[Message], instance: Message, created: bool, raw: 
     if raw:
         return
     conversation = instance.conversation
-    recipients = staff_of(conversation, customer=conversation.channel == Channel.WEBCHAT and not instance.internal)
+    recipients = recipients_of_message(instance, conversation)
     if created:
         event_record(
             tenant_id=instance.tenant_id,
@@ -54,7 +54,7 @@ def conversation_saved(
         tenant_id=tenant_id,
         type="conversation.new" if created else "conversation.updated",
         data=data,
-        recipients=staff_of(instance),
+        recipients=recipients_of_conversation(instance),
         conversation=instance,
     ).data
     if not created and instance.changed("assignee_id"):

@@ -156,10 +156,20 @@ def api_for() -> Callable[[User | None], APIClient]:
 
 
 @pytest.fixture
-def without_flow(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def without_flow() -> Iterator[list[int]]:
     """Tests of the WhatsApp layer alone: inbound messages are not handed to the bot/queue (the
     ids that would have been are collected instead). The flow has its own tests, and
     tests/whatsapp/test_whatsapp_flow.py runs both together."""
+    from conversations.signals import customer_message_received
+    from flow.apps import hand_to_flow
+
     handed: list[int] = []
-    monkeypatch.setattr("conversations.services._hand_to_flow", handed.append)
-    return handed
+
+    def collect(sender: Any, *, message_id: int, **kwargs: Any) -> None:
+        handed.append(message_id)
+
+    customer_message_received.disconnect(hand_to_flow, dispatch_uid="flow.hand_to_flow")
+    customer_message_received.connect(collect, dispatch_uid="tests.without_flow", weak=False)
+    yield handed
+    customer_message_received.disconnect(collect, dispatch_uid="tests.without_flow")
+    customer_message_received.connect(hand_to_flow, dispatch_uid="flow.hand_to_flow")

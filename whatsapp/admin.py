@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from whatsapp import services
+from whatsapp import tasks
 from whatsapp.models import StatusReceipt, WebhookEvent
 
 
@@ -24,7 +24,7 @@ class WebhookEventAdmin(admin.ModelAdmin[WebhookEvent]):
 
     @admin.action(description="Reprocess the selected deliveries (dead letters and stuck ones)")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
-        count = services.webhook_event_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
+        count = tasks.webhook_event_reprocess(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} delivery(ies) queued again.", messages.SUCCESS)
 
 

@@ -6,8 +6,9 @@ class WhatsappConfig(AppConfig):
     verbose_name = "WhatsApp"
 
     def ready(self) -> None:
-        from conversations import outbound
-        from whatsapp.tasks import message_send_enqueue
+        # Imported here: models load only once the app registry is ready.
+        from conversations import channels
+        from conversations.models import Channel
+        from whatsapp.channel import WhatsAppChannel
 
-        # Agent and bot replies on WhatsApp conversations leave through the send task.
-        outbound.whatsapp_sender = lambda message_id: message_send_enqueue(message_id=message_id)
+        channels.register(Channel.WHATSAPP, WhatsAppChannel())

@@ -14,8 +14,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,10 +23,11 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversations import channels
 from conversations import services as conversation_services
-from conversations.models import Channel, Conversation, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
+from conversations.models import Channel, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
 from pytake.errors import ApplicationError, Forbidden, InvalidInput
-from whatsapp import parsing
+from whatsapp import inbound, parsing
 from whatsapp.client import (
     GraphClient,
     GraphError,
@@ -41,7 +41,6 @@ from whatsapp.models import StatusReceipt, WebhookEvent, WebhookEventStatus
 
 logger = logging.getLogger(__name__)
 
-TYPING_INTERVAL_SECONDS = 20  # Meta shows the indicator for up to 25 s; refresh a bit before.
 # An outbound message still pending this long after it was written is failed, not sent late.
 SEND_GIVE_UP_SECONDS = 24 * 3600
 SEND_GIVE_UP_TITLE = "Not sent: it was never handed to WhatsApp within 24 hours (broker or worker down)."
@@ -78,7 +77,7 @@ def signature_valid(*, body: bytes, header: str | None, secret: str) -> bool:
 
 
 def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent:
-    """Verify and store one webhook delivery; enqueue its processing after commit.
+    """Verify and store one webhook delivery (the caller enqueues its processing).
 
     The body must be signed with the app secret of the account named in every
     ``metadata.phone_number_id`` of the payload (so tenant A's secret can never speak for tenant
@@ -99,14 +98,7 @@ def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent
         raise Forbidden("The payload names a phone_number_id this server does not know.", code="unknown_account")
     if not all(signature_valid(body=body, header=signature, secret=a.app_secret) for a in accounts):
         raise Forbidden("Missing or invalid X-Hub-Signature-256.", code="invalid_signature")
-    from whatsapp.tasks import webhook_event_enqueue
-
-    with transaction.atomic():
-        event = WebhookEvent.objects.create(
-            tenant_id=accounts[0].tenant_id, account=accounts[0], body=body.decode("utf-8")
-        )
-        transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk), robust=True)
-    return event
+    return WebhookEvent.objects.create(tenant_id=accounts[0].tenant_id, account=accounts[0], body=body.decode("utf-8"))
 
 
 # --- Processing ---------------------------------------------------------------------------------
@@ -156,41 +148,8 @@ def webhook_event_attempt_failed(*, event_id: int, error: BaseException, final: 
     event.save(update_fields=["attempts", "last_error", "status"])
 
 
-def webhook_event_reprocess(*, event_ids: list[int]) -> int:
-    """Put dead (or stuck) events back in the queue. Returns how many."""
-    from whatsapp.tasks import webhook_event_enqueue
-
-    count = 0
-    for event in WebhookEvent.objects.filter(pk__in=event_ids).exclude(status=WebhookEventStatus.PROCESSED):
-        event.status = WebhookEventStatus.RECEIVED
-        event.save(update_fields=["status"])
-        webhook_event_enqueue(event_id=event.pk)
-        count += 1
-    return count
-
-
-def webhook_events_requeue_stale(*, older_than_seconds: int, limit: int = 500) -> int:
-    """Enqueue again the deliveries still unprocessed after ``older_than_seconds``.
-
-    A worker killed mid-task leaves its task unacknowledged; the Redis broker hands it out again
-    only after its visibility timeout (an hour by default). The stored event makes that wait
-    unnecessary: processing is idempotent, so enqueueing a late one twice costs nothing.
-    """
-    from whatsapp.tasks import webhook_event_enqueue
-
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stale = list(
-        WebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for event_id in stale:
-        webhook_event_enqueue(event_id=event_id)
-    return len(stale)
-
-
 def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMessage) -> Message:
-    message, created = conversation_services.message_create_inbound(
+    message, created = inbound.message_create_inbound(
         account=account,
         wa_id=update.wa_id,
         profile_name=update.profile_name,
@@ -201,9 +160,9 @@ def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMes
         sender_type=update.sender_type,
     )
     if created and update.message_type in parsing.MEDIA_KINDS and update.content.get("media", {}).get("id"):
-        from whatsapp.tasks import media_download_enqueue
-
-        transaction.on_commit(lambda: media_download_enqueue(message_id=message.pk), robust=True)
+        backend = channels.backend_for(Channel.WHATSAPP)  # this app's own backend (whatsapp.channel)
+        if backend is not None:
+            transaction.on_commit(lambda: backend.fetch_media(message_id=message.pk), robust=True)
     return message
 
 
@@ -402,10 +361,10 @@ def message_send_failed(*, message_id: int, error: GraphError) -> Message | None
 
     Not if another attempt sent it meanwhile, or is sending it right now (it decides then)."""
     title = error.title if not error.details else f"{error.title}: {error.details}"
-    return _message_fail_unsent(message_id=message_id, error_code=error.code, error_title=title)
+    return message_fail_unsent(message_id=message_id, error_code=error.code, error_title=title)
 
 
-def _message_fail_unsent(*, message_id: int, error_code: int | None, error_title: str) -> Message | None:
+def message_fail_unsent(*, message_id: int, error_code: int | None, error_title: str) -> Message | None:
     with _send_claim(message_id) as claimed:
         if not claimed or _sendable(message_id) is None:
             return Message.objects.filter(pk=message_id).first()
@@ -418,89 +377,9 @@ def _message_fail_unsent(*, message_id: int, error_code: int | None, error_title
         )
 
 
-class StaleSends(NamedTuple):
-    requeued: int
-    failed: int
-
-
-def messages_send_requeue_stale(
-    *, older_than_seconds: int, give_up_after_seconds: int = SEND_GIVE_UP_SECONDS, limit: int = 500
-) -> StaleSends:
-    """Enqueue again the outbound WhatsApp messages still pending after ``older_than_seconds``;
-    fail those pending for longer than ``give_up_after_seconds``. At most ``limit`` of each, oldest
-    first.
-
-    A reply is saved ``pending`` and its send task enqueued after commit. If the broker was down
-    then (the enqueue error is only logged: the reply is saved) or the task was lost, nothing
-    else would ever send it. Sending is idempotent and claimed (``message_send``), so enqueueing
-    one whose task is merely slow costs a no-op task, never a second message on the phone.
-    """
-    from whatsapp.tasks import message_send_enqueue
-
-    now = timezone.now()
-    unsent = Message.objects.filter(
-        direction=Direction.OUTBOUND,
-        internal=False,
-        status=MessageStatus.PENDING,
-        whatsapp_message_id__isnull=True,
-        conversation__channel=Channel.WHATSAPP,
-    ).order_by("created_at", "pk")
-    give_up_before = now - timedelta(seconds=give_up_after_seconds)
-    expired = list(unsent.filter(created_at__lt=give_up_before).values_list("pk", flat=True)[:limit])
-    failed = 0
-    for message_id in expired:
-        message = _message_fail_unsent(message_id=message_id, error_code=None, error_title=SEND_GIVE_UP_TITLE)
-        if message is not None and message.status == MessageStatus.FAILED:
-            failed += 1
-    stale = list(
-        unsent.filter(created_at__gte=give_up_before, created_at__lt=now - timedelta(seconds=older_than_seconds))
-        .filter(whatsapp_account__isnull=False)
-        .values_list("pk", flat=True)[:limit]
-    )
-    for message_id in stale:
-        message_send_enqueue(message_id=message_id)
-    if stale or failed:
-        logger.warning("WhatsApp sends left pending: %s enqueued again, %s failed after a day", len(stale), failed)
-    return StaleSends(requeued=len(stale), failed=failed)
-
-
 def mark_read(*, account_id: int, wamid: str, typing: bool = False) -> None:
     account = WhatsAppAccount.objects.get(pk=account_id)
     _client_for(account).mark_read(wamid=wamid, typing=typing)
-
-
-def typing_indicator_send(*, conversation_id: int) -> bool:
-    """An agent is typing in a WhatsApp conversation: show "typing…" on the customer's phone.
-
-    For the real-time consumer to call on every typing frame: at most one Graph API call per
-    conversation every ``TYPING_INTERVAL_SECONDS`` (the cache keeps the rate limit across
-    processes with Redis). Returns whether a call was enqueued. Meta's typing indicator is part
-    of the mark-as-read call, so it needs an inbound message to refer to.
-    """
-    key = f"wa-typing:{conversation_id}"
-    if not cache.add(key, 1, timeout=TYPING_INTERVAL_SECONDS):
-        return False
-    conversation = (
-        Conversation.objects.filter(pk=conversation_id, channel=Channel.WHATSAPP, whatsapp_account__isnull=False)
-        .only("whatsapp_account_id")
-        .first()
-    )
-    if conversation is None or conversation.whatsapp_account_id is None:
-        return False
-    wamid = (
-        Message.objects.filter(
-            conversation_id=conversation_id, direction=Direction.INBOUND, whatsapp_message_id__isnull=False
-        )
-        .order_by("-created_at", "-id")
-        .values_list("whatsapp_message_id", flat=True)
-        .first()
-    )
-    if not wamid:
-        return False
-    from whatsapp.tasks import typing_indicator_enqueue
-
-    typing_indicator_enqueue(account_id=conversation.whatsapp_account_id, wamid=wamid)
-    return True
 
 
 # --- Media --------------------------------------------------------------------------------------

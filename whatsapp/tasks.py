@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any
+from datetime import timedelta
+from typing import Any, NamedTuple
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.utils import timezone
 
+from conversations.models import Channel, Direction, Message, MessageStatus
 from whatsapp import services
 from whatsapp.client import GraphError
+from whatsapp.models import WebhookEvent, WebhookEventStatus
 
 logger = logging.getLogger(__name__)
 
@@ -95,14 +99,14 @@ def requeue_stale_webhooks() -> int:
     """Beat: deliveries left unprocessed (a worker died holding them) go back in the queue."""
     from django.conf import settings
 
-    return services.webhook_events_requeue_stale(older_than_seconds=settings.WHATSAPP_STALE_WEBHOOK_SECONDS)
+    return webhook_events_requeue_stale(older_than_seconds=settings.WHATSAPP_STALE_WEBHOOK_SECONDS)
 
 
 @shared_task(name="whatsapp.requeue_stale_sends")
 def requeue_stale_sends() -> dict[str, int]:
     """Beat: outbound messages left pending (broker down at commit, task lost) are enqueued again;
     after a day they fail instead."""
-    result = services.messages_send_requeue_stale(older_than_seconds=settings.WHATSAPP_SEND_STALE_SECONDS)
+    result = messages_send_requeue_stale(older_than_seconds=settings.WHATSAPP_SEND_STALE_SECONDS)
     return result._asdict()
 
 
@@ -124,3 +128,81 @@ def mark_read_enqueue(*, account_id: int, wamid: str) -> None:
 
 def typing_indicator_enqueue(*, account_id: int, wamid: str) -> None:
     mark_read.apply_async((account_id, wamid, True), **_options())
+
+
+# --- What goes back to the workers: dead letters, stale deliveries and sends ---------------------
+
+
+def webhook_event_reprocess(*, event_ids: list[int]) -> int:
+    """Put dead (or stuck) events back in the queue. Returns how many."""
+    count = 0
+    for event in WebhookEvent.objects.filter(pk__in=event_ids).exclude(status=WebhookEventStatus.PROCESSED):
+        event.status = WebhookEventStatus.RECEIVED
+        event.save(update_fields=["status"])
+        webhook_event_enqueue(event_id=event.pk)
+        count += 1
+    return count
+
+
+def webhook_events_requeue_stale(*, older_than_seconds: int, limit: int = 500) -> int:
+    """Enqueue again the deliveries still unprocessed after ``older_than_seconds``.
+
+    A worker killed mid-task leaves its task unacknowledged; the Redis broker hands it out again
+    only after its visibility timeout (an hour by default). The stored event makes that wait
+    unnecessary: processing is idempotent, so enqueueing a late one twice costs nothing.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = list(
+        WebhookEvent.objects.filter(status=WebhookEventStatus.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for event_id in stale:
+        webhook_event_enqueue(event_id=event_id)
+    return len(stale)
+
+
+class StaleSends(NamedTuple):
+    requeued: int
+    failed: int
+
+
+def messages_send_requeue_stale(
+    *, older_than_seconds: int, give_up_after_seconds: int = services.SEND_GIVE_UP_SECONDS, limit: int = 500
+) -> StaleSends:
+    """Enqueue again the outbound WhatsApp messages still pending after ``older_than_seconds``;
+    fail those pending for longer than ``give_up_after_seconds``. At most ``limit`` of each, oldest
+    first.
+
+    A reply is saved ``pending`` and its send task enqueued after commit. If the broker was down
+    then (the enqueue error is only logged: the reply is saved) or the task was lost, nothing
+    else would ever send it. Sending is idempotent and claimed (``message_send``), so enqueueing
+    one whose task is merely slow costs a no-op task, never a second message on the phone.
+    """
+    now = timezone.now()
+    unsent = Message.objects.filter(
+        direction=Direction.OUTBOUND,
+        internal=False,
+        status=MessageStatus.PENDING,
+        whatsapp_message_id__isnull=True,
+        conversation__channel=Channel.WHATSAPP,
+    ).order_by("created_at", "pk")
+    give_up_before = now - timedelta(seconds=give_up_after_seconds)
+    expired = list(unsent.filter(created_at__lt=give_up_before).values_list("pk", flat=True)[:limit])
+    failed = 0
+    for message_id in expired:
+        message = services.message_fail_unsent(
+            message_id=message_id, error_code=None, error_title=services.SEND_GIVE_UP_TITLE
+        )
+        if message is not None and message.status == MessageStatus.FAILED:
+            failed += 1
+    stale = list(
+        unsent.filter(created_at__gte=give_up_before, created_at__lt=now - timedelta(seconds=older_than_seconds))
+        .filter(whatsapp_account__isnull=False)
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in stale:
+        message_send_enqueue(message_id=message_id)
+    if stale or failed:
+        logger.warning("WhatsApp sends left pending: %s enqueued again, %s failed after a day", len(stale), failed)
+    return StaleSends(requeued=len(stale), failed=failed)

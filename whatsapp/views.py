@@ -1,14 +1,15 @@
-"""Meta's webhook endpoint. Thin: the services verify, store and enqueue."""
+"""Meta's webhook endpoint. Thin: the services verify and store; processing is enqueued."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from pytake.errors import ApplicationError, error_body
-from whatsapp import services
+from whatsapp import services, tasks
 
 
 def _error(exc: ApplicationError) -> JsonResponse:
@@ -40,4 +41,5 @@ def webhook(request: HttpRequest) -> HttpResponse:
         event = services.webhook_event_receive(body=request.body, signature=request.headers.get("X-Hub-Signature-256"))
     except ApplicationError as exc:
         return _error(exc)
+    transaction.on_commit(lambda: tasks.webhook_event_enqueue(event_id=event.pk), robust=True)
     return JsonResponse({"status": "received", "event_id": event.pk})

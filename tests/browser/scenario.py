@@ -190,8 +190,8 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 @off_loop
 def webchat_bot(tenant: Tenant) -> None:
     """The built-in bot intents for ``tenant``, open around the clock (no out-of-hours notice)."""
-    from conversations.bot.defaults import bot_seed_defaults
-    from conversations.bot.models import BotSettings
+    from flow.bot.defaults import bot_seed_defaults
+    from flow.bot.models import BotSettings
 
     bot_seed_defaults(tenant=tenant)
     BotSettings.objects.filter(tenant=tenant).update(business_hours={})

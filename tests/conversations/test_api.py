@@ -357,14 +357,14 @@ def test_assign_rules(api_for, tenant, agent, agent2, supervisor, foreign_admin)
 
 
 def test_take_already_taken_is_409(tenant, agent, agent2):
-    from conversations import services
+    from flow import assignment
 
     conversation = convo(tenant)
-    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    assignment.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
     from pytake.errors import Conflict
 
     with pytest.raises(Conflict) as caught:
-        services.conversation_assign(conversation=conversation, assignee=agent2, actor=agent2)
+        assignment.conversation_assign(conversation=conversation, assignee=agent2, actor=agent2)
     assert caught.value.status == 409
     conversation.refresh_from_db()
     assert conversation.assignee_id == agent.pk

@@ -148,7 +148,7 @@ async def test_websocket_matrix(tenant, other_tenant, agent, agent2):
     # Every event type about the victim: none reaches an outsider.
     @db
     def produce_events():
-        from conversations import services
+        from flow import assignment
         from realtime.events import Recipients, event_record
         from realtime.models import Audience
 
@@ -158,7 +158,7 @@ async def test_websocket_matrix(tenant, other_tenant, agent, agent2):
         victim.unread_count = 5
         victim.save()  # conversation.updated
         supervisor = factories.UserFactory(tenant=tenant, role=Role.SUPERVISOR)
-        services.conversation_assign(conversation=victim, assignee=supervisor, actor=supervisor)  # assigned + revoked
+        assignment.conversation_assign(conversation=victim, assignee=supervisor, actor=supervisor)  # assigned + revoked
         event_record(
             tenant_id=tenant.pk,
             type="broadcast",

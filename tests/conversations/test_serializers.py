@@ -49,6 +49,7 @@ def test_reading_attributes_directly_gives_what_drf_gives(tenant, agent, monkeyp
 
     from conversations import serializers as ours
     from conversations.models import Channel, Direction, MessageStatus
+    from flow import serializers as flow_serializers
 
     conversation = factories.ConversationFactory(
         tenant=tenant, assignee=agent, channel=Channel.WHATSAPP, last_customer_message_at=timezone.now()
@@ -70,7 +71,7 @@ def test_reading_attributes_directly_gives_what_drf_gives(tenant, agent, monkeyp
         (ours.MessageSerializer, plain),
         (ours.ContactSerializer, conversation.contact),
         (ours.UserBriefSerializer, agent),
-        (ours.AgentSerializer, agent),
+        (flow_serializers.AgentSerializer, agent),
         (ours.MeSerializer, agent),
         (ours.TenantSerializer, tenant),
     ]

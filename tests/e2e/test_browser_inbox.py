@@ -9,8 +9,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from conversations import services
 from conversations.models import Conversation, ConversationStatus, Message
+from flow import assignment
+from realtime.broadcast import broadcast_send
 from tests.browser import scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
@@ -320,7 +321,7 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     sofia.get_by_role("textbox", name="Message").press_sequentially("Bruno, ")
     expect(bruno.locator("#typing")).to_have_text("Sofia Supervisor is typing…", timeout=LIVE)
     # A supervisor's announcement reaches everyone.
-    scenario.call(services.broadcast_send, user=demo.supervisor, text="Team meeting at 5")
+    scenario.call(broadcast_send, user=demo.supervisor, text="Team meeting at 5")
     for page in (alex, bruno):
         expect(page.locator("#broadcast")).to_contain_text("Sofia Supervisor: Team meeting at 5", timeout=LIVE)
 
@@ -382,7 +383,9 @@ def test_an_older_copy_of_a_conversation_never_replaces_a_newer_one(new_page, de
     held = hold_answers(
         page,
         re.compile(r"/api/conversations/\?"),
-        after_read=lambda: scenario.call(services.conversation_resolve, conversation=demo.maria, actor=demo.supervisor),
+        after_read=lambda: scenario.call(
+            assignment.conversation_resolve, conversation=demo.maria, actor=demo.supervisor
+        ),
     )
     page.locator("#filter-search").fill("Maria")
     expect(page.locator("#conv-meta")).to_contain_text("Resolved", timeout=LIVE)
@@ -399,9 +402,9 @@ def test_a_late_answer_never_puts_an_older_queue_back(new_page, demo):
     login(page, demo.agent)
     expect(page.locator("#queue-list li")).to_have_count(2)
     held = hold_answers(page, "**/api/queue/", first_only=True)
-    scenario.call(services.conversation_assign, conversation=demo.john, assignee=demo.agent2, actor=demo.supervisor)
+    scenario.call(assignment.conversation_assign, conversation=demo.john, assignee=demo.agent2, actor=demo.supervisor)
     page.wait_for_function("window.heldAnswers === 1", timeout=LIVE)  # read while Lucia waited
-    scenario.call(services.conversation_assign, conversation=demo.lucia, assignee=demo.agent2, actor=demo.supervisor)
+    scenario.call(assignment.conversation_assign, conversation=demo.lucia, assignee=demo.agent2, actor=demo.supervisor)
     expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
     release(page, held, nth=1)
     expect(page.locator("#queue-list")).to_have_attribute("aria-busy", "false", timeout=LIVE)

@@ -21,7 +21,7 @@ from tests.e2e.test_faults import report
 from tests.e2e.test_whatsapp_worker import start_worker as start_worker_process
 from tests.whatsapp.support import post_webhook, text_payload
 from whatsapp.models import WebhookEvent, WebhookEventStatus
-from whatsapp.services import webhook_events_requeue_stale
+from whatsapp.tasks import webhook_events_requeue_stale
 
 SWEEP_SECONDS = 5  # the test's WHATSAPP_STALE_WEBHOOK_SECONDS and beat interval (180 s and 60 s)
 

@@ -12,13 +12,13 @@ import pytest
 from django.utils import timezone
 
 from conversations import services
-from conversations.bot.defaults import bot_seed_defaults
-from conversations.bot.engine import BotContext
-from conversations.bot.llm import LLMEngine
-from conversations.bot.models import BotEngineKind, BotIntent, BotSettings
-from conversations.bot.rules import RulesEngine
-from conversations.flow_models import QueueTicket
 from conversations.models import Availability, Message, SenderType, User
+from flow.bot.defaults import bot_seed_defaults
+from flow.bot.engine import BotContext
+from flow.bot.llm import LLMEngine
+from flow.bot.models import BotEngineKind, BotIntent, BotSettings
+from flow.bot.rules import RulesEngine
+from flow.models import QueueTicket
 from tests.flow_helpers import eager_celery, webchat_conversation  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]

@@ -92,7 +92,7 @@ def test_session_creation_is_throttled(tenant, settings):
 
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, "webchat_session": "2/min"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    from conversations.flow_views import WebchatSessionThrottle
+    from webchat.views import WebchatSessionThrottle
 
     WebchatSessionThrottle.THROTTLE_RATES = rates
     try:

@@ -10,9 +10,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from conversations import flow, queue, services
-from conversations.flow_models import AgentAbsence, QueueOutcome, QueueTicket
+from conversations import services
 from conversations.models import Availability, ConversationStatus, Message, Role, SenderType
+from flow import assignment, queue
+from flow import services as flow
+from flow.models import AgentAbsence, QueueOutcome, QueueTicket
 from pytake.errors import Conflict
 from realtime.models import Event
 from tests import factories
@@ -68,7 +70,7 @@ def test_positions_and_estimates_as_conversations_come_and_go(
 
         # The first one leaves (resolved): the others move up and are told; nobody else is.
         with capture(execute=True):
-            services.conversation_resolve(conversation=first, actor=None)
+            assignment.conversation_resolve(conversation=first, actor=None)
         assert positions(sent) == [(second.pk, 1), (third.pk, 2)]
         assert [e.position for e in queue.queue_snapshot(tenant_id=tenant.pk)] == [1, 2]
         sent.clear()
@@ -137,7 +139,7 @@ def test_auto_assignment_picks_least_loaded_online_agent_within_capacity(
 
     # Capacity frees up (light resolves theirs): the waiting one goes to light at once.
     with django_capture_on_commit_callbacks(execute=True):
-        services.conversation_resolve(conversation=waiting[0], actor=light)
+        assignment.conversation_resolve(conversation=waiting[0], actor=light)
     settings.PYTAKE_AUTO_ASSIGN = True
     flow.queue_changed(tenant_id=tenant.pk)
     waiting[2].refresh_from_db()
@@ -158,9 +160,9 @@ def test_escalation_is_assigned_automatically_when_an_agent_is_free(tenant, agen
 
 def test_every_transfer_is_recorded_as_a_system_message(tenant, agent, agent2, supervisor):
     conversation = factories.ConversationFactory(tenant=tenant)
-    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
-    services.conversation_assign(conversation=conversation, assignee=agent2, actor=supervisor)
-    services.conversation_assign(conversation=conversation, assignee=None, actor=agent2)
+    assignment.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    assignment.conversation_assign(conversation=conversation, assignee=agent2, actor=supervisor)
+    assignment.conversation_assign(conversation=conversation, assignee=None, actor=agent2)
     notes = list(Message.objects.filter(conversation=conversation, sender_type=SenderType.SYSTEM).order_by("id"))
     assert [n.content["system"]["to"] for n in notes] == [agent.pk, agent2.pk, None]
     assert notes[0].text == f"{agent.name} took the conversation."
@@ -173,9 +175,9 @@ def test_every_transfer_is_recorded_as_a_system_message(tenant, agent, agent2, s
 
 def test_sequential_take_of_a_taken_conversation_is_409(tenant, agent, agent2):
     conversation = factories.ConversationFactory(tenant=tenant)
-    services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+    assignment.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
     with pytest.raises(Conflict) as caught:
-        services.conversation_assign(conversation=conversation, assignee=agent2, actor=agent2)
+        assignment.conversation_assign(conversation=conversation, assignee=agent2, actor=agent2)
     assert caught.value.code == "already_assigned"
     assert caught.value.status == 409
 
@@ -187,7 +189,7 @@ def _race_to_take(conversation: Any, agents: list[Any]) -> dict[int, str]:
     def take(agent: Any) -> None:
         try:
             barrier.wait(timeout=10)
-            services.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
+            assignment.conversation_assign(conversation=conversation, assignee=agent, actor=agent)
             results[agent.pk] = "ok"
         except Conflict as exc:
             results[agent.pk] = f"{exc.status} {exc.code}"
@@ -292,7 +294,7 @@ def test_inbound_reopens_resolved_and_pending(tenant, agent, django_capture_on_c
     assert conversation.last_message_preview == "oi"
     again, created = services.message_create_webchat(conversation_id=conversation.pk, text="oi", client_id="c1")
     assert (again.pk, created) == (message.pk, False)
-    services.conversation_set_status(conversation=conversation, status=ConversationStatus.PENDING, actor=agent)
+    assignment.conversation_set_status(conversation=conversation, status=ConversationStatus.PENDING, actor=agent)
     services.message_create_webchat(conversation_id=conversation.pk, text="still there?", client_id=None)
     conversation.refresh_from_db()
     assert conversation.status == ConversationStatus.OPEN

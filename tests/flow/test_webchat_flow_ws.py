@@ -4,8 +4,8 @@ import pytest
 from channels.db import database_sync_to_async as db
 from rest_framework.test import APIClient
 
-from conversations.bot.defaults import bot_seed_defaults
-from conversations.bot.models import BotSettings
+from flow.bot.defaults import bot_seed_defaults
+from flow.bot.models import BotSettings
 from realtime.presence import reset_registry
 from tests.flow_helpers import eager_celery  # noqa: F401
 from tests.ws import close_layer, command, connect, flush_layer, next_of

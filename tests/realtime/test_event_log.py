@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conversations.access import recipients_of_conversation
 from conversations.serializers import ConversationSerializer, representation
-from realtime.events import Recipients, event_record, staff_of
+from realtime.events import Recipients, event_record
 from realtime.models import Audience, Event, TenantEventCounter
 from tests import factories
 
@@ -33,7 +34,7 @@ def test_an_event_is_recorded_in_as_few_statements_as_the_database_allows(tenant
             tenant_id=tenant.pk,
             type="conversation.updated",
             data=data,
-            recipients=staff_of(conversation),
+            recipients=recipients_of_conversation(conversation),
             conversation=conversation,
         )
     assert len(queries) == STATEMENTS_PER_EVENT[connection.vendor], [q["sql"] for q in queries]

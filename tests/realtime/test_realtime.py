@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from conversations import services
 from conversations.models import Channel, Conversation, ConversationStatus, MessageStatus
+from flow import assignment
 from realtime.presence import reset_registry
 from realtime.tokens import WebchatToken
 from tests import factories
@@ -284,7 +285,7 @@ async def test_assignment_to_another_agent_revokes_and_stops_events(tenant, agen
 
     @db
     def assign():
-        services.conversation_assign(conversation=conversation, assignee=agent2, actor=supervisor)
+        assignment.conversation_assign(conversation=conversation, assignee=agent2, actor=supervisor)
 
     await assign()
     revoked = await next_of(watcher, "conversation.revoked")
@@ -655,8 +656,8 @@ async def test_a_team_connecting_is_announced_in_batches(supervisor, tenant, oth
     window is announced as they are at its end. Another tenant's agents are never named. The
     database learns the same in the same batches: absences as they are at the window's end, and
     one pass of the queue per window instead of one per agent."""
-    from conversations import flow
-    from conversations.flow_models import AgentAbsence
+    from flow import services as flow
+    from flow.models import AgentAbsence
 
     settings.PYTAKE_PRESENCE_BATCH_SECONDS = 1.0
     queue_passes = []
@@ -799,7 +800,7 @@ async def test_resolved_webchat_conversation_reopens_on_customer_message(tenant)
 
 
 async def test_last_socket_closing_marks_the_agent_absent_and_first_socket_clears_it(agent):
-    from conversations.models import AgentAbsence
+    from flow.models import AgentAbsence
 
     absent = db(lambda: AgentAbsence.objects.filter(user_id=agent.pk).exists())
     first = await connect(agent)

@@ -4,8 +4,8 @@ conversation waits in the queue, and an agent's take is recorded."""
 
 import pytest
 
-from conversations.bot.defaults import HANDOFF_BUTTON, bot_seed_defaults
 from conversations.models import Conversation, Direction, Message, SenderType
+from flow.bot.defaults import HANDOFF_BUTTON, bot_seed_defaults
 from tests import factories
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
 from tests.whatsapp.test_whatsapp_simulator import sim, wait_until  # noqa: F401 (fixture)

@@ -15,7 +15,8 @@ from conversations.models import Direction, Message, MessageStatus, MessageType
 from pytake.errors import Conflict, NotFound
 from tests import factories
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
-from whatsapp import services, simulator
+from whatsapp import simulator
+from whatsapp.channel import typing_indicator_send
 from whatsapp.client import http_client_close
 from whatsapp.models import SimDirection, SimulatedMessage, SimulatorFault
 from whatsapp.routing import websocket_urlpatterns
@@ -388,11 +389,11 @@ def test_typing_indicator_is_rate_limited_per_conversation(conversation, account
     calls = []
     monkeypatch.setattr(tasks, "typing_indicator_enqueue", lambda **kw: calls.append(kw))
     factories.MessageFactory(conversation=conversation, whatsapp_account=account, whatsapp_message_id="wamid.in.1")
-    assert services.typing_indicator_send(conversation_id=conversation.pk) is True
-    assert services.typing_indicator_send(conversation_id=conversation.pk) is False
+    assert typing_indicator_send(conversation_id=conversation.pk) is True
+    assert typing_indicator_send(conversation_id=conversation.pk) is False
     assert calls == [{"account_id": account.pk, "wamid": "wamid.in.1"}]
     other = factories.ConversationFactory(tenant=conversation.tenant, whatsapp_account=account)
-    assert services.typing_indicator_send(conversation_id=other.pk) is False  # nothing to refer to yet
+    assert typing_indicator_send(conversation_id=other.pk) is False  # nothing to refer to yet
     assert len(calls) == 1
 
 

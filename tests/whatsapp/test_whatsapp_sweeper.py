@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from conversations import outbound
+from conversations import channels
 from conversations.models import Channel, Direction, Message, MessageStatus, SenderType
 from tests import factories
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
@@ -65,15 +65,24 @@ def test_a_reply_saved_while_the_broker_was_down_goes_out_after_the_grace(
 ):
     conversation = _conversation(tenant)
 
-    def broker_down(message_id: int) -> None:
-        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    real = channels.backend_for(Channel.WHATSAPP)
+    assert real is not None
 
-    monkeypatch.setattr(outbound, "whatsapp_sender", broker_down)
-    response = api_for(supervisor).post(
-        f"/api/conversations/{conversation.pk}/messages/", {"text": "Your order ships today."}, format="json"
-    )
+    class BrokerDown:
+        def __getattr__(self, name: str):  # the rest of the port as the real channel does it
+            return getattr(real, name)
+
+        def send(self, *, message_id: int) -> None:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    channels.register(Channel.WHATSAPP, BrokerDown())
+    try:
+        response = api_for(supervisor).post(
+            f"/api/conversations/{conversation.pk}/messages/", {"text": "Your order ships today."}, format="json"
+        )
+    finally:
+        channels.register(Channel.WHATSAPP, real)  # the broker is back
     assert response.status_code == 201, response.content  # the reply is saved; the enqueue error only logged
-    monkeypatch.undo()  # the broker is back
     message = Message.objects.get(pk=response.json()["id"])
     assert message.status == MessageStatus.PENDING and message.whatsapp_message_id is None
 

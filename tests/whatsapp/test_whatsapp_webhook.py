@@ -570,8 +570,7 @@ def test_deliveries_left_unprocessed_are_enqueued_again(account, django_capture_
 
     from django.utils import timezone
 
-    from whatsapp.services import webhook_events_requeue_stale
-    from whatsapp.tasks import requeue_stale_webhooks
+    from whatsapp.tasks import requeue_stale_webhooks, webhook_events_requeue_stale
 
     def stored(wamid, age):
         payload = text_payload(account.phone_number_id, wa_id="5511900000001", wamid=wamid, text=wamid)

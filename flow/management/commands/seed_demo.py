@@ -12,7 +12,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.bot.defaults import bot_seed_defaults
 from conversations.models import (
     Channel,
     Contact,
@@ -27,6 +26,7 @@ from conversations.models import (
     User,
     WhatsAppAccount,
 )
+from flow.bot.defaults import bot_seed_defaults
 
 DEMO_PASSWORD = "demo1234"
 DEMO_USERS = [

@@ -1,8 +1,9 @@
-"""Celery tasks of the service flow: thin wrappers that take ids and call ``conversations.flow``."""
+"""Celery tasks of the service flow: thin wrappers that take ids and call ``flow.services``.
+Their names are kept from when the flow lived in ``conversations`` (queued tasks carry them)."""
 
 from celery import shared_task
 
-from conversations import flow
+from flow import services as flow
 
 
 @shared_task(name="conversations.flow_inbound_received", acks_late=True)

@@ -2,7 +2,7 @@
 
 A conversation waits when ``queued_at`` is set and nobody is assigned (and it is not resolved);
 the oldest ``queued_at`` is first. Functions named ``*_locked`` expect the caller's transaction to
-hold the conversation's row lock (see ``conversations.services._lock``).
+hold the conversation's row lock (see ``conversations.services.conversation_lock``).
 
 Lock order everywhere: agent row (automatic assignment only) → conversations in pk order → queue
 tickets → the tenant's event counter (taken by the first event recorded, held until commit).
@@ -19,20 +19,19 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from conversations.flow_models import QueueOutcome, QueueTicket
+from conversations.access import Audience, Recipients
 from conversations.models import Availability, Conversation, ConversationStatus, Role, User
-from realtime.events import Recipients, event_record
-from realtime.models import Audience
+from flow.models import QueueOutcome, QueueTicket
+from realtime.events import event_record
+from realtime.presence import online_user_ids as realtime_online_user_ids
 
 OPEN_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING)
 
 
 def realtime_presence(tenant_id: int) -> set[int]:
     """The tenant's staff with a live socket, from the real-time presence registry."""
-    from realtime.presence import online_user_ids as live
-
     staff = list(User.objects.filter(tenant_id=tenant_id, is_active=True).values_list("pk", flat=True))
-    return live(staff)
+    return realtime_online_user_ids(staff)
 
 
 # Who is connected right now. ``None``: presence unknown, an agent marked available counts as

@@ -51,6 +51,7 @@ class BotSettings(models.Model):
     )
 
     class Meta:
+        db_table = "conversations_botsettings"  # created when the bot lived in conversations
         verbose_name = "bot settings"
         verbose_name_plural = "bot settings"
 
@@ -79,6 +80,7 @@ class BotIntent(models.Model):
     order = models.PositiveIntegerField(default=0, help_text="Lower first when two intents score the same.")
 
     class Meta:
+        db_table = "conversations_botintent"
         ordering = ["tenant", "order", "name", "language"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "kind", "name", "language"], name="bot_intent_unique_per_tenant")

@@ -6,10 +6,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from conversations.bot.defaults import bot_seed_defaults
-from conversations.bot.models import BotIntent, BotSettings
-from conversations.flow_models import QueueTicket
 from conversations.models import Tenant
+from flow.bot.defaults import bot_seed_defaults
+from flow.bot.models import BotIntent, BotSettings
+from flow.models import QueueTicket
 
 
 @admin.register(BotSettings)

@@ -9,6 +9,10 @@ Entry points (call them after the change that triggers them has committed):
   assigned, then tell waiting customers their new position.
 - ``agents_went_away(user_ids=…)`` / ``agents_came_back(tenant_id=…, user_ids=…)``: presence or
   availability changed (the singular ``agent_went_away`` / ``agent_came_back`` for one agent).
+
+``FlowConfig.ready()`` connects these to what the layers below announce: a customer's message
+(``conversations.signals``), presence (``realtime.presence``), and the queue moving
+(``flow.assignment``).
 """
 
 from __future__ import annotations
@@ -18,19 +22,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
-from conversations import queue, services
-from conversations.bot.engine import BotAnswer
-from conversations.bot.models import IntentKind
-from conversations.bot.service import (
-    bot_context_for,
-    bot_settings_for,
-    consecutive_fallbacks,
-    engine_for,
-    escalation_reason,
-)
-from conversations.flow_models import AgentAbsence, QueueTicket
+from conversations import services
+from conversations.access import Audience, Recipients
+from conversations.channels import dispatch_on_commit
 from conversations.models import (
     Availability,
     Channel,
@@ -43,11 +40,20 @@ from conversations.models import (
     SenderType,
     User,
 )
-from conversations.outbound import dispatch_on_commit
+from flow import assignment, queue
+from flow.bot.engine import BotAnswer
+from flow.bot.models import IntentKind
+from flow.bot.service import (
+    bot_context_for,
+    bot_settings_for,
+    consecutive_fallbacks,
+    engine_for,
+    escalation_reason,
+)
+from flow.models import AgentAbsence, QueueTicket
 from pytake.errors import Conflict
 from realtime import groups
-from realtime.events import Recipients, publish_ephemeral
-from realtime.models import Audience
+from realtime.events import publish_ephemeral
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +84,7 @@ def inbound_received(*, message_id: int) -> None:
         # Handing over for the customer's sake: say so, instead of a fallback that would repeat.
         answer.text, answer.quick_replies = context.special(IntentKind.HANDOFF, answer.language)
     with transaction.atomic():
-        conversation = services._lock(conversation)
+        conversation = services.conversation_lock(conversation)
         if conversation.assignee_id is not None or conversation.queued_at is not None:
             return  # an agent took it while the bot was thinking
         reply = _bot_message_locked(conversation=conversation, answer=answer, escalation=reason)
@@ -95,7 +101,7 @@ def queue_request_human(*, conversation: Conversation, reason: str) -> bool:
     """Put a conversation in the queue without a bot answer (bot off, or a staff action).
     Returns whether it entered the queue."""
     with transaction.atomic():
-        conversation = services._lock(conversation)
+        conversation = services.conversation_lock(conversation)
         if not queue.queue_enter_locked(conversation=conversation, reason=reason):
             return False
         conversation.save()
@@ -164,7 +170,7 @@ def _assign_to_least_loaded(conversation: Conversation) -> int | None:
             if queue.open_count(user_id=agent.pk) >= agent.max_open_conversations:
                 continue
             try:
-                services.conversation_assign(
+                assignment.conversation_assign(
                     conversation=conversation, assignee=agent, actor=None, reason="auto", expect_waiting=True
                 )
             except Conflict:
@@ -286,7 +292,7 @@ def agents_requeue_absent(*, now: datetime | None = None) -> int:
             continue
         held = Conversation.objects.filter(assignee=user, status__in=queue.OPEN_STATUSES).order_by("pk")
         for conversation in held:
-            services.conversation_assign(conversation=conversation, assignee=None, actor=None, reason="agent absent")
+            assignment.conversation_assign(conversation=conversation, assignee=None, actor=None, reason="agent absent")
             moved += 1
         absence.delete()
     return moved
@@ -305,7 +311,7 @@ def conversations_auto_resolve(*, now: datetime | None = None, limit: int = 500)
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(services.conversation_auto_resolve(conversation_id=pk, inactive_since=cutoff) for pk in list(stale))
+    return sum(assignment.conversation_auto_resolve(conversation_id=pk, inactive_since=cutoff) for pk in list(stale))
 
 
 def queue_sweep() -> int:
@@ -322,3 +328,31 @@ def queue_sweep() -> int:
         queue_changed(tenant_id=tenant_id)
         count += 1
     return count
+
+
+def backlog_figures() -> list[tuple[str, str, float]]:
+    """What Prometheus reads of the flow at scrape time (``pytake.metrics.register_backlog``):
+    the queue's size and oldest wait, and outbound messages not yet accepted by their channel."""
+    waiting = Conversation.objects.filter(assignee__isnull=True, queued_at__isnull=False).exclude(
+        status=ConversationStatus.RESOLVED
+    )
+    figures = waiting.aggregate(n=Count("id"), oldest=Min("queued_at"))
+    pending = Message.objects.filter(direction=Direction.OUTBOUND, status=MessageStatus.PENDING).count()
+    oldest = figures["oldest"]
+    return [
+        (
+            "pytake_queue_waiting_conversations",
+            "Conversations waiting in the queue for a human (not resolved, no assignee).",
+            figures["n"],
+        ),
+        (
+            "pytake_queue_oldest_wait_seconds",
+            "Seconds the longest-waiting queued conversation has waited (0 when the queue is empty).",
+            (timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        ),
+        (
+            "pytake_outbound_pending_messages",
+            "Outbound messages still pending (not yet accepted by the Graph API).",
+            pending,
+        ),
+    ]

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from conversations.bot.engine import BotAnswer, BotContext
-from conversations.bot.models import IntentKind
-from conversations.bot.rules import RulesEngine
-from conversations.bot.text import sentiment
+from flow.bot.engine import BotAnswer, BotContext
+from flow.bot.models import IntentKind
+from flow.bot.rules import RulesEngine
+from flow.bot.text import sentiment
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,4 @@
-"""REST endpoints of the service flow: web-chat sessions, internal notes, queue, broadcast,
-and the customer's web-chat page. Thin: validate, call a service or selector, serialise."""
+"""The web chat's HTTP side: the public session endpoint, the customer's conversation, the page."""
 
 from __future__ import annotations
 
@@ -15,89 +14,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from conversations import queue, selectors, services
-from conversations.models import Tenant, User
-from conversations.permissions import IsSupervisor
-from conversations.serializers import ConversationSerializer, MessageSerializer
-from conversations.webchat import WebchatCustomer, WebchatTokenAuthentication, webchat_session_start, webchat_state
+from conversations.models import Tenant
+from conversations.serializers import MessageSerializer
 from pytake.throttling import _FailOpen
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-class TextSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=4096, trim_whitespace=True)
-
-
-class NoteCreateView(APIView):
-    """``POST /api/conversations/{id}/notes/``: an internal note, seen by staff only."""
-
-    @extend_schema(request=TextSerializer, responses={201: MessageSerializer})
-    def post(self, request: Request, conversation_id: int) -> Response:
-        # Visibility first: a conversation the caller may not see is a 404 whatever the body says.
-        selectors.conversation_for_user(user=_user(request), conversation_id=conversation_id)
-        body = TextSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        note = services.note_create(
-            user=_user(request), conversation_id=conversation_id, text=body.validated_data["text"]
-        )
-        return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)
-
-
-class QueueEntrySerializer(serializers.Serializer):
-    position = serializers.IntegerField()
-    waiting_seconds = serializers.IntegerField()
-    estimated_wait_seconds = serializers.IntegerField()
-    conversation = ConversationSerializer()
-
-
-class QueueView(APIView):
-    """``GET /api/queue/``: the caller's tenant's waiting conversations, first in line first.
-    Every staff member sees the queue (agents take from it)."""
-
-    @extend_schema(
-        responses=inline_serializer(
-            "Queue", {"size": serializers.IntegerField(), "results": QueueEntrySerializer(many=True)}
-        )
-    )
-    def get(self, request: Request) -> Response:
-        tenant_id = _user(request).tenant_id
-        assert tenant_id is not None
-        entries = queue.queue_snapshot(tenant_id=tenant_id)
-        rows = [
-            {
-                "position": e.position,
-                "waiting_seconds": e.waiting_seconds,
-                "estimated_wait_seconds": e.estimated_wait_seconds,
-                "conversation": e.conversation,
-            }
-            for e in entries
-        ]
-        return Response({"size": len(rows), "results": QueueEntrySerializer(rows, many=True).data})
-
-
-class BroadcastView(APIView):
-    """``POST /api/broadcast/``: a supervisor's announcement to every staff member of the tenant
-    (the durable ``broadcast`` event)."""
-
-    permission_classes = [IsSupervisor]
-
-    @extend_schema(
-        request=TextSerializer,
-        responses={201: inline_serializer("Broadcast", {"event_id": serializers.IntegerField()})},
-    )
-    def post(self, request: Request) -> Response:
-        body = TextSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        event = services.broadcast_send(user=_user(request), text=body.validated_data["text"])
-        return Response({"event_id": event.seq}, status=status.HTTP_201_CREATED)
-
-
-# --- web chat -----------------------------------------------------------------------------------
+from webchat.auth import WebchatCustomer, WebchatTokenAuthentication
+from webchat.sessions import webchat_session_start, webchat_state
 
 
 class WebchatSessionThrottle(_FailOpen, AnonRateThrottle):

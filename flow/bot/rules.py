@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conversations.bot.defaults import DEFAULT_INTENTS
-from conversations.bot.engine import BotAnswer, BotContext
-from conversations.bot.models import BotIntent, IntentKind
-from conversations.bot.text import phrase_score, sentiment, tokens
+from flow.bot.defaults import DEFAULT_INTENTS
+from flow.bot.engine import BotAnswer, BotContext
+from flow.bot.models import BotIntent, IntentKind
+from flow.bot.text import phrase_score, sentiment, tokens
 
 MATCHABLE = (IntentKind.INTENT, IntentKind.GREETING, IntentKind.HANDOFF)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conversations.bot.models import BotIntent, BotSettings, IntentKind
+from flow.bot.models import BotIntent, BotSettings, IntentKind
 
 
 @dataclass
@@ -63,7 +63,7 @@ class BotContext:
 
     def special(self, kind: str, language: str) -> tuple[str, list[str]]:
         """The tenant's text (and buttons) of a special kind in ``language``, else a built-in one."""
-        from conversations.bot.defaults import default_text
+        from flow.bot.defaults import default_text
 
         for intent in self.intents:
             if intent.kind == kind and intent.language == language:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from conversations.bot.models import BotIntent, BotSettings, IntentKind
 from conversations.models import Tenant
+from flow.bot.models import BotIntent, BotSettings, IntentKind
 
 HANDOFF_BUTTON = {"pt": "Falar com atendente", "en": "Talk to a human"}
 

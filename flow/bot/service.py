@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from conversations.bot.engine import BotAnswer, BotContext, BotEngine
-from conversations.bot.llm import LLMEngine
-from conversations.bot.models import BotEngineKind, BotIntent, BotSettings, IntentKind
-from conversations.bot.rules import RulesEngine
 from conversations.models import Conversation, Direction, Message, SenderType
+from flow.bot.engine import BotAnswer, BotContext, BotEngine
+from flow.bot.llm import LLMEngine
+from flow.bot.models import BotEngineKind, BotIntent, BotSettings, IntentKind
+from flow.bot.rules import RulesEngine
 
 HISTORY_LENGTH = 10
 

@@ -34,6 +34,7 @@ class QueueTicket(models.Model):
     last_notified_position = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        db_table = "conversations_queueticket"  # created when the service flow lived in conversations
         ordering = ["entered_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -54,6 +55,9 @@ class AgentAbsence(models.Model):
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
     since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "conversations_agentabsence"
 
     def __str__(self) -> str:
         return f"{self.user_id} absent since {self.since:%Y-%m-%d %H:%M}"

@@ -1,0 +1,133 @@
+"""REST endpoints of the service flow: the queue, taking, assigning, resolving and reopening
+conversations, the staff list with load and presence, and one's own availability. Thin: validate,
+call a service or selector, serialise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView, RetrieveUpdateAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from conversations import access, selectors
+from conversations.models import Conversation, User
+from conversations.serializers import ConversationSerializer, MeSerializer
+from flow import agents, assignment, queue
+from flow.serializers import AgentSerializer, AssignSerializer, QueueEntrySerializer
+from pytake.errors import InvalidInput
+from realtime.presence import online_user_ids
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class QueueView(APIView):
+    """``GET /api/queue/``: the caller's tenant's waiting conversations, first in line first.
+    Every staff member sees the queue (agents take from it)."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Queue", {"size": serializers.IntegerField(), "results": QueueEntrySerializer(many=True)}
+        )
+    )
+    def get(self, request: Request) -> Response:
+        tenant_id = _user(request).tenant_id
+        assert tenant_id is not None
+        entries = queue.queue_snapshot(tenant_id=tenant_id)
+        rows = [
+            {
+                "position": e.position,
+                "waiting_seconds": e.waiting_seconds,
+                "estimated_wait_seconds": e.estimated_wait_seconds,
+                "conversation": e.conversation,
+            }
+            for e in entries
+        ]
+        return Response({"size": len(rows), "results": QueueEntrySerializer(rows, many=True).data})
+
+
+class MeView(RetrieveUpdateAPIView):
+    """The logged-in user, with tenant and role. PATCH changes name and availability."""
+
+    serializer_class = MeSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> User:
+        return _user(self.request)
+
+    def perform_update(self, serializer: MeSerializer) -> None:  # type: ignore[override]
+        availability = serializer.validated_data.pop("availability", None)
+        user = serializer.save()
+        if availability is not None:
+            agents.user_set_availability(user=user, availability=availability)
+
+
+class AgentListView(ListAPIView):
+    """Staff of the caller's tenant (for assignment and presence)."""
+
+    serializer_class = AgentSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[User]:
+        return selectors.staff_of_tenant(user=_user(self.request))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        staff = list(self.get_queryset())
+        online = online_user_ids([u.pk for u in staff])
+        return Response(AgentSerializer(staff, many=True, context={"online": online}).data)
+
+
+class ConversationMovesViewSet(viewsets.GenericViewSet):
+    """Who has a conversation and whether it is done: ``/api/conversations/{id}/resolve/``,
+    ``reopen/`` and ``assign/``, on the conversations the caller may see."""
+
+    serializer_class = ConversationSerializer
+    queryset = Conversation.objects.none()  # for the schema; get_object scopes every request
+
+    def get_object(self) -> Conversation:
+        return access.conversation_for_user(user=_user(self.request), conversation_id=self.kwargs["pk"])
+
+    def _answer(self, conversation: Conversation) -> Response:
+        return Response(ConversationSerializer(conversation, context={"request": self.request}).data)
+
+    @extend_schema(request=None, responses=ConversationSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        conversation = assignment.conversation_resolve(conversation=self.get_object(), actor=_user(request))
+        return self._answer(conversation)
+
+    @extend_schema(request=None, responses=ConversationSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        conversation = assignment.conversation_reopen(conversation=self.get_object(), actor=_user(request))
+        return self._answer(conversation)
+
+    @extend_schema(request=AssignSerializer, responses=ConversationSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        body = AssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assignee_id = body.validated_data["assignee_id"]
+        assignee = None
+        if assignee_id is not None:
+            assignee = selectors.staff_of_tenant(user=_user(request)).filter(pk=assignee_id).first()
+            if assignee is None:
+                raise InvalidInput(
+                    "No active staff member of this tenant has that id.",
+                    code="invalid_assignee",
+                    extra={"fields": {"assignee_id": ["Unknown user."]}},
+                )
+        conversation = assignment.conversation_assign(
+            conversation=conversation, assignee=assignee, actor=_user(request)
+        )
+        return self._answer(conversation)
