@@ -890,7 +890,7 @@ def main() -> None:
     code["conn_max_age"] = database.get("CONN_MAX_AGE")
     code["db_options"] = sorted(database.get("OPTIONS", {}))  # "pool" here means a psycopg pool
 
-    log_dir = new_log_dir(parent=ROOT / "var" / "bench-rest")
+    log_dir = new_log_dir("rest-")
     progress(f"logs in {log_dir}")
     undo: list[str] = []
     try:
