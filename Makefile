@@ -116,6 +116,7 @@ stack-status:
 
 # --- bench (issue 7): not part of `make test`. `make bench BENCH_ARGS=--quick` runs in under 5 minutes.
 # Needs PostgreSQL and Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL), node/npm for the Node peer, taskset.
+# Writes to var/bench/ (git-ignored); docs/benchmarks.md says how a figure is kept in docs/bench/.
 BENCH_ARGS ?=
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pytake_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/6

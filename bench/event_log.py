@@ -1,8 +1,8 @@
 """Event-log write cost: ``event_record`` in its own transaction, N times, on the configured
-database (no channel layer). Reproduces the figure in docs/benchmarks.md:
+database (no channel layer). Reproduces the figure in docs/benchmarks.md ("In process"):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pytake_bench DJANGO_SECRET_KEY=bench-only-0123456789abcdef \
-        .venv/bin/python -m bench.event_log 300
+        .venv/bin/python -m bench.event_log 3000
 """
 
 import os

@@ -5,7 +5,8 @@ transaction (the event log row in PostgreSQL, then ``group_send`` on commit thro
 configured channel layer), as a supervisor ``broadcast`` to every staff socket of the tenant.
 ``--kind pytake-layer`` sends exactly what ``event_record`` publishes on commit, straight to
 the channel layer (no PostgreSQL row): the fan-out scenario uses it, because one publisher process
-writing the log tops out near 35-50 events/s on this machine (measured; see docs/benchmarks.md).
+writing the log topped out near 35-50 events/s on this machine when that choice was made
+(2026-11-22; docs/benchmarks.md, "In process", has what an event costs now).
 ``--kind redis`` PUBLISHes the same event JSON on a Redis channel that every peer server
 subscribes to and relays with its own broadcast primitive.
 

@@ -35,7 +35,7 @@ from bench.common import (
 from bench.report import fmt, machine, markdown_table, progress, pyplot, raw_stacks, save_figure
 from bench.targets import TARGETS, Target
 
-RESULTS = ROOT / "docs" / "bench"  # committed: docs/benchmarks.md shows these
+RESULTS = ROOT / "var" / "bench"  # git-ignored; docs/bench/ keeps the summaries (bench.summary) and plots
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 SECRET = "bench-only-secret-key-0123456789abcdef-not-for-production"
@@ -326,7 +326,7 @@ def main() -> None:
     parser.add_argument("--targets", default=None, help="comma-separated (default: all; --quick: QUICK_TARGETS)")
     parser.add_argument("--n", default=None, help="comma-separated socket counts")
     parser.add_argument("--step-seconds", type=float, default=None)
-    parser.add_argument("--out", default=None, help="results JSON name (default fanout-quick/fanout-full)")
+    parser.add_argument("--out", default=None, help="JSON name in var/bench/ (default fanout-quick/fanout-full)")
     parser.add_argument("--profile", action="store_true", help="py-spy the (first) server process during each step")
     args = parser.parse_args()
     if args.scenario != "fanout":

@@ -24,7 +24,7 @@ backoff (static/pytake/realtime.js: exponential from 0.5 s, equal jitter) and re
 The fd limit here is 20,000 per process, hard: 20,000 sockets need two server processes and two
 client processes (``--servers``, ``--clients``); client process k connects from 127.0.0.(k+1).
 Servers are pinned to the server core, clients to the client core (``bench.common``). Output:
-``docs/bench/connections-<scenario>.json`` and ``.png``, a Markdown table on stdout, process
+``var/bench/connections-<scenario>.json`` and ``.png``, a Markdown table on stdout, process
 logs in ``var/bench/conn-<timestamp>/``. ``--py-spy`` records a server profile of every ramp and
 storm phase there. Every process started here is stopped in a ``finally`` (also on SIGTERM).
 """
@@ -71,7 +71,7 @@ from bench.report import machine, markdown_table, pyplot, raw_stacks, save_figur
 from bench.run import pytake_env
 from bench.targets import TARGETS, Running
 
-OUT = ROOT / "docs" / "bench"
+OUT = ROOT / "var" / "bench"  # git-ignored; docs/bench/ keeps summaries (bench.summary)
 DATABASE_URL = os.environ.get("BENCH_CONN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench_conn")
 REDIS_URL = os.environ.get("BENCH_CONN_REDIS_URL", "redis://127.0.0.1:6379/7")
 RSS_TARGET_BYTES = 30 * 1024
@@ -1112,7 +1112,7 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="server setting override")
     parser.add_argument("--py-spy", action="store_true", help="record server profiles (var/bench/conn-*/)")
     parser.add_argument("--profile-seconds", type=float, default=20.0)
-    parser.add_argument("--out", default=None, help="JSON path (default docs/bench/connections-<scenario>.json)")
+    parser.add_argument("--out", default=None, help="JSON path (default var/bench/connections-<scenario>.json)")
     args = parser.parse_args()
     if args.setup_tenants:
         setup_tenants(args.setup_tenants, args.agents, args.tokens)
@@ -1128,7 +1128,7 @@ def main() -> None:
     fd_limit = raise_fd_limit()
     log_dir = new_log_dir("conn-")
     # A quick run checks the harness: its figures go to the run's log directory, not over the
-    # documented ones (as scenario_e2e and scenario_rest do).
+    # last full run's (as scenario_e2e and scenario_rest do).
     default_out = (
         log_dir / f"connections-{args.scenario}-quick.json" if args.quick else OUT / f"connections-{args.scenario}.json"
     )

@@ -32,7 +32,7 @@ processes), this database's PostgreSQL backends (live ones: the server's per-req
 are missed; ``postgres_all`` in the JSON is every PostgreSQL process of the machine) and Redis,
 also per webhook. A step whose client core passed 90 % is refused (not reported as a figure).
 Between steps the previous step's work is waited out (queue empty, nothing stored for 2 s).
-Output: ``docs/bench/e2e.json`` and ``.png`` (``--quick``: in the run's log directory), a Markdown
+Output: ``var/bench/e2e.json`` and ``.png`` (``--quick``: in the run's log directory), a Markdown
 table on stdout, process logs and the py-spy profiles in ``var/bench/e2e-<timestamp>/``.
 """
 
@@ -76,7 +76,7 @@ from bench.targets import LAYERS, pytake_server_argv
 DATABASE_URL = os.environ.get("BENCH_E2E_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench_e2e")
 REDIS_URL = os.environ.get("BENCH_E2E_REDIS_URL", "redis://127.0.0.1:6379/8")
 CELERY = str(ROOT / ".venv" / "bin" / "celery")
-DOCS = ROOT / "docs" / "bench"
+RESULTS = ROOT / "var" / "bench"  # git-ignored; docs/bench/ keeps summaries (bench.summary)
 CLIENT_LIMIT = 0.90
 TARGET_P50_MS, TARGET_P99_MS = 15.0, 50.0
 CELERY_QUEUE = "celery"
@@ -650,7 +650,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="SECONDS", help="then py-spy the server and worker at the lowest rate"
     )
-    parser.add_argument("--out", default=None, help="results JSON (default docs/bench/e2e.json; --quick: log dir)")
+    parser.add_argument("--out", default=None, help="results JSON (default var/bench/e2e.json; --quick: log dir)")
     args = parser.parse_args()
     args.stall = 5.0 if args.quick else 10.0  # seconds without a new message.new: the rest are lost
     args.deadline = 30.0 if args.quick else 120.0  # at most this long after the last POST answered
@@ -659,7 +659,7 @@ def main() -> None:
     rates = number_list(args.rate or ("50,200" if args.quick else "50,100,200"), float)
     seconds = args.step_seconds or (5.0 if args.quick else 20.0)
     log_dir = new_log_dir("e2e-")
-    out = Path(args.out) if args.out else (log_dir / "e2e-quick.json" if args.quick else DOCS / "e2e.json")
+    out = Path(args.out) if args.out else (log_dir / "e2e-quick.json" if args.quick else RESULTS / "e2e.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     progress(f"logs in {log_dir}")
     started = time.time()

@@ -18,8 +18,9 @@ the httpx client (``bench.rest_client``) pinned to the other, each endpoint at c
 after a warm-up.
 Any non-200 answer fails the run; a run whose client used more than 90 % of its core is refused.
 
-Output: ``docs/bench/rest.json`` and ``rest.png``, a Markdown table on stdout. Runs with
-``--quick``, ``--only`` or ``--extra-sql`` (an index to try) write to ``var/bench-rest/`` instead.
+Output: ``var/bench/rest.json`` and ``rest.png``, a Markdown table on stdout. Runs with
+``--quick``, ``--only`` or ``--extra-sql`` (an index to try) write to ``var/bench/rest-trials/``
+instead, with a timestamp in the name.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from bench.targets import pytake_server_argv
 
 DATABASE_URL = os.environ.get("BENCH_REST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pytake_bench_rest")
 REDIS_URL = os.environ.get("BENCH_REST_REDIS_URL", "redis://127.0.0.1:6379/9")
-OUT_DIR = ROOT / "docs" / "bench"
+OUT_DIR = ROOT / "var" / "bench"  # git-ignored; docs/bench/ keeps summaries (bench.summary)
 SEED_VERSION = 1
 P99_TARGET_MS = 50.0
 CLIENT_LIMIT = 0.90
@@ -851,7 +852,7 @@ def main() -> None:
         action="append",
         default=[],
         help="CREATE INDEX or CREATE EXTENSION statement to try: made before, dropped after; results go to "
-        "var/bench-rest/, not docs/bench/",
+        "var/bench/rest-trials/, not var/bench/rest.json",
     )
     parser.add_argument(
         "--requests",
@@ -889,7 +890,7 @@ def main() -> None:
     code["conn_max_age"] = database.get("CONN_MAX_AGE")
     code["db_options"] = sorted(database.get("OPTIONS", {}))  # "pool" here means a psycopg pool
 
-    log_dir = new_log_dir(parent=ROOT / "var" / "bench-rest")
+    log_dir = new_log_dir("rest-")
     progress(f"logs in {log_dir}")
     undo: list[str] = []
     try:
@@ -960,8 +961,8 @@ def main() -> None:
         "explain": plans,
         "results": rows,
     }
-    # Only a full run of every endpoint on the code as it is makes the committed figures.
-    out_dir = ROOT / "var" / "bench-rest" if (args.quick or args.extra_sql or args.only) else OUT_DIR
+    # Only a full run of every endpoint on the code as it is replaces var/bench/rest.json.
+    out_dir = OUT_DIR / "rest-trials" if (args.quick or args.extra_sql or args.only) else OUT_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / ("rest.json" if out_dir == OUT_DIR else f"rest-{time.strftime('%Y%m%d-%H%M%S')}.json")
     out.write_text(json.dumps(payload, indent=1, default=str))

@@ -42,12 +42,12 @@ class ModelSerializer(serializers.ModelSerializer):
         DRF walks ``_readable_fields`` (a generator) and reads each field through
         ``Field.get_attribute``, which checks every attribute for being callable on the way: a
         50-row inbox page made 1,150 such reads, and serialisation was half the page's CPU
-        (docs/benchmarks.md, change 21). Here the readable fields are listed once per serializer
+        (2026-11-22, docs/benchmarks.md). Here the readable fields are listed once per serializer
         (a list serializer reuses one child for every row), and a field whose source is one
         attribute reads it with ``getattr``; a method taking no argument (``get_full_name``) is
         called directly once DRF's ``is_simple_callable``, which inspects its signature, has said
         so for that class; an ISO 8601 timestamp is formatted as DRF does, with the current time
-        zone looked up once per object instead of once per field (change 30). Anything else (a
+        zone looked up once per object instead of once per field (commit 3936809). Anything else (a
         dotted or ``*`` source, an attribute that raises) goes DRF's way, so the result is the
         same (``test_serializers.py`` compares the two).
         """

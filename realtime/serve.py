@@ -2,9 +2,9 @@
 graceful SIGTERM. ``deploy/asgi-server`` runs ``python -m realtime.serve HOST PORT``.
 
 Why uvicorn and not daphne: measured on the same machine and payloads, it costs 2.5 × less CPU
-per delivered event (docs/benchmarks.md, "Fan-out results"), and every other scenario there was
-measured on it. daphne stays supported (``python -m realtime.lifecycle``, and ``manage.py
-runserver`` in development).
+per delivered event (docs/benchmarks.md, history: the fan-out run of 2026-11-22 07:05), and every
+other scenario there was measured on it. daphne stays supported (``python -m realtime.lifecycle``,
+and ``manage.py runserver`` in development).
 
 On SIGTERM (or SIGINT) the process:
 
@@ -102,7 +102,7 @@ def config(app: Any, host: str, port: int) -> uvicorn.Config:
         # Not the legacy ``websockets`` protocol (deprecated by uvicorn): without its three tasks
         # per socket, its per-connection handler inspection and its write path, a socket holds
         # 17 % less memory, a reconnect costs 16 % and a fan-out delivery 40 % less server CPU
-        # (docs/benchmarks.md, change 24).
+        # (docs/benchmarks.md, history: commit 213480c, 2026-11-22).
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_ping_interval=None,

@@ -5,7 +5,7 @@ mask, and no extension here (``realtime.serve`` turns compression off). Through 
 each socket's ``websocket.send`` has the server encode the text and build and serialise its
 own frame: at N = 1,000 that per-socket work was what kept the fan-out behind Node Socket.IO,
 which, like ``websockets.broadcast()``, encodes a packet once and writes it to every socket
-(docs/benchmarks.md, change 28).
+(docs/benchmarks.md, history: commit 1914e25, 2026-11-22).
 
 So when a socket is served by uvicorn's sans-I/O ``websockets`` protocol (the production
 server), ``Wire`` writes the event's frame, serialised once for all sockets by ``websockets``

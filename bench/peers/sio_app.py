@@ -1,4 +1,4 @@
-"""The stack of seeds 000-002: python-socketio (AsyncServer, ASGI) under uvicorn, every socket in
+"""The python-socketio peer: python-socketio (AsyncServer, ASGI) under uvicorn, every socket in
 one room, events relayed from a Redis channel with ``sio.emit(..., room=...)``. With
 ``BENCH_SIO_MANAGER=redis`` the server uses python-socketio's ``AsyncRedisManager`` (how it runs
 on more than one process: every emit goes through Redis pub/sub and back), else the in-memory

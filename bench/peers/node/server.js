@@ -1,4 +1,4 @@
-// The stack of seed 003: Node Socket.IO with the Redis adapter, every socket in one room,
+// The Node Socket.IO peer: Node Socket.IO with the Redis adapter, every socket in one room,
 // events relayed from a Redis channel with io.to(room).emit(). No compression.
 // Usage: node server.js PORT REDIS_URL CHANNEL
 const { createServer } = require("http");
