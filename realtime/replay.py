@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from conversations.access import Recipients, customer_events_q, events_visible_q
+from conversations.access import Recipients, conversations_visible_to, customer_events_q, events_visible_q
 from realtime.auth import Principal
 from realtime.events import envelope_of, envelope_text, recipients_of
 from realtime.models import Event, TenantEventCounter
@@ -168,7 +168,27 @@ def replay_after(*, principal: Principal, last_event_id: int, joined: set[int]) 
         mine = [_logged(event) for event in rows[: limit + 1]]
     if len(mine) > limit:
         return Replay(last_event_id=last_seq, resync="too_many_events")
+    mine = _visible_now(mine, principal)
     return Replay(frames=[event.text for event in mine], ids=[event.seq for event in mine], last_event_id=last_seq)
+
+
+def _is_copy(event: _Logged) -> bool:
+    """A copy of a conversation (not the notice that it was taken away)."""
+    return event.type.startswith("conversation.") and event.type != "conversation.revoked"
+
+
+def _visible_now(events: list[_Logged], principal: Principal) -> list[_Logged]:
+    """Without the copies of conversations an agent may no longer see: an event keeps the
+    audience of its moment, and a resume must not hand back what REST now refuses (an agent who
+    lost a conversation, replaying from before the transfer). Message events need a join, which
+    checks access as it is now; supervisors see the whole tenant."""
+    if principal.is_customer or principal.is_supervisor or principal.user is None:
+        return events
+    asked = {e.conversation_id for e in events if e.conversation_id is not None and _is_copy(e)}
+    if not asked:
+        return events
+    visible = set(conversations_visible_to(user=principal.user).filter(pk__in=asked).values_list("pk", flat=True))
+    return [e for e in events if not (_is_copy(e) and e.conversation_id not in visible)]
 
 
 def forget_windows() -> None:
