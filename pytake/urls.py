@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -19,3 +20,6 @@ urlpatterns = [
     path("chat/<slug:tenant_slug>/", webchat_page, name="webchat-page"),
     path("", include("whatsapp.urls")),
 ]
+
+if apps.is_installed("simulator"):  # PYTAKE_SIMULATOR: the Cloud API simulator and its phone page
+    urlpatterns.append(path("", include("simulator.urls")))
