@@ -126,7 +126,7 @@ def asgi_server(
         layers["default"] = {**layers["default"], "CONFIG": config}
         settings.CHANNEL_LAYERS = layers
     port = free_port()
-    # The built-in WhatsApp simulator posts its webhooks (and the Graph client calls it) here.
+    # The Cloud API simulator posts its webhooks (and the Graph client calls it) here: this server.
     env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     server = AsgiServer(env=env, log_path=tmp_path / "server.log", port=port)
     server.start()
