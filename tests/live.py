@@ -64,6 +64,12 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def addressed(env: dict[str, str], url: str) -> dict[str, str]:
+    """``env`` for a server at ``url``: the simulator's Graph API and the webhooks it posts are
+    that server itself, unless the test named another address."""
+    return {**env, "PYTAKE_PUBLIC_URL": env.get("PYTAKE_PUBLIC_URL") or url}
+
+
 def server_command(port: int) -> list[str]:
     """The production server command, ``deploy/asgi-server`` (uvicorn, or daphne with
     ``PYTAKE_ASGI_SERVER=daphne`` in the server's environment), on a loopback port."""
@@ -80,8 +86,7 @@ class LiveServer:
         self.log_dir = log_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # The simulator's Graph API and its webhooks: this server itself, unless the test says.
-        self.env = {**env, "PYTAKE_PUBLIC_URL": env.get("PYTAKE_PUBLIC_URL") or self.url}
+        self.env = addressed(env, self.url)
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
         self.log_path = log_dir / f"server-{self.port}.log"
         self._log = self.log_path.open("a")

@@ -27,6 +27,7 @@ from django.db import connection
 
 from tests.browser.harness import open_harness
 from tests.browser.server import AsgiServer, collect_static, free_port, server_env
+from tests.live import addressed
 
 __all__ = [
     "CHROMIUM",
@@ -127,7 +128,7 @@ def asgi_server(
         settings.CHANNEL_LAYERS = layers
     port = free_port()
     # The Cloud API simulator posts its webhooks (and the Graph client calls it) here: this server.
-    env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    env = addressed(env, f"http://127.0.0.1:{port}")
     server = AsgiServer(env=env, log_path=tmp_path / "server.log", port=port)
     server.start()
     try:
