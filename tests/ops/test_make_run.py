@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.live import OWN_ADDRESSES, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,14 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen) -> httpx.Res
 
 def test_make_run_serves_the_demo(tmp_path):
     port = free_port()
-    own = {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "PYTAKE_SIMULATOR", "PYTAKE_SIMULATOR_IN_PRODUCTION"}
+    own = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DJANGO_SECRET_KEY",
+        "PYTAKE_SIMULATOR",
+        "PYTAKE_SIMULATOR_IN_PRODUCTION",
+        *OWN_ADDRESSES,
+    }
     env = {k: v for k, v in os.environ.items() if k not in own}
     env["PYTAKE_DATA_DIR"] = str(tmp_path)
     log = (tmp_path / "run.log").open("w+")
