@@ -78,13 +78,20 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
 
 @pytest.fixture(scope="session", autouse=True)
 def meta_unreachable() -> Iterator[str]:
-    """Where this process's Graph API calls and simulator webhooks go unless a test points them
-    at a server it started (``sim``): a loopback port bound here and never listened on, so every
-    connection is refused and no other process (``make run``'s demo on 8000, say) can take it."""
+    """Where Graph API calls and simulator webhooks go unless a test points them at a server it
+    started (``sim``, the live servers): a loopback port bound here and never listened on, so
+    every connection is refused and no other process (``make run``'s demo on 8000, say) can take
+    it. For this process's settings and for the environment of every process a test starts."""
     held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     held.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{held.getsockname()[1]}"
-    with override_settings(PYTAKE_PUBLIC_URL=url, WHATSAPP_GRAPH_BASE_URL="", WHATSAPP_SIMULATOR_WEBHOOK_URL=""):
+    with (
+        pytest.MonkeyPatch.context() as environment,
+        override_settings(PYTAKE_PUBLIC_URL=url, WHATSAPP_GRAPH_BASE_URL="", WHATSAPP_SIMULATOR_WEBHOOK_URL=""),
+    ):
+        environment.setenv("PYTAKE_PUBLIC_URL", url)
+        environment.delenv("WHATSAPP_GRAPH_BASE_URL", raising=False)
+        environment.delenv("WHATSAPP_SIMULATOR_WEBHOOK_URL", raising=False)
         yield url
     held.close()
 

@@ -2,6 +2,8 @@
 address once fell back to PYTAKE_PUBLIC_URL's default, port 8000, where ``make run`` serves the
 demo: a suite run beside it sent its messages into the demo's database."""
 
+import runpy
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +14,7 @@ from tests.live import addressed
 from tests.live import server_env as live_server_env
 from whatsapp.client import graph_base_url
 
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_PORT = 8000
 ADDRESS_SETTINGS = ("PYTAKE_PUBLIC_URL", "WHATSAPP_GRAPH_BASE_URL", "WHATSAPP_SIMULATOR_WEBHOOK_URL")
 
@@ -30,6 +33,13 @@ def test_this_process_sends_to_the_port_the_session_holds(settings, meta_unreach
     }
     assert {name: port_of(url) for name, url in resolved.items()} == dict.fromkeys(resolved, held)
     assert held != DEMO_PORT
+
+
+def test_processes_the_tests_start_inherit_that_port(meta_unreachable):
+    """A Celery worker or a manage.py command started with the test's environment."""
+    started = runpy.run_path(str(ROOT / "pytake" / "settings.py"))
+    assert started["PYTAKE_PUBLIC_URL"] == meta_unreachable
+    assert started["WHATSAPP_GRAPH_BASE_URL"] == started["WHATSAPP_SIMULATOR_WEBHOOK_URL"] == ""
 
 
 @pytest.fixture
