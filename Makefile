@@ -9,6 +9,10 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/pytake
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?= --durations=10
+# The demo (migrate, seed, run) serves the WhatsApp Cloud API simulator and its phone page; it
+# is never on elsewhere unless asked for (README, "Configuration").
+PYTAKE_SIMULATOR ?= 1
+DEMO_ENV := DJANGO_DEBUG=1 PYTAKE_SIMULATOR=$(PYTAKE_SIMULATOR)
 
 .PHONY: help install install-dev run migrate seed lint format test test-services test-sqlite soak screenshots clean
 
@@ -34,14 +38,14 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 migrate: install
-	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
 
 run: seed
 	@echo "PyTake on http://$(HOST):$(PORT)/  (inbox: /, WhatsApp phone simulator: /simulator/phone/, web chat: /chat/demo/, admin: /admin/, API docs: /api/docs/)"
-	DJANGO_DEBUG=1 PYTAKE_PUBLIC_URL=$${PYTAKE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(DEMO_ENV) PYTAKE_PUBLIC_URL=$${PYTAKE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

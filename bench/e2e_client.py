@@ -12,7 +12,7 @@ for a conversation the socket did not join, or a second copy of one webhook, is 
 ``--role poster``: signed webhooks POSTed to ``/webhooks/whatsapp/`` at a fixed rate, open loop
 (one task per request: a slow answer does not slow the schedule), over one keep-alive httpx
 client. Webhook ``i`` is a text message from the contact of agent ``i mod N``, in Meta's Cloud API
-shape (the built-in simulator's envelope), signed with the account's app secret
+shape (Meta's envelope, from bench.e2e_setup), signed with the account's app secret
 (``X-Hub-Signature-256``, as ``whatsapp.services.signature_for``). It reports per-request status and
 response time.
 

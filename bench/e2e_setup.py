@@ -11,7 +11,7 @@ which is the steady state of a busy inbox. Each webhook then produces, through t
 Each run starts from the same state: the tenant's messages, events and stored webhooks of earlier
 runs are deleted, and every conversation is assigned to its agent again (an agent whose socket
 closed may have had work requeued by another run's beat). Prints one JSON line: what the load
-generator needs (the account, the webhook envelope the built-in simulator builds, and the path of a
+generator needs (the account, Meta's webhook envelope for its number, and the path of a
 file with one ``token conversation_id wa_id`` line per agent).
 """
 
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from bench.common import setup_django
 
@@ -60,7 +61,6 @@ def main() -> None:
     )
     from flow.models import AgentAbsence, QueueTicket
     from realtime.models import Event
-    from whatsapp import simulator
     from whatsapp.models import WebhookEvent
 
     tenant, _ = Tenant.objects.get_or_create(slug=TENANT_SLUG, defaults={"name": "Bench e2e"})
@@ -170,13 +170,25 @@ def main() -> None:
                 "phone_number_id": account.phone_number_id,
                 "app_secret": account.app_secret,
                 "profile_name": PROFILE_NAME,
-                # The built-in simulator's envelope (whatsapp.simulator.envelope): the load generator
-                # puts its contacts and messages into entry[0].changes[0].value.
-                "envelope": simulator.envelope(account, {}),
+                # The load generator puts its contacts and messages into entry[0].changes[0].value.
+                "envelope": envelope(account),
             }
         ),
         flush=True,
     )
+
+
+def envelope(account: Any) -> dict[str, Any]:
+    """Meta's webhook envelope around one empty ``messages`` change for ``account``'s number."""
+    metadata = {
+        "display_phone_number": "".join(c for c in account.display_phone_number if c.isdigit()),
+        "phone_number_id": account.phone_number_id,
+    }
+    value = {"messaging_product": "whatsapp", "metadata": metadata}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": account.business_account_id or "0", "changes": [{"value": value, "field": "messages"}]}],
+    }
 
 
 if __name__ == "__main__":

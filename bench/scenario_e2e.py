@@ -99,8 +99,9 @@ def pytake_env(run_id: str, server_url: str) -> dict[str, str]:
         "PYTAKE_CHANNEL_LAYER": LAYERS["pubsub"],
         "PYTAKE_CHANNEL_PREFIX": f"e2e-{run_id}",
         "PYTAKE_PRESENCE_PREFIX": f"e2e-presence-{run_id}",
-        # No Graph API: the built-in simulator (nothing is sent in this scenario; no bot reply).
-        "WHATSAPP_GRAPH_BASE_URL": "",
+        # Nothing is sent in this scenario (no bot reply); were something sent, it would reach the
+        # bench's own server (a 404), never Meta.
+        "WHATSAPP_GRAPH_BASE_URL": f"{server_url}/no-graph-api",
         "PYTAKE_PUBLIC_URL": server_url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }

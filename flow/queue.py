@@ -34,20 +34,19 @@ def realtime_presence(tenant_id: int) -> set[int]:
     return realtime_online_user_ids(staff)
 
 
-# Who is connected right now. ``None``: presence unknown, an agent marked available counts as
-# online (tests of assignment rules use this).
-_presence_provider: Callable[[int], set[int]] | None = realtime_presence
+# Who is connected right now.
+_presence_provider: Callable[[int], set[int]] = realtime_presence
 
 
-def set_presence_provider(provider: Callable[[int], set[int]] | None) -> None:
+def set_presence_provider(provider: Callable[[int], set[int]]) -> None:
     """``provider(tenant_id)`` returns the ids of the tenant's users with an open socket."""
     global _presence_provider
     _presence_provider = provider
 
 
-def online_user_ids(*, tenant_id: int) -> set[int] | None:
-    """Ids of the tenant's connected users, or None when presence is not known."""
-    return set(_presence_provider(tenant_id)) if _presence_provider is not None else None
+def online_user_ids(*, tenant_id: int) -> set[int]:
+    """Ids of the tenant's connected users."""
+    return set(_presence_provider(tenant_id))
 
 
 def queue_waiting(*, tenant_id: int) -> QuerySet[Conversation]:
@@ -74,13 +73,13 @@ def open_count(*, user_id: int) -> int:
 
 
 def available_agents(*, tenant_id: int) -> list[User]:
-    """Agents who can take a conversation now: active, available, online (when presence is
-    known) and under their capacity; fewest open conversations first."""
+    """Agents who can take a conversation now: active, available, online and under their
+    capacity; fewest open conversations first."""
     online = online_user_ids(tenant_id=tenant_id)
     agents = [
         agent
         for agent in agents_with_load(tenant_id=tenant_id).filter(availability=Availability.AVAILABLE)
-        if (online is None or agent.pk in online) and agent.open_conversations < agent.max_open_conversations  # type: ignore[attr-defined]
+        if agent.pk in online and agent.open_conversations < agent.max_open_conversations  # type: ignore[attr-defined]
     ]
     agents.sort(key=lambda a: (a.open_conversations, a.pk))  # type: ignore[attr-defined]
     return agents
@@ -112,10 +111,8 @@ def service_slots(*, tenant_id: int) -> int:
     an estimate exists while nobody is online)."""
     online = online_user_ids(tenant_id=tenant_id)
     agents = User.objects.filter(
-        tenant_id=tenant_id, is_active=True, role=Role.AGENT, availability=Availability.AVAILABLE
+        tenant_id=tenant_id, is_active=True, role=Role.AGENT, availability=Availability.AVAILABLE, pk__in=online
     )
-    if online is not None:
-        agents = agents.filter(pk__in=online)
     return max(1, sum(agents.values_list("max_open_conversations", flat=True)))
 
 

@@ -1,8 +1,9 @@
 """PyTake settings, all driven by the environment (see README, "Configuration").
 
 With no environment set, PyTake runs embedded in one process: SQLite, the in-memory channel
-layer, eager Celery and the built-in WhatsApp Cloud API simulator. ``DATABASE_URL`` switches to
-PostgreSQL; ``REDIS_URL`` switches the channel layer, the Celery broker and the cache to Redis.
+layer, eager Celery. ``DATABASE_URL`` switches to PostgreSQL; ``REDIS_URL`` switches the channel
+layer, the Celery broker and the cache to Redis. ``PYTAKE_SIMULATOR`` installs the WhatsApp Cloud
+API simulator (``make run`` and the tests do).
 """
 
 import re
@@ -67,6 +68,21 @@ INSTALLED_APPS = [
     "pytake.apps.OpsConfig",
 ]
 
+# The WhatsApp Cloud API simulator and its phone page (simulator/): off unless asked for. Anyone
+# who can reach it can read every tenant's customers and what agents write to them, and write as
+# any customer; installed, it adds its URLs, its socket and its tables. With DEBUG off it is
+# refused unless PYTAKE_SIMULATOR_IN_PRODUCTION says so too (then start-up logs a warning).
+PYTAKE_SIMULATOR = env_bool("PYTAKE_SIMULATOR", False)
+PYTAKE_SIMULATOR_IN_PRODUCTION = env_bool("PYTAKE_SIMULATOR_IN_PRODUCTION", False)
+if PYTAKE_SIMULATOR:
+    if not DEBUG and not PYTAKE_SIMULATOR_IN_PRODUCTION:
+        raise ImproperlyConfigured(
+            "PYTAKE_SIMULATOR is on with DJANGO_DEBUG off: the Cloud API simulator lets anyone who "
+            "reaches it read and write every tenant's WhatsApp conversations. Turn it off, or set "
+            "PYTAKE_SIMULATOR_IN_PRODUCTION=1 as well on a server nobody else can reach."
+        )
+    INSTALLED_APPS.append("simulator")
+
 MIDDLEWARE = [
     # First, so every later log line carries the request id and every response is counted.
     "pytake.logging.RequestContextMiddleware",
@@ -84,6 +100,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "pytake.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "pytake.asgi.application"
+# Wraps every WebSocket route (each installed app's ``routing.websocket_urlpatterns``): resolves
+# the token of a connecting socket into its user, tenant and role.
+PYTAKE_WEBSOCKET_AUTH_MIDDLEWARE = "realtime.auth.JWTAuthMiddleware"
 
 TEMPLATES = [
     {
@@ -256,7 +275,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- WhatsApp ---------------------------------------------------------------------------------
 
-# Empty means the built-in Cloud API simulator served by this same process (see whatsapp/).
+# Empty means Meta's (https://graph.facebook.com), or, where the simulator is installed, the
+# simulator on this server (PYTAKE_PUBLIC_URL + /simulator/graph).
 WHATSAPP_GRAPH_BASE_URL = env_str("WHATSAPP_GRAPH_BASE_URL", "")
 WHATSAPP_GRAPH_API_VERSION = env_str("WHATSAPP_GRAPH_API_VERSION", "v21.0")
 WHATSAPP_WEBHOOK_MAX_BYTES = env_int("WHATSAPP_WEBHOOK_MAX_BYTES", 1024 * 1024)
@@ -276,9 +296,7 @@ WHATSAPP_SEND_STALE_SECONDS = env_int("WHATSAPP_SEND_STALE_SECONDS", 120)
 WHATSAPP_SEND_UNCONFIRMED_SECONDS = env_int("WHATSAPP_SEND_UNCONFIRMED_SECONDS", 60)
 # Celery queue of the WhatsApp tasks (empty: Celery's default queue).
 WHATSAPP_CELERY_QUEUE = env_str("WHATSAPP_CELERY_QUEUE", "")
-# The built-in Cloud API simulator and its phone page. On by default only while no real Graph API
-# is configured: anyone who can reach it can write to any number as any customer.
-WHATSAPP_SIMULATOR_ENABLED = env_bool("WHATSAPP_SIMULATOR_ENABLED", not WHATSAPP_GRAPH_BASE_URL)
+# The Cloud API simulator (PYTAKE_SIMULATOR): where it posts its webhooks (empty: PYTAKE_PUBLIC_URL).
 WHATSAPP_SIMULATOR_WEBHOOK_URL = env_str("WHATSAPP_SIMULATOR_WEBHOOK_URL", "")
 # Seconds after accepting a message at which the simulator reports sent, delivered, read.
 WHATSAPP_SIMULATOR_STATUS_DELAYS = env_str("WHATSAPP_SIMULATOR_STATUS_DELAYS", "0.5,1.5,3")

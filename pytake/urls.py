@@ -1,5 +1,6 @@
 """The project's URLs. Each app's are included by dotted path, so this module imports no app."""
 
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -22,3 +23,6 @@ urlpatterns = [
     path("", include("webchat.urls")),
     path("", include("whatsapp.urls")),
 ]
+
+if apps.is_installed("simulator"):  # PYTAKE_SIMULATOR: the Cloud API simulator and its phone page
+    urlpatterns.append(path("", include("simulator.urls")))

@@ -2,11 +2,13 @@
 without the service they skip with a reason, unless PYTAKE_REQUIRE_SERVICES=1, where they fail."""
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -15,8 +17,9 @@ from tests import factories
 
 REQUIRE_SERVICES = os.environ.get("PYTAKE_REQUIRE_SERVICES") == "1"
 
-# Browser fixtures (chromium, asgi_server, new_page, harness_page), registered once for the suite.
-pytest_plugins = ["tests.browser.fixtures"]
+# Browser fixtures (chromium, asgi_server, new_page, harness_page) and the Cloud API simulator's
+# (sim), registered once for the suite.
+pytest_plugins = ["tests.browser.fixtures", "tests.simulator.support"]
 
 
 def _on_postgres() -> bool:
@@ -71,6 +74,26 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def meta_unreachable() -> Iterator[str]:
+    """Where Graph API calls and simulator webhooks go unless a test points them at a server it
+    started (``sim``, the live servers): a loopback port bound here and never listened on, so
+    every connection is refused and no other process (``make run``'s demo on 8000, say) can take
+    it. For this process's settings and for the environment of every process a test starts."""
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{held.getsockname()[1]}"
+    with (
+        pytest.MonkeyPatch.context() as environment,
+        override_settings(PYTAKE_PUBLIC_URL=url, WHATSAPP_GRAPH_BASE_URL="", WHATSAPP_SIMULATOR_WEBHOOK_URL=""),
+    ):
+        environment.setenv("PYTAKE_PUBLIC_URL", url)
+        environment.delenv("WHATSAPP_GRAPH_BASE_URL", raising=False)
+        environment.delenv("WHATSAPP_SIMULATOR_WEBHOOK_URL", raising=False)
+        yield url
+    held.close()
 
 
 @pytest.fixture

@@ -42,8 +42,13 @@ def database_url() -> str:
 TEST_PROCESS_POOL_SIZE = "0"
 
 
+# Addresses a server works out for itself (``LiveServer``: its own URL), never inherited from the
+# environment the tests run in, where they could name another server (the demo on port 8000).
+OWN_ADDRESSES = ("PYTAKE_PUBLIC_URL", "WHATSAPP_GRAPH_BASE_URL", "WHATSAPP_SIMULATOR_WEBHOOK_URL")
+
+
 def server_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k not in OWN_ADDRESSES}
     # The test process does not pool database connections (pyproject.toml); servers do, as in
     # production, unless a test says otherwise.
     if env.get("DATABASE_POOL_MAX_SIZE") == TEST_PROCESS_POOL_SIZE:
@@ -59,6 +64,12 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def addressed(env: dict[str, str], url: str) -> dict[str, str]:
+    """``env`` for a server at ``url``: the simulator's Graph API and the webhooks it posts are
+    that server itself, unless the test named another address."""
+    return {**env, "PYTAKE_PUBLIC_URL": env.get("PYTAKE_PUBLIC_URL") or url}
+
+
 def server_command(port: int) -> list[str]:
     """The production server command, ``deploy/asgi-server`` (uvicorn, or daphne with
     ``PYTAKE_ASGI_SERVER=daphne`` in the server's environment), on a loopback port."""
@@ -72,17 +83,17 @@ class LiveServer:
     """A server process serving pytake.asgi on a free loopback port."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, port: int | None = None) -> None:
-        self.env = env
         self.log_dir = log_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.env = addressed(env, self.url)
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/"
         self.log_path = log_dir / f"server-{self.port}.log"
         self._log = self.log_path.open("a")
         self.proc = subprocess.Popen(
             server_command(self.port),
             cwd=ROOT,
-            env=env,
+            env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -7,6 +7,7 @@ process keeps connections alive between calls (httpx clients are thread-safe).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +23,28 @@ _client: httpx.Client | None = None
 _client_lock = threading.Lock()
 
 
+META_GRAPH_BASE_URL = "https://graph.facebook.com"
+
+
+def _meta_graph_base_url() -> str:
+    return META_GRAPH_BASE_URL
+
+
+# The Graph API root when WHATSAPP_GRAPH_BASE_URL is empty: Meta's, unless an installed app (the
+# Cloud API simulator) registers its own in its AppConfig.ready().
+_default_base_url: Callable[[], str] = _meta_graph_base_url
+
+
+def graph_base_url_default(provider: Callable[[], str]) -> None:
+    """Make ``provider()`` the Graph API root used while ``WHATSAPP_GRAPH_BASE_URL`` is empty."""
+    global _default_base_url
+    _default_base_url = provider
+
+
 def graph_base_url() -> str:
-    """The Graph API root: ``WHATSAPP_GRAPH_BASE_URL``, or the built-in simulator on this server."""
+    """The Graph API root: ``WHATSAPP_GRAPH_BASE_URL``, else the registered default (Meta's)."""
     configured = str(settings.WHATSAPP_GRAPH_BASE_URL).rstrip("/")
-    if configured:
-        return configured
-    return str(settings.PYTAKE_PUBLIC_URL).rstrip("/") + "/simulator/graph"
+    return configured or _default_base_url().rstrip("/")
 
 
 def http_client() -> httpx.Client:

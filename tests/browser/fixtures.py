@@ -27,6 +27,7 @@ from django.db import connection
 
 from tests.browser.harness import open_harness
 from tests.browser.server import AsgiServer, collect_static, free_port, server_env
+from tests.live import addressed
 
 __all__ = [
     "CHROMIUM",
@@ -126,8 +127,8 @@ def asgi_server(
         layers["default"] = {**layers["default"], "CONFIG": config}
         settings.CHANNEL_LAYERS = layers
     port = free_port()
-    # The built-in WhatsApp simulator posts its webhooks (and the Graph client calls it) here.
-    env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # The Cloud API simulator posts its webhooks (and the Graph client calls it) here: this server.
+    env = addressed(env, f"http://127.0.0.1:{port}")
     server = AsgiServer(env=env, log_path=tmp_path / "server.log", port=port)
     server.start()
     try:

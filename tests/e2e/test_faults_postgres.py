@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.e2e.test_faults import report
-from tests.live import ROOT, LiveServer, free_port
+from tests.live import OWN_ADDRESSES, ROOT, LiveServer, free_port
 from tests.whatsapp.support import body_of, signature_for, text_payload
 
 BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
@@ -77,7 +77,7 @@ def deliver(url, payload, secret):
 
 @pytest.mark.timeout(600)
 def test_postgres_down_during_a_webhook_burst_loses_nothing(own_postgres, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL"} and not k.startswith("PYTEST")}
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", *OWN_ADDRESSES} and not k.startswith("PYTEST")}
     env.update(
         DATABASE_URL=own_postgres["url"],
         DJANGO_DEBUG="1",

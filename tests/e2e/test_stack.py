@@ -27,6 +27,7 @@ from tests.conftest import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_BOUND = 10.0  # PYTAKE_SHUTDOWN_TIMEOUT's default
+SIMULATOR_SETTINGS = ("PYTAKE_SIMULATOR", "PYTAKE_SIMULATOR_IN_PRODUCTION")
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -62,8 +63,9 @@ class Stack:
         return subprocess.run(
             [sys.executable, str(ROOT / "deploy" / "stack.py"), command, "--dir", str(self.dir), *extra],
             cwd=ROOT,
-            # The stack's own secret key (kept in its directory), as `make stack` would have it.
-            env={k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"},
+            # The stack's own secret key (kept in its directory) and no simulator (the suite turns
+            # it on for itself), as `make stack` would have it.
+            env={k: v for k, v in os.environ.items() if k not in {"DJANGO_SECRET_KEY", *SIMULATOR_SETTINGS}},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -124,7 +126,11 @@ class Stack:
         return httpx.get(f"{self.web_url(name)}/readyz", timeout=5).json()["server"]
 
     def manage(self, code: str) -> str:
-        env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_DEBUG", "PROMETHEUS_MULTIPROC_DIR"}}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DJANGO_DEBUG", "PROMETHEUS_MULTIPROC_DIR", *SIMULATOR_SETTINGS}
+        }
         env.update(
             DATABASE_URL=self.database_url,
             REDIS_URL=settings.REDIS_URL,
@@ -183,6 +189,19 @@ def test_http_through_nginx_reaches_both_replicas_and_metrics_aggregate_them(sta
         if line.startswith('pytake_http_requests_total{method="GET",route="readyz",status="200"}')
     )
     assert counted >= 10
+
+
+def test_the_stack_has_no_simulator(stack):
+    """Production settings without PYTAKE_SIMULATOR: no phone page, no Graph API of its own, no
+    tables, and sends go to Meta's Graph API."""
+    assert httpx.get(f"{stack.base}/simulator/phone/", timeout=5).status_code == 404
+    assert httpx.post(f"{stack.base}/simulator/faults", json={"kind": "rate_limit"}, timeout=5).status_code == 404
+    seen = stack.manage(
+        "from django.apps import apps; from django.db import connection; from whatsapp.client import graph_base_url; "
+        "print(apps.is_installed('simulator'), [t for t in connection.introspection.table_names() if 'simulat' in t], "
+        "graph_base_url())"
+    )
+    assert seen.splitlines()[-1].split() == ["False", "[]", "https://graph.facebook.com"]
 
 
 def _post_message(base: str, token: str, conversation_id: int, text: str) -> int:

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from conversations import services
-from conversations.models import Availability, ConversationStatus, Message, Role, SenderType
+from conversations.models import Availability, ConversationStatus, Message, Role, SenderType, User
 from flow import assignment, queue
 from flow import services as flow
 from flow.models import AgentAbsence, QueueOutcome, QueueTicket
@@ -23,10 +23,14 @@ from tests.flow_helpers import eager_celery, positions, recorded_publishes, webc
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
+def everyone_online(tenant_id: int) -> set[int]:
+    return set(User.objects.filter(tenant_id=tenant_id, is_active=True).values_list("pk", flat=True))
+
+
 @pytest.fixture(autouse=True)
-def _no_presence_provider():
-    """Assignment rules without sockets: an available agent counts as online."""
-    queue.set_presence_provider(None)
+def _everyone_online():
+    """Assignment rules without sockets: every active user of the tenant counts as connected."""
+    queue.set_presence_provider(everyone_online)
     yield
     queue.set_presence_provider(queue.realtime_presence)
 

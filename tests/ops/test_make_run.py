@@ -1,4 +1,5 @@
-"""`make run` from this checkout: migrates, seeds, and serves /healthz and /api/schema/."""
+"""`make run` from this checkout: migrates, seeds, and serves /healthz, /api/schema/ and the
+Cloud API simulator's phone page (the demo turns the simulator on itself)."""
 
 import os
 import signal
@@ -9,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.live import OWN_ADDRESSES, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +32,15 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen) -> httpx.Res
 
 def test_make_run_serves_the_demo(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"}}
+    own = {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DJANGO_SECRET_KEY",
+        "PYTAKE_SIMULATOR",
+        "PYTAKE_SIMULATOR_IN_PRODUCTION",
+        *OWN_ADDRESSES,
+    }
+    env = {k: v for k, v in os.environ.items() if k not in own}
     env["PYTAKE_DATA_DIR"] = str(tmp_path)
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
@@ -54,6 +63,8 @@ def test_make_run_serves_the_demo(tmp_path):
             timeout=10,
         )
         assert login.status_code == 200, login.text
+        phone = httpx.get(f"http://127.0.0.1:{port}/simulator/phone/", timeout=10)
+        assert phone.status_code == 200 and "WhatsApp simulator" in phone.text
     except AssertionError:
         log.seek(0)
         pytest.fail(log.read()[-4000:])

@@ -6,10 +6,10 @@ import pytest
 
 from conversations.models import Conversation, Direction, Message, SenderType
 from flow.bot.defaults import HANDOFF_BUTTON, bot_seed_defaults
+from simulator.models import SimDirection, SimulatedMessage
 from tests import factories
+from tests.simulator.support import wait_until
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
-from tests.whatsapp.test_whatsapp_simulator import sim, wait_until  # noqa: F401 (fixture)
-from whatsapp.models import SimDirection, SimulatedMessage
 
 # PostgreSQL: the live server writes while the test polls, which SQLite's shared in-memory test
 # database answers with "table is locked".
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def phone(sim, client):  # noqa: F811 (the fixture)
+def phone(sim, client):
     client.get("/simulator/phone/")  # the CSRF cookie, as the page gets it
     client.defaults["HTTP_X_CSRFTOKEN"] = client.cookies["csrftoken"].value
     return client

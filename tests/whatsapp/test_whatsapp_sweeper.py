@@ -12,12 +12,11 @@ from django.utils import timezone
 
 from conversations import channels
 from conversations.models import Channel, Direction, Message, MessageStatus, SenderType
+from simulator.models import SimDirection, SimulatedMessage
 from tests import factories
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
-from tests.whatsapp.test_whatsapp_simulator import sim  # noqa: F401 (fixture)
 from whatsapp import services
 from whatsapp.client import GraphError
-from whatsapp.models import SimDirection, SimulatedMessage
 from whatsapp.tasks import requeue_stale_sends, send_message
 
 STALE = timedelta(minutes=10)  # past the default grace (WHATSAPP_SEND_STALE_SECONDS = 120)
@@ -57,7 +56,7 @@ def test_the_sweeper_runs_every_minute_from_beat():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_reply_saved_while_the_broker_was_down_goes_out_after_the_grace(
-    sim,  # noqa: F811 (the fixture)
+    sim,
     api_for,
     supervisor,
     tenant,
@@ -104,7 +103,7 @@ def test_a_reply_saved_while_the_broker_was_down_goes_out_after_the_grace(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_only_stale_unsent_whatsapp_replies_are_sent_again(sim, tenant):  # noqa: F811 (the fixture)
+def test_only_stale_unsent_whatsapp_replies_are_sent_again(sim, tenant):
     conversation = _conversation(tenant)
     stale = _reply(conversation, age=STALE, text="stale")
     fresh = _reply(conversation, age=timedelta(seconds=30), text="within the grace")
@@ -148,7 +147,7 @@ def test_a_reply_pending_for_more_than_a_day_fails_instead_of_going_late(tenant,
 
 @pytest.mark.django_db(transaction=True)
 def test_each_reply_goes_out_through_its_own_tenants_number(
-    sim,  # noqa: F811 (the fixture)
+    sim,
     tenant,
     other_tenant,
     caplog,

@@ -8,8 +8,8 @@ callbacks (sent, delivered, read) from a background thread, never inside the req
 webhook, exactly as Meta would deliver it.
 
 It signs with the app secret stored on the WhatsAppAccount: it plays Meta, which knows it. It
-must not be reachable in production (``WHATSAPP_SIMULATOR_ENABLED``): anyone who can reach it can
-write to any number as any customer.
+must not be reachable in production: anyone who can reach it can write to any number as any
+customer. So it is an app of its own, installed only when ``PYTAKE_SIMULATOR`` is on.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from conversations.models import WhatsAppAccount
 from realtime.events import send_to_groups
-from whatsapp.models import FaultKind, SimDirection, SimulatedMedia, SimulatedMessage, SimulatorFault
+from simulator.models import FaultKind, SimDirection, SimulatedMedia, SimulatedMessage, SimulatorFault
 from whatsapp.services import signature_for
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,6 @@ SENDABLE_TYPES = {
     "location",
     "contacts",
 }
-
-
-def enabled() -> bool:
-    return bool(settings.WHATSAPP_SIMULATOR_ENABLED)
 
 
 def phone_group(phone_number_id: str, wa_id: str) -> str:
@@ -123,6 +119,11 @@ scheduler = Scheduler()
 
 
 # --- Webhook delivery (simulator → PyTake) --------------------------------------------------------
+
+
+def graph_base_url() -> str:
+    """The simulator's Graph API root on this server (``PYTAKE_PUBLIC_URL``)."""
+    return str(settings.PYTAKE_PUBLIC_URL).rstrip("/") + "/simulator/graph"
 
 
 def webhook_url() -> str:

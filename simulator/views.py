@@ -1,15 +1,12 @@
-"""HTTP face of the Cloud API simulator (see ``whatsapp.simulator``). Every view is a 404 when
-the simulator is disabled."""
+"""HTTP face of the Cloud API simulator (see ``simulator.services``). Its URLs exist only where
+the simulator is installed (``PYTAKE_SIMULATOR``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
@@ -17,23 +14,11 @@ from django.views.decorators.http import require_http_methods
 
 from conversations.models import Contact, WhatsAppAccount
 from pytake.errors import error_body
-from whatsapp import simulator
-from whatsapp.models import FaultKind, SimulatedMessage, SimulatorFault
-
-View = Callable[..., HttpResponse]
+from simulator import services
+from simulator.models import FaultKind, SimulatedMessage, SimulatorFault
 
 
-def simulator_only(view: View) -> View:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not simulator.enabled():
-            raise Http404("The WhatsApp simulator is disabled.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def _answer(answer: simulator.GraphAnswer) -> JsonResponse:
+def _answer(answer: services.GraphAnswer) -> JsonResponse:
     return JsonResponse(answer.body, status=answer.status)
 
 
@@ -46,23 +31,20 @@ def _bad(code: str, message: str, status: int = 400) -> JsonResponse:
 
 @csrf_exempt
 @require_http_methods(["POST"])
-@simulator_only
 def graph_messages(request: HttpRequest, version: str, phone_number_id: str) -> HttpResponse:
-    return _answer(simulator.handle_messages_post(phone_number_id, request.headers.get("Authorization"), request.body))
+    return _answer(services.handle_messages_post(phone_number_id, request.headers.get("Authorization"), request.body))
 
 
 @require_http_methods(["GET"])
-@simulator_only
 def graph_media(request: HttpRequest, version: str, media_id: str) -> HttpResponse:
     url = request.build_absolute_uri(reverse("simulator-media-download", args=[media_id]))
-    return _answer(simulator.handle_media_get(media_id, request.headers.get("Authorization"), url))
+    return _answer(services.handle_media_get(media_id, request.headers.get("Authorization"), url))
 
 
 @require_http_methods(["GET"])
-@simulator_only
 def media_download(request: HttpRequest, media_id: str) -> HttpResponse:
-    result = simulator.media_bytes(media_id, request.headers.get("Authorization"))
-    if isinstance(result, simulator.GraphAnswer):
+    result = services.media_bytes(media_id, request.headers.get("Authorization"))
+    if isinstance(result, services.GraphAnswer):
         return _answer(result)
     media, data = result
     return HttpResponse(data, content_type=media.mime_type)
@@ -70,7 +52,6 @@ def media_download(request: HttpRequest, media_id: str) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["POST", "DELETE"])
-@simulator_only
 def faults(request: HttpRequest) -> HttpResponse:
     """Arm failures: ``{"kind": "server_error" | "rate_limit" | "outside_window", "count": 1,
     "phone_number_id": "", "wa_id": ""}``. DELETE disarms all."""
@@ -99,7 +80,6 @@ def faults(request: HttpRequest) -> HttpResponse:
 
 @ensure_csrf_cookie
 @require_http_methods(["GET"])
-@simulator_only
 def phone_page(request: HttpRequest) -> HttpResponse:
     accounts = list(
         WhatsAppAccount.objects.filter(is_active=True)
@@ -108,13 +88,12 @@ def phone_page(request: HttpRequest) -> HttpResponse:
     )
     return render(
         request,
-        "whatsapp/phone.html",
+        "simulator/phone.html",
         {"accounts": accounts, "accounts_json": accounts, "graph_base": settings.WHATSAPP_GRAPH_BASE_URL or "built-in"},
     )
 
 
 @require_http_methods(["GET"])
-@simulator_only
 def phone_contacts(request: HttpRequest) -> HttpResponse:
     """Customers the phone can play: the number's tenant contacts plus any the phone has used."""
     phone_number_id = request.GET.get("phone_number_id", "")
@@ -140,25 +119,23 @@ def phone_contacts(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET"])
-@simulator_only
 def phone_messages(request: HttpRequest) -> HttpResponse:
     phone_number_id = request.GET.get("phone_number_id", "")
     wa_id = request.GET.get("wa_id", "")
     rows = SimulatedMessage.objects.filter(phone_number_id=phone_number_id, wa_id=wa_id).order_by("-created_at", "-id")[
         :200
     ]
-    return JsonResponse({"results": [simulator.sim_message_data(m) for m in reversed(list(rows))]})
+    return JsonResponse({"results": [services.sim_message_data(m) for m in reversed(list(rows))]})
 
 
 @require_http_methods(["POST"])
-@simulator_only
 def phone_send(request: HttpRequest) -> HttpResponse:
     """The customer sends: form fields phone_number_id, wa_id, name, text, optional file, or
     reply_id + reply_title (a tap on a reply button)."""
     upload = request.FILES.get("file")
     reply_id, reply_title = request.POST.get("reply_id", ""), request.POST.get("reply_title", "")
     try:
-        message = simulator.phone_send(
+        message = services.phone_send(
             phone_number_id=request.POST.get("phone_number_id", ""),
             wa_id=request.POST.get("wa_id", ""),
             name=request.POST.get("name", ""),
@@ -168,6 +145,6 @@ def phone_send(request: HttpRequest) -> HttpResponse:
             else None,
             reply=(reply_id[:256], reply_title[:20]) if reply_id and reply_title else None,
         )
-    except simulator.PhoneError as exc:
+    except services.PhoneError as exc:
         return _bad("invalid", str(exc))
-    return JsonResponse(simulator.sim_message_data(message), status=202)
+    return JsonResponse(services.sim_message_data(message), status=202)

@@ -1,7 +1,6 @@
 """Outbound sending and the Cloud API simulator over real HTTP (the app in pytest-django's live
 server), plus the phone page's socket. Celery tasks run inline here."""
 
-import time
 from datetime import timedelta
 
 import httpx
@@ -13,13 +12,14 @@ from django.utils import timezone
 from conversations import services as conversation_services
 from conversations.models import Direction, Message, MessageStatus, MessageType
 from pytake.errors import Conflict, NotFound
+from simulator import services as simulator
+from simulator.models import SimDirection, SimulatedMessage, SimulatorFault
+from simulator.routing import websocket_urlpatterns
 from tests import factories
+from tests.simulator.support import PAGE_ORIGIN, wait_until
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
-from whatsapp import simulator
 from whatsapp.channel import typing_indicator_send
 from whatsapp.client import http_client_close
-from whatsapp.models import SimDirection, SimulatedMessage, SimulatorFault
-from whatsapp.routing import websocket_urlpatterns
 
 # The WhatsApp layer alone: the bot and queue are tested elsewhere (and together in test_whatsapp_flow).
 pytestmark = pytest.mark.usefixtures("without_flow")
@@ -28,30 +28,6 @@ PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
     b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x9a\xa0\xf1\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-
-
-def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):  # generous: CI machines are loaded
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)  # polling a condition with a deadline
-    raise AssertionError(f"{what} not met within {timeout}s")
-
-
-@pytest.fixture
-def sim(live_server, settings, eager_celery):  # noqa: F811 (the fixture)
-    """PyTake and its simulator served over HTTP by the live server, pointing at each other."""
-    settings.PYTAKE_PUBLIC_URL = live_server.url
-    settings.WHATSAPP_GRAPH_BASE_URL = live_server.url + "/simulator/graph"
-    settings.WHATSAPP_SIMULATOR_ENABLED = True
-    settings.WHATSAPP_SIMULATOR_STATUS_DELAYS = "0.05,0.15,0.3"
-    settings.WHATSAPP_SIMULATOR_FAILURE_RATE = 0.0
-    settings.CSRF_COOKIE_SECURE = False  # httpx keeps Secure cookies off plain http
-    yield live_server.url
-    assert simulator.scheduler.wait_idle(30), "simulator callbacks still running"
-    http_client_close()  # a kept-alive connection keeps a live-server thread (and its DB session) alive
 
 
 @pytest.fixture
@@ -135,7 +111,9 @@ def test_a_send_whose_answer_is_lost_reaches_the_phone_once(sim, api_for, superv
     assert not SimulatorFault.objects.exists()
 
 
-def test_a_lost_answer_waits_for_its_status_before_a_retry_and_a_refused_connection_does_not(settings):
+def test_a_lost_answer_waits_for_its_status_before_a_retry_and_a_refused_connection_does_not(
+    settings, meta_unreachable
+):
     """Only a failure to connect proves a request never reached Meta; after a read timeout the
     retry waits WHATSAPP_SEND_UNCONFIRMED_SECONDS, for the status that would name the message."""
     from whatsapp.client import GraphClient, GraphError
@@ -144,7 +122,7 @@ def test_a_lost_answer_waits_for_its_status_before_a_retry_and_a_refused_connect
     settings.WHATSAPP_SEND_UNCONFIRMED_SECONDS = 45
     settings.WHATSAPP_HTTP_TIMEOUT = 1.0
     http_client_close()
-    refused = GraphClient(phone_number_id="1", access_token="t", base_url="http://127.0.0.1:9")  # discard port
+    refused = GraphClient(phone_number_id="1", access_token="t", base_url=meta_unreachable)
     with pytest.raises(GraphError) as caught:
         refused.send(to="1", kind="text", content={"body": "hi"})
     http_client_close()
@@ -370,15 +348,6 @@ def test_simulator_checks_the_token_and_the_number_like_meta(sim, account):
     assert empty.status_code == 400
 
 
-@pytest.mark.django_db
-def test_simulator_is_404_when_disabled(client, settings):
-    settings.WHATSAPP_SIMULATOR_ENABLED = False
-    assert client.get("/simulator/phone/").status_code == 404
-    assert (
-        client.post("/simulator/graph/v21.0/1/messages", data="{}", content_type="application/json").status_code == 404
-    )
-
-
 # --- Typing indicator ----------------------------------------------------------------------------------
 
 
@@ -407,10 +376,9 @@ def _app():
 
 
 @pytest.mark.django_db
-async def test_phone_socket_receives_frames_for_its_customer_only(settings):
-    settings.WHATSAPP_SIMULATOR_ENABLED = True
-    mine = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=100&wa_id=5511")
-    other = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=100&wa_id=5522")
+async def test_phone_socket_receives_frames_for_its_customer_only():
+    mine = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=100&wa_id=5511", headers=[PAGE_ORIGIN])
+    other = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=100&wa_id=5522", headers=[PAGE_ORIGIN])
     assert (await mine.connect())[0]
     assert (await other.connect())[0]
     from asgiref.sync import sync_to_async
@@ -423,12 +391,7 @@ async def test_phone_socket_receives_frames_for_its_customer_only(settings):
 
 
 @pytest.mark.django_db
-async def test_phone_socket_refuses_bad_parameters_and_a_disabled_simulator(settings):
-    settings.WHATSAPP_SIMULATOR_ENABLED = True
-    bad = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=abc&wa_id=1")
+async def test_phone_socket_refuses_bad_parameters():
+    bad = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=abc&wa_id=1", headers=[PAGE_ORIGIN])
     connected, code = await bad.connect()
-    assert not connected and code == 4003
-    settings.WHATSAPP_SIMULATOR_ENABLED = False
-    off = WebsocketCommunicator(_app(), "/ws/simulator/phone/?phone_number_id=1&wa_id=1")
-    connected, code = await off.connect()
     assert not connected and code == 4003

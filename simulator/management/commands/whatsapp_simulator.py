@@ -2,7 +2,8 @@
 
 Point PyTake at it with ``WHATSAPP_GRAPH_BASE_URL=http://HOST:PORT/simulator/graph``; the
 simulator posts its webhooks to ``PYTAKE_PUBLIC_URL`` (or ``WHATSAPP_SIMULATOR_WEBHOOK_URL``).
-It shares PyTake's database for the accounts' tokens and secrets and its own tables.
+It shares PyTake's database for the accounts' tokens and secrets and its own tables, so it runs
+with ``PYTAKE_SIMULATOR=1`` (the command exists only then) after a ``migrate`` made with it on.
 """
 
 from typing import Any
@@ -24,10 +25,9 @@ class Command(BaseCommand):
         from daphne.server import Server
         from django.core.asgi import get_asgi_application
 
-        from whatsapp.routing import websocket_urlpatterns
+        from simulator.routing import websocket_urlpatterns
 
-        settings.ROOT_URLCONF = "whatsapp.simulator_urls"
-        settings.WHATSAPP_SIMULATOR_ENABLED = True
+        settings.ROOT_URLCONF = "simulator.urls"
         application = ProtocolTypeRouter(
             {
                 "http": get_asgi_application(),
