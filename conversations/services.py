@@ -30,7 +30,7 @@ from conversations.models import (
 )
 from conversations.signals import customer_message_received
 from conversations.transitions import conversation_can_move, message_status_can_advance
-from pytake.errors import Conflict, InvalidInput, NotFound
+from pytake.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from pytake.transactions import on_commit_robust
 
 PREVIEW_LENGTH = 255
@@ -67,7 +67,7 @@ def conversation_move_locked(conversation: Conversation, new_status: str) -> Non
     if not conversation_can_move(conversation.status, new_status):
         raise Conflict(
             f"A {conversation.status} conversation cannot become {new_status}.",
-            code="invalid_transition",
+            code=ErrorCode.INVALID_TRANSITION,
             extra={"status": conversation.status},
         )
     conversation.status = new_status
@@ -180,7 +180,7 @@ def message_create_outbound_text(
     """
     text = text.strip()
     if not text:
-        raise InvalidInput("The message is empty.", code="empty_message")
+        raise InvalidInput("The message is empty.", code=ErrorCode.EMPTY_MESSAGE)
     return _outbound_create(
         user=user,
         conversation_id=conversation_id,
@@ -262,12 +262,12 @@ def message_create_webchat(*, conversation_id: int, text: str, client_id: str | 
     """
     text = (text or "").strip() if isinstance(text, str) else ""
     if not text:
-        raise InvalidInput("The message is empty.", code="empty_message")
+        raise InvalidInput("The message is empty.", code=ErrorCode.EMPTY_MESSAGE)
     if len(text) > MAX_TEXT_LENGTH:
-        raise InvalidInput(f"Messages are limited to {MAX_TEXT_LENGTH} characters.", code="message_too_long")
+        raise InvalidInput(f"Messages are limited to {MAX_TEXT_LENGTH} characters.", code=ErrorCode.MESSAGE_TOO_LONG)
     client_id = client_id or None
     if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
-        raise InvalidInput("client_id must be a string of at most 64 characters.", code="invalid")
+        raise InvalidInput("client_id must be a string of at most 64 characters.", code=ErrorCode.INVALID)
 
     def create() -> Message:
         with transaction.atomic():
@@ -301,7 +301,7 @@ def note_create(*, user: User, conversation_id: object, text: str) -> Message:
     (the publish path keeps ``internal`` messages from the web-chat customer; no sender runs)."""
     text = (text or "").strip()
     if not text:
-        raise InvalidInput("The note is empty.", code="empty_message")
+        raise InvalidInput("The note is empty.", code=ErrorCode.EMPTY_MESSAGE)
     with transaction.atomic():
         conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
         return Message.objects.create(
@@ -392,7 +392,7 @@ def message_create_outbound(
         MessageType.REACTION,
     }
     if message_type not in allowed:
-        raise InvalidInput(f"Cannot send a {message_type} message this way.", code="invalid_type")
+        raise InvalidInput(f"Cannot send a {message_type} message this way.", code=ErrorCode.INVALID_TYPE)
     return _outbound_create(
         user=user, conversation_id=conversation_id, message_type=message_type, content=content, client_id=client_id
     )

@@ -15,7 +15,7 @@ from conversations import audit
 from conversations.models import Conversation, ConversationStatus, User
 from conversations.services import conversation_lock, conversation_move_locked, system_message_create_locked
 from flow import queue
-from pytake.errors import Conflict, InvalidInput
+from pytake.errors import Conflict, ErrorCode, InvalidInput
 from pytake.transactions import on_commit_robust
 
 # Sent after commit when the queue or an agent's load changed (``tenant_id``):
@@ -107,7 +107,7 @@ def conversation_assign(
     Every change of hands is recorded as an internal system message.
     """
     if assignee is not None and (assignee.tenant_id != conversation.tenant_id or not assignee.is_active):
-        raise InvalidInput("The assignee must be an active member of this tenant.", code="invalid_assignee")
+        raise InvalidInput("The assignee must be an active member of this tenant.", code=ErrorCode.INVALID_ASSIGNEE)
     with transaction.atomic():
         conversation = conversation_lock(conversation)
         if actor is not None and not actor.is_supervisor:
@@ -115,15 +115,15 @@ def conversation_assign(
             releasing = assignee is None and conversation.assignee_id == actor.pk
             if not (taking or releasing):
                 raise InvalidInput(
-                    "Agents can only take conversations or hand back their own.", code="forbidden_assignment"
+                    "Agents can only take conversations or hand back their own.", code=ErrorCode.FORBIDDEN_ASSIGNMENT
                 )
             if taking and conversation.assignee_id not in (None, actor.pk):
-                raise Conflict("Another agent has already taken this conversation.", code="already_assigned")
+                raise Conflict("Another agent has already taken this conversation.", code=ErrorCode.ALREADY_ASSIGNED)
         if expect_waiting:
             if conversation.assignee_id is not None:
-                raise Conflict("Another agent has already taken this conversation.", code="already_assigned")
+                raise Conflict("Another agent has already taken this conversation.", code=ErrorCode.ALREADY_ASSIGNED)
             if conversation.queued_at is None or conversation.status == ConversationStatus.RESOLVED:
-                raise Conflict("The conversation is no longer waiting.", code="not_waiting")
+                raise Conflict("The conversation is no longer waiting.", code=ErrorCode.NOT_WAITING)
         if conversation.assignee_id == (assignee.pk if assignee else None):
             return conversation
         previous = conversation.assignee

@@ -20,7 +20,7 @@ from conversations.models import Conversation, User
 from conversations.serializers import ConversationSerializer, MeSerializer
 from flow import agents, assignment, queue
 from flow.serializers import AgentSerializer, AssignSerializer, QueueEntrySerializer
-from pytake.errors import InvalidInput
+from pytake.errors import ErrorCode, InvalidInput
 from realtime.presence import online_user_ids
 
 
@@ -124,7 +124,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
             if assignee is None:
                 raise InvalidInput(
                     "No active staff member of this tenant has that id.",
-                    code="invalid_assignee",
+                    code=ErrorCode.INVALID_ASSIGNEE,
                     extra={"fields": {"assignee_id": ["Unknown user."]}},
                 )
         conversation = assignment.conversation_assign(

@@ -32,7 +32,7 @@ from django.http.request import split_domain_port, validate_host
 from conversations import access, channels, services
 from conversations.models import Channel, Conversation
 from pytake import metrics
-from pytake.errors import ApplicationError, InvalidInput, NotFound
+from pytake.errors import ApplicationError, ErrorCode, InvalidInput, NotFound
 from pytake.logging import bind as bind_log_context
 from pytake.logging import new_request_id
 from realtime import groups, lifecycle
@@ -98,7 +98,7 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
 def _conversation_id(frame: dict[str, Any]) -> int:
     value = frame.get("conversation_id")
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidInput("conversation_id must be a positive integer.", code="invalid")
+        raise InvalidInput("conversation_id must be a positive integer.", code=ErrorCode.INVALID)
     return value
 
 
@@ -306,28 +306,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         ref = None
         try:
             if text_data is None:
-                raise InvalidInput("Frames must be JSON text.", code="bad_request")
+                raise InvalidInput("Frames must be JSON text.", code=ErrorCode.BAD_REQUEST)
             try:
                 frame = json.loads(text_data)
             except ValueError:
-                raise InvalidInput("The frame is not valid JSON.", code="bad_request") from None
+                raise InvalidInput("The frame is not valid JSON.", code=ErrorCode.BAD_REQUEST) from None
             if not isinstance(frame, dict):
-                raise InvalidInput("A frame must be a JSON object.", code="bad_request")
+                raise InvalidInput("A frame must be a JSON object.", code=ErrorCode.BAD_REQUEST)
             ref = frame.get("ref")
             if ref is not None and (not isinstance(ref, str | int) or isinstance(ref, bool) or len(str(ref)) > 64):
                 ref = None
-                raise InvalidInput("ref must be a string or a number of at most 64 characters.", code="invalid")
+                raise InvalidInput("ref must be a string or a number of at most 64 characters.", code=ErrorCode.INVALID)
             if not self.bucket.take():
                 self.violations += 1
                 if self.violations > settings.PYTAKE_WS_ABUSE_LIMIT:
                     await self.close(CLOSE_RATE_LIMITED)
                     return
-                raise ApplicationError("Too many commands: slow down.", code="rate_limited")
+                raise ApplicationError("Too many commands: slow down.", code=ErrorCode.RATE_LIMITED)
             action = frame.get("action")
             allowed = CUSTOMER_ACTIONS if self.principal.is_customer else STAFF_ACTIONS
             handler = self._handlers().get(action) if isinstance(action, str) and action in allowed else None
             if handler is None:
-                raise InvalidInput(f"Unknown action {action!r}.", code="unknown_action")
+                raise InvalidInput(f"Unknown action {action!r}.", code=ErrorCode.UNKNOWN_ACTION)
             result = await handler(frame)
         except ApplicationError as exc:
             await self._send_json({"type": "error", "ref": ref, "code": exc.code, "message": exc.message})
@@ -367,7 +367,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return {"conversation_id": conversation_id, "seq": seq}
         if conversation_id not in self.joined and len(self.joined) >= settings.PYTAKE_WS_MAX_JOINED:
             raise ApplicationError(
-                f"At most {settings.PYTAKE_WS_MAX_JOINED} joined conversations per socket.", code="too_many_joined"
+                f"At most {settings.PYTAKE_WS_MAX_JOINED} joined conversations per socket.",
+                code=ErrorCode.TOO_MANY_JOINED,
             )
         conversation = await database_sync_to_async(access.conversation_for_user)(
             user=self.principal.user, conversation_id=conversation_id
@@ -393,9 +394,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         conversation_id = _conversation_id(frame)
         state = frame.get("state", "start")
         if state not in ("start", "stop"):
-            raise InvalidInput('state must be "start" or "stop".', code="invalid")
+            raise InvalidInput('state must be "start" or "stop".', code=ErrorCode.INVALID)
         if conversation_id not in self.joined:
-            raise NotFound("Join the conversation first.", code="not_joined")
+            raise NotFound("Join the conversation first.", code=ErrorCode.NOT_JOINED)
         previous = self.typing_tasks.pop(conversation_id, None)
         if previous is not None:
             previous.cancel()
@@ -448,9 +449,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def do_message(self, frame: dict[str, Any]) -> dict[str, Any]:
         text, client_id = frame.get("text"), frame.get("client_id")
         if not isinstance(text, str) or not text.strip() or len(text) > 4096:
-            raise InvalidInput("text must be a non-empty string of at most 4096 characters.", code="invalid")
+            raise InvalidInput("text must be a non-empty string of at most 4096 characters.", code=ErrorCode.INVALID)
         if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
-            raise InvalidInput("client_id must be a string of at most 64 characters.", code="invalid")
+            raise InvalidInput("client_id must be a string of at most 64 characters.", code=ErrorCode.INVALID)
         assert self.principal.conversation_id is not None
         message, _created = await database_sync_to_async(services.message_create_webchat)(
             conversation_id=self.principal.conversation_id, text=text, client_id=client_id
@@ -460,7 +461,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def do_resume(self, frame: dict[str, Any]) -> None:
         last = frame.get("last_event_id")
         if isinstance(last, bool) or not isinstance(last, int) or last < 0:
-            raise InvalidInput("last_event_id must be a non-negative integer.", code="invalid")
+            raise InvalidInput("last_event_id must be a non-negative integer.", code=ErrorCode.INVALID)
         await self._replay(last, ref=frame.get("ref"), answer=True)
 
     async def catch_up(self) -> None:

@@ -10,6 +10,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 
+from pytake.errors import ErrorCode
 from realtime.tokens import WebchatToken
 
 
@@ -53,7 +54,9 @@ class WebchatTokenAuthentication(BaseAuthentication):
         except TokenError:
             from rest_framework.exceptions import AuthenticationFailed
 
-            raise AuthenticationFailed("The web-chat session is invalid or expired.", code="invalid_session") from None
+            raise AuthenticationFailed(
+                "The web-chat session is invalid or expired.", code=ErrorCode.INVALID_SESSION
+            ) from None
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

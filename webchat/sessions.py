@@ -12,7 +12,7 @@ from conversations.access import customer_conversation, messages_visible_to_cust
 from conversations.models import Channel, Contact, Conversation, ConversationStatus, Tenant
 from conversations.serializers import MessageSerializer
 from flow import queue
-from pytake.errors import InvalidInput, NotFound
+from pytake.errors import ErrorCode, InvalidInput, NotFound
 from realtime.tokens import WebchatToken
 from webchat.auth import WebchatCustomer, webchat_customer_from_token
 
@@ -39,7 +39,7 @@ def webchat_session_start(*, tenant_slug: str, name: str, session: str | None = 
 
 
 def _continued(tenant: Tenant, session: str) -> Conversation:
-    invalid = InvalidInput("The web-chat session is invalid or expired.", code="invalid_session")
+    invalid = InvalidInput("The web-chat session is invalid or expired.", code=ErrorCode.INVALID_SESSION)
     try:
         customer = webchat_customer_from_token(session)
     except TokenError:

@@ -22,7 +22,7 @@ from conversations.models import (
     WhatsAppAccount,
 )
 from conversations.services import conversation_record_inbound_locked
-from pytake.errors import Conflict
+from pytake.errors import Conflict, ErrorCode
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
@@ -48,7 +48,7 @@ def refuse_outside_window(conversation: Conversation, message_type: str) -> None
         raise Conflict(
             "The customer has not written in the last 24 hours, so WhatsApp only accepts a template "
             "message now. Send an approved template to reopen the conversation.",
-            code="outside_window",
+            code=ErrorCode.OUTSIDE_WINDOW,
             extra={"last_customer_message_at": conversation.last_customer_message_at},
         )
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from conversations import channels
 from conversations import services as conversation_services
 from conversations.models import Channel, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
-from pytake.errors import ApplicationError, Forbidden, InvalidInput
+from pytake.errors import ApplicationError, ErrorCode, Forbidden, InvalidInput
 from whatsapp import inbound, parsing
 from whatsapp.client import (
     GraphClient,
@@ -47,7 +47,7 @@ SEND_GIVE_UP_TITLE = "Not sent: it was never handed to WhatsApp within 24 hours 
 
 
 class PayloadTooLarge(ApplicationError):
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
     status = 413
     message = "The webhook body is too large."
 
@@ -58,10 +58,10 @@ class PayloadTooLarge(ApplicationError):
 def webhook_verify(*, mode: str | None, token: str | None, challenge: str | None) -> str:
     """Meta's subscription handshake: the challenge to echo when the verify token is one of ours."""
     if mode != "subscribe" or not token or challenge is None:
-        raise Forbidden("Verification failed.", code="verification_failed")
+        raise Forbidden("Verification failed.", code=ErrorCode.VERIFICATION_FAILED)
     tokens = WhatsAppAccount.objects.filter(is_active=True).values_list("verify_token", flat=True)
     if not any(hmac.compare_digest(token.encode(), known.encode()) for known in tokens if known):
-        raise Forbidden("Verification failed.", code="verification_failed")
+        raise Forbidden("Verification failed.", code=ErrorCode.VERIFICATION_FAILED)
     return challenge
 
 
@@ -90,14 +90,16 @@ def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent
         payload = json.loads(body)
         ids = parsing.phone_number_ids(payload)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The body is not a WhatsApp webhook: {exc}"[:300], code="invalid_payload") from None
+        raise InvalidInput(f"The body is not a WhatsApp webhook: {exc}"[:300], code=ErrorCode.INVALID_PAYLOAD) from None
     if not ids:
-        raise Forbidden("The payload names no phone_number_id of this server.", code="unknown_account")
+        raise Forbidden("The payload names no phone_number_id of this server.", code=ErrorCode.UNKNOWN_ACCOUNT)
     accounts = list(WhatsAppAccount.objects.filter(phone_number_id__in=ids, is_active=True).order_by("pk"))
     if len(accounts) != len(ids):
-        raise Forbidden("The payload names a phone_number_id this server does not know.", code="unknown_account")
+        raise Forbidden(
+            "The payload names a phone_number_id this server does not know.", code=ErrorCode.UNKNOWN_ACCOUNT
+        )
     if not all(signature_valid(body=body, header=signature, secret=a.app_secret) for a in accounts):
-        raise Forbidden("Missing or invalid X-Hub-Signature-256.", code="invalid_signature")
+        raise Forbidden("Missing or invalid X-Hub-Signature-256.", code=ErrorCode.INVALID_SIGNATURE)
     return WebhookEvent.objects.create(tenant_id=accounts[0].tenant_id, account=accounts[0], body=body.decode("utf-8"))
 
 
