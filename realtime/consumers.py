@@ -13,12 +13,10 @@ Until ``hello`` is sent, and while ``resume`` replays the log, live events are h
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -27,7 +25,6 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 
 from conversations import access, channels, services
 from conversations.models import Channel, Conversation
@@ -39,19 +36,23 @@ from realtime import groups, lifecycle
 from realtime.auth import Principal, client_gone
 from realtime.events import Recipients, apublish_ephemeral, envelope_text
 from realtime.hub import Hub, hub, send_close
-from realtime.presence import Connection, per_loop, presence_batcher, registry
+from realtime.presence import Connection, presence_batcher, registry
+from realtime.protocol import (
+    CLOSE_AUTH,
+    CLOSE_FORBIDDEN,
+    CLOSE_HEARTBEAT,
+    CLOSE_RATE_LIMITED,
+    CLOSE_RESTART,
+    CLOSE_TOO_LARGE,
+    CLOSE_TOO_MANY_CONNECTIONS,
+    TokenBucket,
+    origin_allowed,
+)
 from realtime.replay import replay_after, tenant_last_event_id
+from realtime.sweep import watch
 from realtime.wire import Wire, event_frame, frame
 
 log = logging.getLogger(__name__)
-
-CLOSE_AUTH = 4001
-CLOSE_FORBIDDEN = 4003
-CLOSE_HEARTBEAT = 4008
-CLOSE_TOO_MANY_CONNECTIONS = 4009
-CLOSE_RATE_LIMITED = 4029
-CLOSE_TOO_LARGE = 1009
-CLOSE_RESTART = 1012
 
 STAFF_ACTIONS = frozenset({"join", "leave", "typing", "read", "ping", "resume"})
 CUSTOMER_ACTIONS = frozenset({"join", "typing", "read", "ping", "resume", "message"})
@@ -64,35 +65,6 @@ _SEEN_MASK = (1 << SEEN_WINDOW) - 1
 # near half the transport's 64 KB high-water mark, so back-pressure still applies between them.
 WRITE_BYTES = 32 * 1024
 _RUNNING: set[asyncio.Task[None]] = set()  # teardowns and closes (the loop keeps weak references)
-
-
-class TokenBucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.capacity = rate, float(burst)
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-def origin_allowed(scope: dict[str, Any]) -> bool:
-    """A browser's Origin must name one of our hosts. No Origin (a non-browser client) is fine:
-    the token is what authenticates it."""
-    origin = next((v for k, v in scope.get("headers", []) if k == b"origin"), None)
-    if origin is None:
-        return True
-    text = origin.decode("latin-1")
-    if text in settings.PYTAKE_WS_ALLOWED_ORIGINS:
-        return True
-    host = text.split("://", 1)[-1]
-    domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 def _conversation_id(frame: dict[str, Any]) -> int:
@@ -685,54 +657,6 @@ def _keep(task: asyncio.Task[None], failure: str) -> None:
             log.warning(failure, exc_info=exc)
 
     task.add_done_callback(done)
-
-
-class Watch:
-    """The heartbeat sweep of one event loop's sockets. Every half heartbeat it closes those
-    silent for two heartbeats (4008) and refreshes the presence entries of the others in one
-    registry call; a timer per socket closes it when its token expires (4001). It replaced a
-    task per socket (1.5 KB each, docs/benchmarks.md, scenario 3) whose refreshes the registry
-    then had to batch again."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.sockets: dict[RealtimeConsumer, asyncio.TimerHandle] = {}  # socket -> its expiry
-        self.task: asyncio.Task[None] | None = None
-
-    def add(self, consumer: RealtimeConsumer) -> None:
-        delay = (consumer.principal.expires_at - datetime.now(tz=UTC)).total_seconds()
-        self.sockets[consumer] = self.loop.call_later(max(0.0, delay), consumer.expired)
-        if self.task is None:
-            self.task = self.loop.create_task(self._sweep(), context=contextvars.Context())
-
-    def discard(self, consumer: RealtimeConsumer) -> None:
-        expiry = self.sockets.pop(consumer, None)
-        if expiry is not None:
-            expiry.cancel()
-
-    async def _sweep(self) -> None:
-        try:
-            while self.sockets:
-                heartbeat = float(settings.PYTAKE_WS_HEARTBEAT_SECONDS)
-                await asyncio.sleep(heartbeat / 2)
-                silent_since = time.monotonic() - 2 * heartbeat
-                live = [(c.connection, len(c.joined)) for c in list(self.sockets) if c.heartbeat(silent_since)]
-                if not live:
-                    continue
-                try:
-                    await registry().touch(live)
-                except Exception:  # Redis away: the next sweep tries again
-                    log.warning("presence refresh of %d sockets failed", len(live), exc_info=True)
-        finally:
-            self.task = None
-
-
-_watches: dict[int, Watch] = {}
-
-
-def watch() -> Watch:
-    """This event loop's heartbeat sweep."""
-    return per_loop(_watches, Watch)
 
 
 def _channel_typing(conversation_id: int) -> None:

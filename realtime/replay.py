@@ -188,7 +188,7 @@ def _visible_now(events: list[_Logged], principal: Principal) -> list[_Logged]:
     if not asked:
         return events
     visible = set(conversations_visible_to(user=principal.user).filter(pk__in=asked).values_list("pk", flat=True))
-    return [e for e in events if not (_is_copy(e) and e.conversation_id not in visible)]
+    return [e for e in events if e.conversation_id not in asked or e.conversation_id in visible or not _is_copy(e)]
 
 
 def forget_windows() -> None:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from realtime.consumers import origin_allowed
+from realtime.protocol import origin_allowed
 from simulator import services
 
 

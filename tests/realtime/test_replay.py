@@ -10,9 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from conversations.models import Conversation
 from realtime import replay
 from realtime.auth import Principal
 from realtime.models import Audience, Event, TenantEventCounter
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +23,12 @@ CONVERSATIONS = (7001, 7002)
 
 def log_every_kind(tenant, people) -> int:
     """One event of every combination of type, audience, person, customer flag and conversation,
-    numbered from 1 in ``tenant``. Returns the last id."""
+    numbered from 1 in ``tenant``. Returns the last id. The conversations exist, unassigned (a
+    resume leaves out copies of conversations the agent may no longer see)."""
+    for pk in CONVERSATIONS:
+        if not Conversation.objects.filter(pk=pk).exists():  # bulk_create: no events of its own
+            contact = factories.ContactFactory(tenant=tenant)
+            Conversation.objects.bulk_create([Conversation(pk=pk, tenant=tenant, contact=contact)])
     seq = 0
     for type_, audience, person, customer, conversation in itertools.product(
         ("message.new", "conversation.updated"),
@@ -132,3 +139,14 @@ def test_windows_past_their_time_are_let_go(tenant, supervisor, agent, agent2, m
         reads.append(len(event_reads(queries)))
     assert reads == [1, 1, 1]  # expired at once: read again, never served stale
     assert len(replay._windows._entries) == 1  # the older ones are gone, not only unused
+
+
+def test_an_agent_replays_no_copy_of_a_conversation_taken_from_them(tenant, agent, agent2):
+    log_every_kind(tenant, [agent, agent2])
+    before = replay.replay_after(principal=principal(tenant, agent), last_event_id=0, joined=set())
+    Conversation.objects.filter(pk=CONVERSATIONS[0]).update(assignee=agent2)
+    after = replay.replay_after(principal=principal(tenant, agent), last_event_id=0, joined=set())
+    dropped = set(before.ids) - set(after.ids)
+    kinds = Event.objects.filter(tenant=tenant, seq__in=dropped).values_list("type", "conversation_id").distinct()
+    assert set(kinds) == {("conversation.updated", CONVERSATIONS[0])}
+    assert set(after.ids) < set(before.ids)
