@@ -299,9 +299,11 @@ class Message(TrackedFieldsMixin, models.Model):
     tracked_fields = ("status",)
 
     class Meta:
-        ordering = ["created_at", "id"]
+        # The order a conversation shows: the order PyTake stored its messages in. Channels'
+        # timestamps disagree (WhatsApp's have whole seconds), so ``created_at`` is not it.
+        ordering = ["id"]
         indexes = [
-            models.Index(fields=["conversation", "created_at", "id"], name="msg_history_idx"),
+            models.Index(fields=["conversation", "id"], name="msg_history_id_idx"),
             # The stale-send sweeper (whatsapp.requeue_stale_sends) runs every minute: only the
             # few outbound messages still pending are indexed, not the whole history.
             models.Index(

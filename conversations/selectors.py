@@ -71,21 +71,15 @@ def message_page(
 
     Without an anchor: the newest ``limit`` messages, newest first. ``before``: the ones older than
     that message, newest first (scrolling up). ``after``: the ones newer, oldest first (catching up).
-    Order is ``(created_at, id)``, the order a conversation shows.
+    Order is the message id, the order PyTake stored them in: never a channel's timestamp (a
+    WhatsApp message's whole-second time can fall before the bot reply it caused).
     """
     qs = messages_of(conversation=conversation)
     anchor_id = before or after
     if anchor_id:
-        anchor = Message.objects.filter(conversation=conversation, pk=anchor_id).only("created_at").first()
-        if anchor is None:
+        if not Message.objects.filter(conversation=conversation, pk=anchor_id).exists():
             raise NotFound("Message not found in this conversation.")
-        # (created_at, id) before or after the anchor's, written so that the bound on created_at
-        # is a range of msg_history_idx: an OR alone was a filter, and a page deep in a long
-        # conversation read (and threw away) every newer message first.
-        if before:
-            qs = qs.filter(Q(created_at__lt=anchor.created_at) | Q(pk__lt=anchor.pk), created_at__lte=anchor.created_at)
-        else:
-            qs = qs.filter(Q(created_at__gt=anchor.created_at) | Q(pk__gt=anchor.pk), created_at__gte=anchor.created_at)
-    ordered = qs.order_by("created_at", "id") if after else qs.order_by("-created_at", "-id")
+        qs = qs.filter(pk__lt=anchor_id) if before else qs.filter(pk__gt=anchor_id)
+    ordered = qs.order_by("id") if after else qs.order_by("-id")
     rows = list(ordered[: limit + 1])
     return rows[:limit], len(rows) > limit

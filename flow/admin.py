@@ -24,7 +24,7 @@ class MessageInline(admin.TabularInline[Message, Conversation]):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    ordering = ["created_at", "id"]
+    ordering = ["id"]
     show_change_link = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

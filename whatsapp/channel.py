@@ -40,7 +40,7 @@ def typing_indicator_send(*, conversation_id: int) -> bool:
         Message.objects.filter(
             conversation_id=conversation_id, direction=Direction.INBOUND, whatsapp_message_id__isnull=False
         )
-        .order_by("-created_at", "-id")
+        .order_by("-id")
         .values_list("whatsapp_message_id", flat=True)
         .first()
     )

@@ -410,8 +410,8 @@ def test_message_history_cursor_newest_first_and_before_after(api_for, tenant, a
 
 
 def test_message_history_pages_through_messages_stored_at_the_same_instant(api_for, tenant, agent):
-    """Order is (created_at, id): a page boundary between messages of one instant (a burst stored
-    in one transaction) neither skips nor repeats one, scrolling up or catching up."""
+    """A page boundary between messages of one instant (a burst stored in one transaction)
+    neither skips nor repeats one, scrolling up or catching up."""
     conversation = convo(tenant, assignee=agent)
     start = timezone.now() - timedelta(hours=1)
     instants = [0, 1, 1, 1, 2, 2, 3]
@@ -432,6 +432,27 @@ def test_message_history_pages_through_messages_stored_at_the_same_instant(api_f
             break
         page = client.get(page["next"]).json()
     assert seen == [m.pk for m in reversed(messages)]
+
+
+def test_history_is_in_the_order_pytake_stored_it_not_by_the_channels_clock(api_for, tenant, agent):
+    """A customer's WhatsApp message carries Meta's whole-second time, which can fall after the
+    bot reply it caused (stored a moment later, stamped by PyTake's clock): the reply still comes
+    after it, in the history and in the pages."""
+    conversation = convo(tenant, assignee=agent)
+    meta_time = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    question = factories.MessageFactory(conversation=conversation, created_at=meta_time, content={"text": "Oi"})
+    reply = factories.MessageFactory(
+        conversation=conversation,
+        created_at=meta_time - timedelta(milliseconds=160),
+        direction=Direction.OUTBOUND,
+        sender_type="bot",
+        content={"text": "Olá! Como posso ajudar?"},
+    )
+    client = api_for(agent)
+    url = f"/api/conversations/{conversation.pk}/messages/"
+    assert [m["id"] for m in client.get(url).json()["results"]] == [reply.pk, question.pk]  # newest first
+    assert [m["id"] for m in client.get(url, {"after": question.pk}).json()["results"]] == [reply.pk]
+    assert [m["id"] for m in client.get(url, {"before": reply.pk}).json()["results"]] == [question.pk]
 
 
 def test_message_history_query_count_is_constant(api_for, tenant, agent, django_assert_max_num_queries):

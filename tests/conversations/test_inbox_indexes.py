@@ -1,7 +1,7 @@
 """Indexes of the inbox's queries on PostgreSQL, checked against the selectors' own SQL: the
 contact search's trigram GIN index (migration 0009: the index's expressions must be the
 ``icontains`` lookups' own), an agent's conversations of any status read in order (0010), and
-a page of older history read from its anchor on in ``msg_history_idx``."""
+a page of older history read from its anchor on in ``msg_history_id_idx``."""
 
 from datetime import timedelta
 
@@ -55,8 +55,8 @@ def test_an_agents_conversations_of_any_status_are_read_newest_first_from_an_ind
 
 
 def test_an_older_page_of_history_is_read_from_its_anchor_on(tenant, agent):
-    """``before=`` deep in a long conversation: the bound on created_at is a range of the index,
-    not a filter applied to every newer message read first."""
+    """``before=`` deep in a long conversation: the bound on the id is a range of the index, not a
+    filter applied to every newer message read first."""
     conversation = factories.ConversationFactory(tenant=tenant, assignee=agent)
     start = timezone.now() - timedelta(hours=1)
     messages = [
@@ -71,5 +71,5 @@ def test_an_older_page_of_history_is_read_from_its_anchor_on(tenant, agent):
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     lines = plan.splitlines()
-    (scan,) = [i for i, line in enumerate(lines) if "msg_history_idx" in line]
-    assert "Index Cond" in lines[scan + 1] and "created_at <=" in lines[scan + 1], plan
+    (scan,) = [i for i, line in enumerate(lines) if "msg_history_id_idx" in line]
+    assert "Index Cond" in lines[scan + 1] and "id <" in lines[scan + 1], plan
