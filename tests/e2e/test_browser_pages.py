@@ -10,7 +10,9 @@ from pathlib import Path
 from django.contrib.staticfiles import finders
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ["pytake/realtime.js", "pytake/api.js", "pytake/i18n.js", "pytake/inbox.js", "pytake/pytake.css"]
+STATIC = ROOT / "static"
+INBOX_MODULES = sorted(str(path.relative_to(STATIC)) for path in (STATIC / "pytake" / "inbox").glob("*.js"))
+MODULES = ["pytake/realtime.js", "pytake/api.js", "pytake/i18n.js", "pytake/pytake.css", *INBOX_MODULES]
 
 
 def test_the_inbox_is_served_at_the_root(client):
@@ -19,7 +21,7 @@ def test_the_inbox_is_served_at_the_root(client):
     html = response.content.decode()
     config = re.search(r'<script id="pytake-config" type="application/json">(.*?)</script>', html)
     assert config and json.loads(config.group(1)) == {"api": "/api/", "ws": "/ws/"}
-    assert '<script type="module" src="/static/pytake/inbox.js">' in html
+    assert '<script type="module" src="/static/pytake/inbox/main.js">' in html
     assert 'role="log"' in html and 'aria-live="polite"' in html  # new messages are announced
     assert client.post("/").status_code == 405
 
@@ -31,7 +33,7 @@ def test_the_modules_are_found_by_staticfiles():
 
 def test_production_collects_hashed_files_for_the_page(tmp_path):
     """DEBUG off with the manifest storage (the default in production): collectstatic succeeds
-    and the page points at the hashed inbox module; its relative imports still resolve because
+    and the page points at the hashed inbox entry module; its relative imports still resolve because
     the unhashed copies are collected too."""
     env = {
         "PATH": "/usr/bin:/bin",
@@ -63,4 +65,4 @@ def test_production_collects_hashed_files_for_the_page(tmp_path):
         capture_output=True,
         text=True,
     ).stdout
-    assert f'src="/static/{manifest["pytake/inbox.js"]}"' in page
+    assert f'src="/static/{manifest["pytake/inbox/main.js"]}"' in page
