@@ -2,12 +2,18 @@
 reads, and that production's manifest storage collects and references the ES modules."""
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.contrib.staticfiles import finders
+from playwright.sync_api import expect
+
+from tests.browser import scenario
+from tests.e2e.test_browser_inbox import LIVE, conversation_item, login
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
@@ -66,3 +72,46 @@ def test_production_collects_hashed_files_for_the_page(tmp_path):
         text=True,
     ).stdout
     assert f'src="/static/{manifest["pytake/inbox/main.js"]}"' in page
+
+
+@pytest.fixture(scope="module")
+def static_data_dir(tmp_path_factory):
+    """This module's server serves the files as production does: hashed names from the manifest."""
+    data_dir = tmp_path_factory.mktemp("pytake-manifest")
+    env = {**os.environ, "PYTAKE_DATA_DIR": str(data_dir), "DJANGO_DEBUG": "0", "PYTAKE_MANIFEST_STATIC": "1"}
+    env.pop("DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return data_dir
+
+
+@pytest.fixture
+def server_settings():
+    return {"PYTAKE_MANIFEST_STATIC": "1", "PYTAKE_AUTO_ASSIGN": "0"}
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_inbox_runs_from_the_hashed_files_production_serves(new_page, asgi_server, static_data_dir):
+    """The page loads the hashed entry module; every module it imports (relative paths) is
+    found, once each, and the inbox works: sign in, the list, a conversation."""
+    demo = scenario.seed_demo()
+    manifest = json.loads((static_data_dir / "static" / "staticfiles.json").read_text())["paths"]
+    page = new_page()
+    failed, scripts = [], []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("request", lambda request: scripts.append(request.url) if request.resource_type == "script" else None)
+    login(page, demo.agent)
+    conversation_item(page, "Maria Silva").click()
+    expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."], timeout=LIVE)
+    assert f"{asgi_server.url}/static/{manifest['pytake/inbox/main.js']}" in scripts
+    modules = [url.split("/static/", 1)[1] for url in scripts if "/static/" in url]
+    assert len(modules) == len(set(modules))  # one instance of each module: one shared state
+    assert set(INBOX_MODULES) - {"pytake/inbox/main.js"} <= set(modules)
+    assert not failed
