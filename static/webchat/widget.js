@@ -5,6 +5,7 @@
 // id, dedupes replayed events, refetches on `resync`, and queues messages typed while offline
 // (resent with the same client_id, so the server never stores one twice).
 // `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
+import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } from "../pytake/realtime.js";
 
 const root = document.getElementById("chat");
@@ -64,6 +65,10 @@ const rendered = new Map(); // message id -> <li>
 const pending = new Map(); // client_id -> <li> (typed, not yet stored)
 const statuses = new Map(); // message id -> the furthest status seen
 
+/** The message a bubble shows, as far as ordering goes: live events and replays can arrive out
+ * of the server's order, and the thread must read as a reload would show it. */
+const shownMessage = (li) => ({ created_at: li.dataset.createdAt, id: Number(li.dataset.id) || null });
+
 /** Statuses only move forward: a history read before a `message.status` event can answer after it. */
 function furthest(id, status) {
   const known = statuses.get(id);
@@ -91,6 +96,7 @@ const ui = {
     const li = rendered.get(m.id) || (m.client_id && pending.get(m.client_id)) || document.createElement("li");
     li.className = m.direction + (m.sender_type === "bot" ? " bot" : "");
     li.dataset.id = String(m.id);
+    li.dataset.createdAt = m.created_at;
     li.textContent = (m.content && m.content.text) || m.text || `[${m.type}]`;
     const meta = document.createElement("span");
     meta.className = "meta";
@@ -99,7 +105,7 @@ const ui = {
     if (m.direction === "inbound") meta.appendChild(ui.tick(furthest(m.id, m.status)));
     li.appendChild(meta);
     if (m.client_id) pending.delete(m.client_id);
-    if (!li.isConnected) $("messages").appendChild(li);
+    placeMessage($("messages"), li, m, shownMessage);
     rendered.set(m.id, li);
     $("messages").scrollTop = $("messages").scrollHeight;
     if (m.direction === "outbound") ui.quickReplies((m.content && m.content.quick_replies) || []);
@@ -108,7 +114,7 @@ const ui = {
   pendingMessage(text, clientId) {
     const li = document.createElement("li");
     li.className = "inbound pending";
-    li.dataset.clientId = clientId;
+    li.dataset.clientId = clientId; // no time yet: it stays below every stored message
     li.textContent = text;
     const meta = document.createElement("span");
     meta.className = "meta";

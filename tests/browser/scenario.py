@@ -145,6 +145,13 @@ def _message(conv: Conversation, text: str, *, inbound: bool, at: Any, sender: U
 
 
 @off_loop
+def message_at(conv: Conversation, text: str, *, inbound: bool, at: Any, sender: User | None = None) -> Message:
+    """A message stored with the time ``at`` (an inbound WhatsApp message carries Meta's time,
+    in whole seconds)."""
+    return _message(conv, text, inbound=inbound, at=at, sender=sender)
+
+
+@off_loop
 def customer_writes(conv: Conversation, text: str) -> Message:
     """An inbound WhatsApp text, stored as the inbound path stores it (message + conversation in
     one transaction, through ``save()`` so the events are recorded)."""

@@ -3,10 +3,12 @@ history, live messages and ticks, assignment seen by others, and a server restar
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations import services
@@ -478,3 +480,33 @@ def test_a_socket_closed_under_the_page_resumes(new_page, demo):
     scenario.customer_writes(demo.maria, "during the drop")
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
     expect(page.locator(".msg-in", has_text="during the drop")).to_have_count(1, timeout=LIVE)
+
+
+def test_messages_and_conversations_of_the_same_second_keep_the_servers_order(new_page, demo):
+    """WhatsApp's times are whole seconds ("…:37Z"), PyTake's have microseconds ("…:37.840697Z"),
+    and as text "." sorts before "Z": compared as strings, a customer's "Oi" went below the reply
+    it caused, and a conversation active at :37 above one active at :37.84."""
+    # John assigned: no queue notice of his place moves his conversation while the test runs.
+    scenario.call(services.conversation_assign, conversation=demo.john, assignee=demo.agent2, actor=demo.supervisor)
+    page = new_page()
+    login(page, demo.supervisor)
+    open_conversation(page, "Maria Silva")
+    second = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    scenario.message_at(demo.maria, "Oi", inbound=True, at=second)
+    scenario.message_at(
+        demo.maria, "Olá! Como posso ajudar?", inbound=False, at=second + timedelta(microseconds=840697)
+    )
+    scenario.message_at(demo.john, "Hello?", inbound=True, at=second)
+    texts = page.locator("#message-list .msg-in, #message-list .msg-out").locator(".msg-text")
+    in_order = ["Olá! Meu pedido ainda não chegou.", "Oi Maria, vou verificar.", "Oi", "Olá! Como posso ajudar?"]
+    maria_above_john = re.compile(r"Maria Silva[\s\S]*John Carter")
+    expect(conversation_item(page, "John Carter")).to_contain_text("Hello?", timeout=LIVE)
+    expect(texts).to_have_text(in_order, timeout=LIVE)
+    expect(page.locator("#conv-list")).to_have_text(maria_above_john)
+
+    page.reload()  # the same from the history and the list pages
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(conversation_item(page, "John Carter")).to_contain_text("Hello?")
+    expect(page.locator("#conv-list")).to_have_text(maria_above_john)
+    open_conversation(page, "Maria Silva")
+    expect(texts).to_have_text(in_order)

@@ -7,9 +7,11 @@ import json
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations import services
@@ -135,6 +137,31 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     expect(widget.locator("li.outbound", has_text="sou o Alex")).to_have_count(1)
     expect(widget.locator("li.inbound", has_text="Ainda está aí?")).to_have_count(1)
     assert Conversation.objects.filter(channel=Channel.WEBCHAT).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_widget_shows_messages_in_the_servers_order_whatever_order_they_arrive_in(new_page, demo):
+    """A reply stored first at :37.84 and a customer's message stored after it at :37 (a time in
+    whole seconds) arrive live in that order; the widget shows them as the server orders them,
+    as a reload does, the customer's first."""
+    widget = open_widget(new_page, demo, "Bia Rocha")
+    conversation = Conversation.objects.get(channel=Channel.WEBCHAT, contact__name="Bia Rocha")
+    second = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    scenario.message_at(
+        conversation, "Pode sim!", inbound=False, at=second + timedelta(microseconds=840697), sender=demo.agent
+    )
+    expect(widget.locator("li.outbound", has_text="Pode sim!")).to_be_visible(timeout=LIVE)
+    scenario.message_at(conversation, "Posso trocar o tamanho?", inbound=True, at=second)
+    bubbles = widget.locator("#messages li")
+    expect(bubbles).to_have_count(2, timeout=LIVE)
+    expect(bubbles.first).to_contain_text("Posso trocar o tamanho?")
+    expect(bubbles.last).to_contain_text("Pode sim!")
+    widget.reload()
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(bubbles.first).to_contain_text("Posso trocar o tamanho?")
+    expect(bubbles.last).to_contain_text("Pode sim!")
 
 
 @pytest.mark.browser

@@ -2,6 +2,7 @@
 // conversations they select, and live copies placed in it or taken out of it.
 
 import { t } from "../i18n.js";
+import { compareConversations } from "../order.js";
 import { $, contactName, initials, shortTime } from "./dom.js";
 import { notifyNewMessage } from "./notify.js";
 import { closeConversation, conversationChanged, openConversation, showPaneNotice } from "./pane.js";
@@ -74,7 +75,7 @@ export async function loadList({ more = false } = {}) {
 function sortedConversations() {
   return [...shown.values()]
     .filter((conv) => matches(conv))
-    .sort((a, b) => (a.last_message_at < b.last_message_at ? 1 : a.last_message_at > b.last_message_at ? -1 : b.id - a.id));
+    .sort(compareConversations);
 }
 
 export function renderList() {

@@ -3,6 +3,7 @@
 // of it arrive (REST, socket, replay, the optimistic one typed here).
 
 import { t } from "../i18n.js";
+import { compareMessages, placeMessage } from "../order.js";
 import { MESSAGE_STATUS_RANK } from "../realtime.js";
 import { postMessage } from "./composer.js";
 import { $, clockTime } from "./dom.js";
@@ -101,11 +102,6 @@ function messageKey(message) {
   return message.id ? `id:${message.id}` : `c:${message.client_id}`;
 }
 
-function compareMessages(a, b) {
-  if (a.created_at !== b.created_at) return a.created_at < b.created_at ? -1 : 1;
-  return (a.id || Number.MAX_SAFE_INTEGER) - (b.id || Number.MAX_SAFE_INTEGER);
-}
-
 /** Insert or update a message of the open conversation. Idempotent: the same message from
  * REST, from the socket and from a replay ends as one bubble; an optimistic bubble is replaced
  * by the server's message with the same client_id. */
@@ -150,7 +146,7 @@ function renderMessage(message, { quiet = true } = {}) {
     li.innerHTML = `<div class="bubble"><div class="msg-sender"></div><div class="msg-text"></div>
       <div class="msg-meta"><time></time><span class="tick" role="img"></span></div></div>
       <p class="msg-error" hidden></p>`;
-    insertSorted(list, li, message);
+    placeMessage(list, li, message, (node) => messages.get(node.dataset.key));
   }
   const outbound = message.direction === "outbound";
   const system = message.sender_type === "system"; // assignment, resolution: a line, not a bubble
@@ -203,17 +199,6 @@ function renderMessage(message, { quiet = true } = {}) {
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 160;
     if (nearBottom || outbound) li.scrollIntoView({ block: "end" });
   }
-}
-
-function insertSorted(list, li, message) {
-  // Most messages are the newest: walk from the end.
-  let before = null;
-  for (let node = list.lastElementChild; node; node = node.previousElementSibling) {
-    const other = messages.get(node.dataset.key);
-    if (!other || compareMessages(other, message) <= 0) break;
-    before = node;
-  }
-  list.insertBefore(li, before);
 }
 
 function failureText(message) {
