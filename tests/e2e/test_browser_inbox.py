@@ -103,16 +103,23 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
 
+    scenario.bot_conversation(demo, "Pedro Alves", "Qual o prazo de entrega?")
     login(page, demo.agent, shot_name="login")
     expect(page.locator("#me-name")).to_have_text("Alex Agent")
     # "Mine" by default for an agent: Maria is assigned to them; the others wait in the queue.
     expect(page.locator(".conv-item")).to_have_count(1)
     expect(conversation_item(page, "Maria Silva")).to_contain_text("Oi Maria, vou verificar.")
-    page.get_by_role("tab", name="Queue").click()
-    expect(page.locator(".conv-item")).to_have_count(2)
+    # Unassigned: the bot's conversations and those waiting for an agent, each saying which.
+    page.get_by_role("tab", name="Unassigned").click()
+    expect(page.locator(".conv-item")).to_have_count(3)
     expect(conversation_item(page, "John Carter").locator(".unread")).to_have_text("1")
+    expect(conversation_item(page, "John Carter").locator(".conv-item-tags")).to_have_text(
+        "WhatsApp · Waiting for an agent"
+    )
+    expect(conversation_item(page, "Pedro Alves").locator(".conv-item-tags")).to_have_text("WhatsApp · With the bot")
     expect(page.get_by_role("tab", name="All")).to_be_hidden()  # supervisors only
-    # The queue panel: first in line first, with how long they have waited.
+    # The waiting panel: those waiting for an agent, first in line first, with how long they have waited.
+    expect(page.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
     expect(page.locator("#queue-list li .queue-name")).to_have_text(["John Carter", "Lucia Souza"])
     expect(page.locator("#queue-list li .queue-pos")).to_have_text(["#1", "#2"])
     expect(page.locator("#queue-list li .queue-wait").first).to_contain_text("waiting 2 h")
@@ -126,7 +133,12 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
 
     # Portuguese, from the switch, without reloading.
     page.locator("#app-lang").select_option("pt")
-    expect(page.get_by_role("tab", name="Fila")).to_be_visible()
+    expect(page.get_by_role("tab", name="Sem atendente")).to_be_visible()
+    expect(page.get_by_role("heading", name="Aguardando atendente")).to_be_visible()
+    expect(conversation_item(page, "Pedro Alves").locator(".conv-item-tags")).to_have_text("WhatsApp · Com o bot")
+    expect(conversation_item(page, "Lucia Souza").locator(".conv-item-tags")).to_have_text(
+        "WhatsApp · Aguardando atendente"
+    )
     expect(page.locator("#conn-text")).to_have_text("Ao vivo")
     page.locator("#app-lang").select_option("en")
     assert_not_reloaded(page)
@@ -180,7 +192,7 @@ def test_inbound_message_appears_live_and_the_reply_ticks_advance(new_page, demo
     expect(conversation_item(page, "Maria Silva").locator(".unread")).to_be_hidden()
 
     # A customer in a conversation that is not open: the list moves it up, with a badge.
-    page.get_by_role("tab", name="Queue").click()
+    page.get_by_role("tab", name="Unassigned").click()
     expect(page.locator(".conv-item").first).to_contain_text("Lucia Souza")
     # The agent coming online ran a queue pass (at the end of its presence window), which told
     # the waiting customers their place: wait for it, so that the notification below is John's.
@@ -284,9 +296,9 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     login(bruno, demo.agent2)
     login(sofia, demo.supervisor)
     for page in (alex, bruno):
-        page.get_by_role("tab", name="Queue").click()
+        page.get_by_role("tab", name="Unassigned").click()
         expect(conversation_item(page, "John Carter")).to_be_visible()
-    expect(conversation_item(sofia, "John Carter")).to_contain_text("Unassigned")
+    expect(conversation_item(sofia, "John Carter")).to_contain_text("Waiting for an agent")
 
     # Alex takes John from the queue panel: it leaves Bruno's queue, and the supervisor sees who
     # has it.
@@ -304,7 +316,7 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
 
     # The supervisor transfers Lucia to Bruno: it appears in Bruno's "Mine" without a reload,
     # and leaves Alex's queue.
-    alex.get_by_role("tab", name="Queue").click()
+    alex.get_by_role("tab", name="Unassigned").click()
     expect(conversation_item(alex, "Lucia Souza")).to_be_visible()
     bruno.get_by_role("tab", name="Mine").click()
     expect(bruno.locator(".conv-item")).to_have_count(0)

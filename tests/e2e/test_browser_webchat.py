@@ -77,7 +77,7 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     # An agent in the inbox takes it from the queue and replies.
     inbox = new_page()
     login(inbox, demo.agent)
-    inbox.get_by_role("tab", name="Queue").click()
+    inbox.get_by_role("tab", name="Unassigned").click()
     inbox.get_by_role("button", name="Take: Ana Costa").click()
     expect(inbox.locator("#conv-title")).to_have_text("Ana Costa")
 

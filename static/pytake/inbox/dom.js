@@ -52,3 +52,11 @@ export function duration(seconds) {
   if (s < 3600) return t("duration.minutes", { n: Math.floor(s / 60) });
   return t("duration.hours", { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
 }
+
+/** Who has a conversation nobody is assigned to: the line of customers waiting for an agent
+ * (the waiting panel), or the bot, which answers every open conversation with no agent. Two
+ * words that cannot be confused, used wherever an unassigned conversation is shown. */
+export function unassignedLabel(conv) {
+  if (conv.queued_at) return t("meta.waiting");
+  return conv.status === "resolved" ? t("meta.unassigned") : t("meta.with_bot");
+}

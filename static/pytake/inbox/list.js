@@ -3,7 +3,7 @@
 
 import { t } from "../i18n.js";
 import { compareConversations } from "../order.js";
-import { $, contactName, initials, shortTime } from "./dom.js";
+import { $, contactName, initials, shortTime, unassignedLabel } from "./dom.js";
 import { notifyNewMessage } from "./notify.js";
 import { closeConversation, conversationChanged, openConversation, showPaneNotice } from "./pane.js";
 import { renderBroadcastForm } from "./team.js";
@@ -121,7 +121,7 @@ function fillListItem(li, conv) {
   unread.setAttribute("aria-label", t("list.unread", { count: conv.unread_count }));
   const tags = [t(`channel.${conv.channel}`)];
   if (conv.assignee) tags.push(conv.assignee.id === me().id ? t("meta.you") : conv.assignee.name);
-  else tags.push(t("meta.unassigned"));
+  else tags.push(unassignedLabel(conv));
   if (filter.status === "") tags.push(t(`state.${conv.status}`));
   li.querySelector(".conv-item-tags").textContent = tags.join(" · ");
   button.classList.toggle("is-unread", conv.unread_count > 0);

@@ -4,7 +4,7 @@
 
 import { t } from "../i18n.js";
 import { renderNoteMode, stopTyping } from "./composer.js";
-import { $, busyWhile, contactName, fullTime, initials } from "./dom.js";
+import { $, busyWhile, contactName, fullTime, initials, unassignedLabel } from "./dom.js";
 import { keepListed, listed, removeConversation, renderList, upsertConversation } from "./list.js";
 import { catchUpMessages, clearMessages, loadHistory, renderAllMessages, upsertMessage } from "./messages.js";
 import { freshest, isSupervisor, me, openCopy, openId, rt, session, setOpen } from "./state.js";
@@ -139,7 +139,7 @@ export function renderHeader() {
   parts.push(
     conv.assignee
       ? t("meta.assigned", { name: conv.assignee.id === me().id ? t("meta.you") : conv.assignee.name })
-      : t("meta.unassigned"),
+      : unassignedLabel(conv),
   );
   $("conv-meta").textContent = parts.join(" · ");
   const mine = conv.assignee?.id === me().id;
