@@ -299,6 +299,12 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
         page.get_by_role("tab", name="Unassigned").click()
         expect(conversation_item(page, "John Carter")).to_be_visible()
     expect(conversation_item(sofia, "John Carter")).to_contain_text("Waiting for an agent")
+    # The supervisor sees each agent's load (open conversations); agents do not.
+    alex_load = sofia.locator(f"#agent-list [data-user-id='{demo.agent.pk}'] .agent-load")
+    bruno_load = sofia.locator(f"#agent-list [data-user-id='{demo.agent2.pk}'] .agent-load")
+    expect(alex_load).to_have_text("1 open")
+    expect(bruno_load).to_have_text("0 open")
+    expect(alex.locator("#agent-list .agent-load").first).to_be_hidden()
 
     # Alex takes John from the queue panel: it leaves Bruno's queue, and the supervisor sees who
     # has it.
@@ -309,6 +315,7 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     expect(conversation_item(bruno, "John Carter")).to_have_count(0, timeout=LIVE)
     expect(bruno.locator("#queue-list li .queue-name")).to_have_text(["Lucia Souza"], timeout=LIVE)
     expect(conversation_item(sofia, "John Carter")).to_contain_text("Alex Agent", timeout=LIVE)
+    expect(alex_load).to_have_text("2 open", timeout=LIVE)  # kept live: Maria and now John
     alex.get_by_role("tab", name="Mine").click()
     expect(conversation_item(alex, "John Carter")).to_be_visible()
     # The history records it as an event line, not as a message to the customer.
@@ -321,8 +328,21 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     bruno.get_by_role("tab", name="Mine").click()
     expect(bruno.locator(".conv-item")).to_have_count(0)
     open_conversation(sofia, "Lucia Souza")
+    # A choice in the list is only a question until confirmed; cancelled, nothing is sent.
+    assign_requests = []
+    sofia.on("request", lambda request: assign_requests.append(request.url) if "/assign/" in request.url else None)
     sofia.get_by_label("Assign to").select_option(label="Bruno Agent")
+    confirm = sofia.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Assign Lucia Souza to Bruno Agent?")
+    sofia.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(sofia.get_by_label("Assign to")).to_have_value("")  # nobody has her yet
+    assert assign_requests == []
+    sofia.get_by_label("Assign to").select_option(label="Bruno Agent")
+    sofia.get_by_role("button", name="Confirm").click()
+    expect(confirm).to_be_hidden()
     expect(conversation_item(bruno, "Lucia Souza")).to_be_visible(timeout=LIVE)
+    expect(bruno_load).to_have_text("1 open", timeout=LIVE)
     expect(conversation_item(alex, "Lucia Souza")).to_have_count(0, timeout=LIVE)
     for page in (sofia, alex, bruno):  # assigned: nobody waits any more
         expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
@@ -522,3 +542,32 @@ def test_messages_and_conversations_of_the_same_second_keep_the_servers_order(ne
     expect(page.locator("#conv-list")).to_have_text(maria_above_john)
     open_conversation(page, "Maria Silva")
     expect(texts).to_have_text(in_order)
+
+
+def test_a_supervisor_with_a_long_list_has_the_team_in_view_and_confirms_a_transfer_in_portuguese(new_page, demo):
+    """At 1440×900 the list scrolls on its own: the team and the announcement box stay in view.
+    A transfer asks first, in the page's language; Escape cancels it and keeps the pane open."""
+    for n in range(14):
+        scenario.bot_conversation(demo, f"Cliente {n:02d}", "Olá, tudo bem?")
+    page = new_page(viewport={"width": 1440, "height": 900})
+    login(page, demo.supervisor)
+    page.locator("#app-lang").select_option("pt")
+    expect(page.locator(".conv-item")).to_have_count(17)
+    expect(page.get_by_label("Aviso para a equipe")).to_be_in_viewport(ratio=1)
+    expect(page.get_by_role("button", name="Avisar")).to_be_in_viewport(ratio=1)
+    expect(page.locator(f"#agent-list [data-user-id='{demo.agent.pk}'] .agent-load")).to_have_text("1 em aberto")
+
+    conversation_item(page, "Maria Silva").click()
+    expect(page.locator("#conv-title")).to_have_text("Maria Silva")
+    expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
+    page.get_by_label("Atribuir a").select_option(label="Bruno Agent")
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Transferir Maria Silva de Alex Agent para Bruno Agent?")
+    expect(confirm.get_by_role("button", name="Confirmar")).to_be_focused()
+    expect(confirm.get_by_role("button", name="Cancelar")).to_be_visible()
+    shot(page, "supervisor-pt")
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    expect(page.locator("#conv-title")).to_have_text("Maria Silva")  # still open
+    expect(page.get_by_label("Atribuir a")).to_have_value(str(demo.agent.pk))
+    assert Conversation.objects.get(pk=demo.maria.pk).assignee_id == demo.agent.pk

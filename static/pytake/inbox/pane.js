@@ -8,7 +8,7 @@ import { $, busyWhile, contactName, fullTime, initials, unassignedLabel } from "
 import { keepListed, listed, removeConversation, renderList, upsertConversation } from "./list.js";
 import { catchUpMessages, clearMessages, loadHistory, renderAllMessages, upsertMessage } from "./messages.js";
 import { freshest, isSupervisor, me, openCopy, openId, rt, session, setOpen } from "./state.js";
-import { teamMembers } from "./team.js";
+import { teamMember, teamMembers } from "./team.js";
 
 const TYPING_SHOW_MS = 7000;
 
@@ -63,6 +63,7 @@ export function closeConversation() {
   setOpen(null, null);
   clearMessages();
   clearTypingIndicator();
+  hideAssignConfirm();
   $("conversation").hidden = true;
   $("pane-empty").hidden = false;
   $("pane-empty").querySelector("p").textContent = t("pane.empty");
@@ -109,6 +110,7 @@ export function relabelPane() {
   if (openCopy()) {
     renderHeader();
     renderAllMessages();
+    if (pendingAssign) renderAssignConfirm();
   }
 }
 
@@ -120,9 +122,9 @@ $("conv-back").addEventListener("click", () => {
 });
 
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && openId() !== null && document.activeElement?.id !== "filter-search") {
-    $("conv-back").click();
-  }
+  if (event.key !== "Escape") return;
+  if (pendingAssign) $("assign-no").click(); // Escape cancels a transfer before anything else
+  else if (openId() !== null && document.activeElement?.id !== "filter-search") $("conv-back").click();
 });
 
 // --- header and actions ----------------------------------------------------------------------
@@ -164,7 +166,9 @@ export function renderAssignSelect() {
   options.push(new Option(t("actions.nobody"), "none"));
   for (const agent of teamMembers()) options.push(new Option(agent.name, String(agent.id)));
   select.replaceChildren(...options);
-  select.value = conv?.assignee ? String(conv.assignee.id) : "";
+  // While a choice waits for its confirmation, the list keeps showing it.
+  if (pendingAssign) select.value = pendingAssign.assigneeId === null ? "none" : String(pendingAssign.assigneeId);
+  else select.value = conv?.assignee ? String(conv.assignee.id) : "";
 }
 
 function renderWindowNotice() {
@@ -193,10 +197,54 @@ $("act-take").addEventListener("click", () => conversationAction("assign", { ass
 $("act-release").addEventListener("click", () => conversationAction("assign", { assignee_id: null }));
 $("act-resolve").addEventListener("click", () => conversationAction("resolve"));
 $("act-reopen").addEventListener("click", () => conversationAction("reopen"));
+// --- assign, after a confirmation -----------------------------------------------------------
+
+// A choice in "Assign to" hands the conversation over only once confirmed: a slip of the list
+// (or of the keyboard moving through it) would otherwise transfer it at once.
+let pendingAssign = null; // {id, assigneeId} (assigneeId null: back to wait for an agent)
+
 $("act-assign").addEventListener("change", (event) => {
   const value = event.target.value;
   if (!value) return;
-  conversationAction("assign", { assignee_id: value === "none" ? null : Number(value) });
+  const conv = openCopy();
+  const assigneeId = value === "none" ? null : Number(value);
+  if (!conv || assigneeId === (conv.assignee?.id ?? null)) {
+    hideAssignConfirm();
+    return;
+  }
+  pendingAssign = { id: conv.id, assigneeId };
+  renderAssignConfirm();
+  $("assign-yes").focus();
+});
+
+function renderAssignConfirm() {
+  const conv = openCopy();
+  const { assigneeId } = pendingAssign;
+  const holder = conv.assignee && (conv.assignee.id === me().id ? t("meta.you") : conv.assignee.name);
+  const vars = { contact: contactName(conv), name: teamMember(assigneeId)?.name || "", from: holder || "" };
+  const key = assigneeId === null ? "assign.confirm_queue" : holder ? "assign.confirm_transfer" : "assign.confirm";
+  $("assign-confirm-text").textContent = t(key, vars);
+  $("assign-confirm").hidden = false;
+}
+
+function hideAssignConfirm() {
+  const wasShown = pendingAssign !== null;
+  pendingAssign = null;
+  $("assign-confirm").hidden = true;
+  if (wasShown) renderAssignSelect(); // the list shows who has it again
+  return wasShown;
+}
+
+$("assign-yes").addEventListener("click", () => {
+  const choice = pendingAssign;
+  hideAssignConfirm();
+  if (choice && choice.id === openId()) conversationAction("assign", { assignee_id: choice.assigneeId });
+  $("act-assign").focus();
+});
+
+$("assign-no").addEventListener("click", () => {
+  hideAssignConfirm();
+  $("act-assign").focus();
 });
 
 // --- read ------------------------------------------------------------------------------------

@@ -47,7 +47,17 @@ export function freshest(copy) {
   const known = store.latest.get(copy.id);
   if (known && known.seq > copy.seq) return known;
   store.latest.set(copy.id, copy);
+  for (const fn of copyListeners) fn(copy, known);
   return copy;
+}
+
+const copyListeners = new Set();
+
+/** `fn(copy, previous)` whenever freshest() takes a copy of a conversation as its newest
+ * (`previous`: the copy it replaces, if one was seen). */
+export function onNewerCopy(fn) {
+  copyListeners.add(fn);
+  return () => copyListeners.delete(fn);
 }
 
 /** The newest copy of conversation `id` seen so far, if any. */

@@ -1,19 +1,26 @@
-// The team: every staff member with their presence (kept live by `presence` events), and the
-// supervisors' announcements (the box under the list, and the banner everyone sees).
+// The team: every staff member with their presence (kept live by `presence` events) and, for
+// supervisors, their load (open conversations, read again when an assignment or a status
+// changes); and the supervisors' announcements (the box under the team, the banner everyone sees).
 
 import { t, translate } from "../i18n.js";
 import { $, busyWhile } from "./dom.js";
 import { renderAssignSelect } from "./pane.js";
-import { isSupervisor, me, session } from "./state.js";
+import { isSupervisor, me, onNewerCopy, session } from "./state.js";
 
 let agents = new Map(); // id -> staff member, as GET agents/ gave them
 const presence = new Map(); // user id -> "online" | "away" | "offline"
 let presenceEvents = 0; // presence changes received so far
 const presenceAt = new Map(); // user id -> presenceEvents when their last change came
+let soonTimer = null;
 
 /** The staff of the tenant, by id (read by the pane's "Assign to" list). */
 export function teamMembers() {
   return agents.values();
+}
+
+/** Staff member `id`, if the team list has them. */
+export function teamMember(id) {
+  return agents.get(id);
 }
 
 export async function loadAgents() {
@@ -29,6 +36,22 @@ export async function loadAgents() {
   renderAgents();
   renderAssignSelect();
 }
+
+/** Read the team again shortly: a burst of changes (auto-assignment of several) makes one request. */
+function loadAgentsSoon() {
+  clearTimeout(soonTimer);
+  soonTimer = setTimeout(() => loadAgents().catch(() => {}), 300);
+}
+
+// An agent's load is their open conversations: it moves when a conversation changes hands,
+// or is resolved or reopened. Supervisors see every conversation's copies go by (events and
+// action answers alike); a copy that changes neither changes no load.
+const loadKey = (conv) => `${conv.assignee?.id ?? ""}:${conv.status}`;
+onNewerCopy((copy, previous) => {
+  if (!isSupervisor()) return;
+  if (previous ? loadKey(previous) === loadKey(copy) : !copy.assignee) return;
+  loadAgentsSoon();
+});
 
 export function onPresence(data) {
   // One frame carries every change of its window (a whole team connecting is one frame).
@@ -54,9 +77,17 @@ export function renderAgents() {
     const status = presence.get(agent.id) || "offline";
     li.dataset.userId = agent.id;
     li.dataset.presence = status;
-    li.innerHTML = `<span class="presence-dot" aria-hidden="true"></span><span class="agent-name"></span><span class="muted agent-status"></span>`;
+    li.innerHTML = `<span class="presence-dot" aria-hidden="true"></span><span class="agent-name"></span><span class="muted agent-status"></span>
+      <span class="agent-load badge badge-muted" hidden></span>`;
     li.querySelector(".agent-name").textContent = agent.name + (agent.id === me().id ? ` (${t("meta.you")})` : "");
     li.querySelector(".agent-status").textContent = t(`presence.${status}`);
+    const load = li.querySelector(".agent-load");
+    if (isSupervisor() && typeof agent.open_conversations === "number") {
+      load.hidden = false;
+      load.dataset.count = agent.open_conversations;
+      load.textContent = t("agents.load", { n: agent.open_conversations });
+      load.title = t("agents.load_title");
+    }
     return li;
   });
   list.replaceChildren(...rows);
