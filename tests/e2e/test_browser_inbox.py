@@ -571,3 +571,33 @@ def test_a_supervisor_with_a_long_list_has_the_team_in_view_and_confirms_a_trans
     expect(page.locator("#conv-title")).to_have_text("Maria Silva")  # still open
     expect(page.get_by_label("Atribuir a")).to_have_value(str(demo.agent.pk))
     assert Conversation.objects.get(pk=demo.maria.pk).assignee_id == demo.agent.pk
+
+
+PLACEHOLDER_ROOM = """() => {
+  const input = document.getElementById("filter-search");
+  const style = getComputedStyle(input);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  // The status list beside it, narrowed to make that room: its longest choice, beside the arrow.
+  const select = document.getElementById("filter-status");
+  const selectStyle = getComputedStyle(select);
+  const arrow = 20;
+  const selectRoom = select.clientWidth - parseFloat(selectStyle.paddingLeft) - parseFloat(selectStyle.paddingRight) - arrow;
+  const longest = Math.max(...[...select.options].map((option) => context.measureText(option.text).width));
+  return { text: input.placeholder, width: context.measureText(input.placeholder).width, room, longest, selectRoom };
+}"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
+def test_the_search_placeholder_is_read_whole_in_both_languages(new_page, demo, viewport):
+    page = new_page(viewport=viewport)
+    login(page, demo.supervisor)
+    for lang in ("en", "pt"):
+        page.locator("#app-lang").select_option(lang)
+        expect(page.locator("#filter-status option").first).to_have_text("Open" if lang == "en" else "Abertas")
+        room = page.evaluate(PLACEHOLDER_ROOM)
+        assert room["width"] <= room["room"], room
+        assert room["longest"] <= room["selectRoom"], room
