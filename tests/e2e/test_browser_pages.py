@@ -115,3 +115,21 @@ def test_the_inbox_runs_from_the_hashed_files_production_serves(new_page, asgi_s
     assert len(modules) == len(set(modules))  # one instance of each module: one shared state
     assert set(INBOX_MODULES) - {"pytake/inbox/main.js"} <= set(modules)
     assert not failed
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_every_page_links_an_icon_that_is_served(new_page, asgi_server):
+    """Without a <link rel="icon"> a browser asks for /favicon.ico, a 404 on the phone and
+    web-chat pages; each page names the shipped icon, and it is served."""
+    demo = scenario.seed_demo()
+    page = new_page()
+    for path in ("/", f"/chat/{demo.tenant.slug}/", "/simulator/phone/"):
+        page.goto(path)
+        icon = page.locator('link[rel="icon"]')
+        expect(icon).to_have_count(1)
+        href = icon.get_attribute("href")
+        assert href.startswith("/static/pytake/favicon"), (path, href)
+        answer = page.request.get(href)
+        assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml"), (path, href)
