@@ -5,6 +5,7 @@
 // id, dedupes replayed events, refetches on `resync`, and queues messages typed while offline
 // (resent with the same client_id, so the server never stores one twice).
 // `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
+import { locale, t, translate } from "../pytake/i18n.js";
 import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } from "../pytake/realtime.js";
 
@@ -27,7 +28,7 @@ const session = {
   conversationId: null,
   /** Start a chat, or continue the one `heldToken` belongs to. Null when that one expired. */
   async start(name, heldToken) {
-    const body = { tenant, name: name || "Visitante" };
+    const body = { tenant, name: name || t("webchat.visitor") };
     if (heldToken) body.session = heldToken;
     const r = await fetch("/api/webchat/sessions/", {
       method: "POST",
@@ -77,19 +78,18 @@ function furthest(id, status) {
   return kept;
 }
 const STATE_TEXT = {
-  [ConnectionState.OPEN]: "online",
-  [ConnectionState.CONNECTING]: "…",
-  [ConnectionState.RECONNECTING]: "reconectando… / reconnecting…",
-  [ConnectionState.OFFLINE]: "offline",
+  [ConnectionState.OPEN]: "webchat.online",
+  [ConnectionState.RECONNECTING]: "webchat.reconnecting",
+  [ConnectionState.OFFLINE]: "webchat.offline",
 };
 
 const ui = {
   state(state) {
-    $("status").textContent = STATE_TEXT[state] || state;
+    $("status").textContent = STATE_TEXT[state] ? t(STATE_TEXT[state]) : "…";
     $("status").dataset.state = state;
   },
   time(at) {
-    return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return new Date(at).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
   },
   message(m) {
     if (m.internal) return;
@@ -162,7 +162,7 @@ const ui = {
       return;
     }
     const minutes = Math.max(1, Math.round(q.estimated_wait_seconds / 60));
-    el.textContent = `Você é o nº ${q.position} na fila (≈ ${minutes} min) · You are #${q.position} in line`;
+    el.textContent = t("webchat.queue", { position: q.position, minutes });
     el.dataset.position = String(q.position);
     el.hidden = false;
   },
@@ -259,6 +259,7 @@ $("text").addEventListener("input", () => {
 });
 document.addEventListener("visibilitychange", markRead);
 
+translate(); // the page's texts in the visitor's language (their browser's, or the one they chose)
 const h = held();
 if (h && h.token) begin(h.name, h.token);
 else $("start").hidden = false;

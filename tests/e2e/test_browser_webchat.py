@@ -38,8 +38,8 @@ def demo(asgi_server):
 def open_widget(new_page, demo, name):
     widget = new_page(viewport={"width": 480, "height": 800})
     widget.goto(f"/chat/{demo.tenant.slug}/")
-    widget.get_by_label("Seu nome / Your name").fill(name)
-    widget.get_by_role("button", name="Começar / Start").click()
+    widget.get_by_label("Your name").fill(name)
+    widget.get_by_role("button", name="Start").click()
     expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
     widget.evaluate("window.__noReload = true")
     return widget
@@ -47,7 +47,7 @@ def open_widget(new_page, demo, name):
 
 def widget_says(widget, text):
     widget.get_by_label("Message").fill(text)
-    widget.get_by_role("button", name="Enviar").click()
+    widget.get_by_role("button", name="Send").click()
 
 
 @pytest.mark.browser
@@ -137,6 +137,35 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     expect(widget.locator("li.outbound", has_text="sou o Alex")).to_have_count(1)
     expect(widget.locator("li.inbound", has_text="Ainda está aí?")).to_have_count(1)
     assert Conversation.objects.filter(channel=Channel.WEBCHAT).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("locale", "texts"),
+    [
+        ("pt-BR", {"name": "Seu nome", "start": "Começar", "send": "Enviar", "lang": "pt-BR"}),
+        ("en-US", {"name": "Your name", "start": "Start", "send": "Send", "lang": "en"}),
+    ],
+)
+def test_the_start_form_speaks_the_visitors_language_and_looks_like_the_widget(new_page, demo, locale, texts):
+    widget = new_page(locale=locale, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    widget.goto(f"/chat/{demo.tenant.slug}/")
+    name = widget.get_by_label(texts["name"], exact=True)
+    expect(name).to_be_visible()
+    expect(widget.locator("html")).to_have_attribute("lang", texts["lang"])
+    start = widget.get_by_role("button", name=texts["start"], exact=True)
+    # The widget's green and rounded shapes, not the browser's default controls.
+    assert start.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(11, 110, 79)"
+    assert name.evaluate("el => parseFloat(getComputedStyle(el).borderTopLeftRadius)") >= 16
+    assert start.bounding_box()["width"] <= 390 and name.bounding_box()["width"] > 0.8 * 390
+    if locale == "pt-BR":
+        shot(widget, "webchat-start-pt")
+    name.fill("Carla Dias")
+    start.click()
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(widget.get_by_role("button", name=texts["send"], exact=True)).to_be_visible()
 
 
 @pytest.mark.browser
