@@ -74,6 +74,37 @@ def test_production_collects_hashed_files_for_the_page(tmp_path):
     assert f'src="/static/{manifest["pytake/inbox/main.js"]}"' in page
 
 
+def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_path):
+    """Django's manifest storage can rewrite relative imports to hashed names
+    (``support_js_module_import_aggregation``), which a cycle in the modules' imports defeats:
+    collectstatic fails ("Max post-process passes exceeded"). With it on, every import of every
+    module names a hashed file that was collected."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTAKE_DATA_DIR": str(tmp_path),
+        "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
+        "PYTAKE_MANIFEST_STATIC": "1",
+        "DJANGO_SETTINGS_MODULE": "tests.browser.hashed_imports",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    static = tmp_path / "static"
+    manifest = json.loads((static / "staticfiles.json").read_text())["paths"]
+    hashed = set(manifest.values())
+    for name in [*MODULES, "webchat/widget.js", "whatsapp/phone.js"]:
+        if not name.endswith(".js"):
+            continue
+        module = static / manifest[name]
+        for target in re.findall(r'from "(\.[^"]+)"', module.read_text()):
+            resolved = (module.parent / target).resolve().relative_to(static.resolve()).as_posix()
+            assert resolved in hashed, (name, target)
+
+
 @pytest.fixture(scope="module")
 def static_data_dir(tmp_path_factory):
     """This module's server serves the files as production does: hashed names from the manifest."""

@@ -5,7 +5,7 @@ import { ApiError } from "../api.js";
 import { t } from "../i18n.js";
 import { newClientId } from "../realtime.js";
 import { $ } from "./dom.js";
-import { heldMessage, upsertMessage } from "./messages.js";
+import { heldMessage, onRetry, upsertMessage } from "./messages.js";
 import { me, openId, rt, session } from "./state.js";
 
 const TYPING_IDLE_MS = 2500;
@@ -91,6 +91,8 @@ export async function postMessage(text, clientId, { note = false } = {}) {
     }
   }
 }
+
+onRetry((message, { note }) => postMessage(message.text, message.client_id, { note }));
 
 // --- typing (ours) ---------------------------------------------------------------------------
 

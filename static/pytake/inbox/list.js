@@ -5,9 +5,8 @@ import { t } from "../i18n.js";
 import { compareConversations } from "../order.js";
 import { $, contactName, initials, shortTime, unassignedLabel } from "./dom.js";
 import { notifyNewMessage } from "./notify.js";
-import { closeConversation, conversationChanged, openConversation, showPaneNotice } from "./pane.js";
+import { freshest, isSupervisor, me, onNewerCopy, openId, requestOpen, session } from "./state.js";
 import { renderBroadcastForm } from "./team.js";
-import { freshest, isSupervisor, me, openId, session } from "./state.js";
 
 const filter = { scope: "mine", status: "open", search: "" };
 const shown = new Map(); // the list as filtered now: id -> conversation
@@ -93,7 +92,7 @@ export function renderList() {
         <span class="conv-item-body"><span class="conv-item-top"><span class="conv-name"></span><time class="conv-time"></time></span>
         <span class="conv-item-bottom"><span class="conv-preview"></span><span class="unread badge"></span></span>
         <span class="conv-item-tags"></span></span></button>`;
-      li.querySelector("button").addEventListener("click", () => openConversation(conv.id));
+      li.querySelector("button").addEventListener("click", () => requestOpen(conv.id));
     }
     fillListItem(li, conv);
     fragment.push(li);
@@ -129,10 +128,8 @@ function fillListItem(li, conv) {
   else button.removeAttribute("aria-current");
 }
 
-/** A copy of a conversation from a live event or an action's answer. */
-export function upsertConversation(copy) {
-  const conv = freshest(copy);
-  if (conv !== copy) return; // older than what is shown
+// A newer copy of a conversation (a live event, an action's answer): into the list or out of it.
+onNewerCopy((conv) => {
   const previous = shown.get(conv.id);
   keepListed(conv);
   const grew = (conv.unread_count || 0) > (previous?.unread_count || 0);
@@ -144,18 +141,14 @@ export function upsertConversation(copy) {
     Boolean(conv.last_customer_message_at) &&
     new Date(conv.last_customer_message_at) >= new Date(conv.last_message_at);
   if (grew && (previous || fromCustomer) && (conv.id !== openId() || document.hidden)) {
-    notifyNewMessage(conv, openConversation);
+    notifyNewMessage(conv, requestOpen);
   }
-  if (conv.id === openId()) conversationChanged(conv, { grew });
   renderList();
-}
+});
 
-export function removeConversation(id, { revoked = false } = {}) {
+/** Conversation `id` is gone from this user's view (`conversation.revoked`, or a 404). */
+export function removeConversation(id) {
   shown.delete(id);
-  if (id === openId() && revoked) {
-    closeConversation();
-    showPaneNotice(t("pane.revoked"));
-  }
   renderList();
 }
 

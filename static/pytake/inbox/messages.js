@@ -5,9 +5,7 @@
 import { t } from "../i18n.js";
 import { compareMessages, placeMessage } from "../order.js";
 import { MESSAGE_STATUS_RANK } from "../realtime.js";
-import { postMessage } from "./composer.js";
 import { $, clockTime } from "./dom.js";
-import { clearTypingIndicator, markReadSoon } from "./pane.js";
 import { me, openId, session } from "./state.js";
 
 const WINDOW_ERROR_CODES = new Set([131047, 131026]); // re-engagement / outside the 24-hour window
@@ -15,6 +13,12 @@ const WINDOW_ERROR_CODES = new Set([131047, 131026]); // re-engagement / outside
 const messages = new Map(); // key ("id:12" or "c:<client_id>") -> message, for the open conversation
 let historyMore = false;
 let historyLoading = false;
+let retry = null; // fn(message, {note}) that sends a failed message again (the composer's)
+
+/** The composer sends again a message that failed for want of a connection. */
+export function onRetry(fn) {
+  retry = fn;
+}
 
 /** Another conversation opens (or none): forget this one's messages. */
 export function clearMessages() {
@@ -184,12 +188,12 @@ function renderMessage(message, { quiet = true } = {}) {
     errorLine.hidden = false;
     errorLine.append(failureText(message));
     if (message.local) {
-      const retry = document.createElement("button");
-      retry.type = "button";
-      retry.className = "btn btn-link";
-      retry.textContent = t("composer.retry");
-      retry.addEventListener("click", () => postMessage(message.text, message.client_id, { note }));
-      errorLine.append(" ", retry);
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-link";
+      button.textContent = t("composer.retry");
+      button.addEventListener("click", () => retry?.(message, { note }));
+      errorLine.append(" ", button);
     }
   } else {
     errorLine.hidden = true;
@@ -223,10 +227,6 @@ function withPendingNote(message) {
 export function onMessageNew(message) {
   if (message.conversation_id !== openId()) return;
   upsertMessage(withPendingNote(message));
-  if (message.direction === "inbound") {
-    clearTypingIndicator();
-    if (!document.hidden) markReadSoon();
-  }
 }
 
 export function onMessageStatus(data) {

@@ -5,14 +5,26 @@
 import { t } from "../i18n.js";
 import { renderNoteMode, stopTyping } from "./composer.js";
 import { $, busyWhile, contactName, fullTime, initials, unassignedLabel } from "./dom.js";
-import { keepListed, listed, removeConversation, renderList, upsertConversation } from "./list.js";
+import { keepListed, listed, removeConversation, renderList } from "./list.js";
 import { catchUpMessages, clearMessages, loadHistory, renderAllMessages, upsertMessage } from "./messages.js";
-import { freshest, isSupervisor, me, openCopy, openId, rt, session, setOpen } from "./state.js";
-import { teamMember, teamMembers } from "./team.js";
+import {
+  acceptCopy,
+  freshest,
+  isSupervisor,
+  me,
+  onNewerCopy,
+  onOpenRequest,
+  openCopy,
+  openId,
+  rt,
+  session,
+  setOpen,
+} from "./state.js";
+import { onTeamChange, teamMember, teamMembers } from "./team.js";
 
 const TYPING_SHOW_MS = 7000;
 
-export async function openConversation(id) {
+async function openConversation(id) {
   if (openId() === id) {
     $("composer-text").focus();
     return;
@@ -79,11 +91,30 @@ function showConvError(text) {
   $("conv-error").hidden = false;
 }
 
-/** A newer copy of the open conversation arrived; `grew`: its unread count went up. */
-export function conversationChanged(conv, { grew }) {
+onOpenRequest(openConversation);
+
+// A newer copy of the open conversation: its header, and read it if a customer wrote.
+onNewerCopy((conv, previous) => {
+  if (conv.id !== openId()) return;
+  const grew = (conv.unread_count || 0) > (previous?.unread_count || 0);
   setOpen(conv.id, conv);
   renderHeader();
   if (grew && !document.hidden) markReadSoon();
+});
+
+/** `conversation.revoked`: the open conversation was given to someone else. */
+export function onRevoked(data) {
+  if (data.id !== openId()) return;
+  closeConversation();
+  showPaneNotice(t("pane.revoked"));
+}
+
+/** `message.new`, after messages.js placed it: the customer wrote in the open conversation,
+ * so they stopped typing, and the page that shows it has read it. */
+export function onCustomerMessage(message) {
+  if (message.conversation_id !== openId() || message.direction !== "inbound") return;
+  clearTypingIndicator();
+  if (!document.hidden) markReadSoon();
 }
 
 /** After a reconnect with nothing to resume from: the open conversation as the server has it. */
@@ -158,7 +189,9 @@ export function renderHeader() {
   renderWindowNotice();
 }
 
-export function renderAssignSelect() {
+onTeamChange(() => renderAssignSelect());
+
+function renderAssignSelect() {
   const select = $("act-assign");
   const conv = openCopy();
   const options = [new Option(t("actions.assign_placeholder"), "", true, false)];
@@ -187,7 +220,7 @@ async function conversationAction(path, body) {
   const id = openId();
   $("conv-error").hidden = true;
   try {
-    upsertConversation(await busyWhile("conv-actions", session.post(`conversations/${id}/${path}/`, body)));
+    acceptCopy(await busyWhile("conv-actions", session.post(`conversations/${id}/${path}/`, body)));
   } catch (error) {
     showConvError(error.message);
   }
@@ -256,7 +289,7 @@ export function markReadSoon(delay = 400) {
   readTimer = setTimeout(async () => {
     if (id !== openId()) return;
     try {
-      upsertConversation(await session.post(`conversations/${id}/read/`));
+      acceptCopy(await session.post(`conversations/${id}/read/`));
     } catch {
       /* retried by the next message, the connection's return (readIfSeen) or a visit */
     }

@@ -3,9 +3,7 @@
 
 import { t } from "../i18n.js";
 import { $, busyWhile, contactName, duration } from "./dom.js";
-import { upsertConversation } from "./list.js";
-import { openConversation } from "./pane.js";
-import { me, session } from "./state.js";
+import { acceptCopy, me, requestOpen, session } from "./state.js";
 
 let entries = []; // [{position, waiting_seconds, estimated_wait_seconds, conversation}]
 let lastRequest = 0;
@@ -49,8 +47,8 @@ function queueItem(entry) {
   take.addEventListener("click", async () => {
     take.disabled = true;
     try {
-      upsertConversation(await session.post(`conversations/${conv.id}/assign/`, { assignee_id: me().id }));
-      openConversation(conv.id);
+      acceptCopy(await session.post(`conversations/${conv.id}/assign/`, { assignee_id: me().id }));
+      requestOpen(conv.id);
     } catch (error) {
       take.disabled = false;
       take.title = error.message;

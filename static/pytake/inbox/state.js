@@ -2,6 +2,10 @@
 // and which conversation is open. Each piece has one writer, named below; every other module
 // only reads it. State that one part of the screen alone needs lives in that part's module
 // (the list's filters in list.js, the open conversation's messages in messages.js, ...).
+//
+// Modules import one way (main → dispatch → pane → list → team → state ...), never in a
+// cycle: where a lower part must reach a higher one (a click in the list opens the pane, a
+// conversation's new copy reaches list, pane and team) it goes through a hook here.
 
 import { Session } from "../api.js";
 
@@ -13,7 +17,7 @@ const store = {
   rt: null, // the RealtimeClient while signed in; written by main.js
   latest: new Map(), // id -> the newest copy seen of every conversation; written by freshest()
   openId: null, // the conversation in the pane; written by pane.js
-  open: null, // its newest copy; written by pane.js and list.js (through setOpen)
+  open: null, // its newest copy; written by pane.js (setOpen)
 };
 
 export const me = () => store.me;
@@ -47,17 +51,36 @@ export function freshest(copy) {
   const known = store.latest.get(copy.id);
   if (known && known.seq > copy.seq) return known;
   store.latest.set(copy.id, copy);
-  for (const fn of copyListeners) fn(copy, known);
   return copy;
 }
 
-const copyListeners = new Set();
+const copyListeners = [];
+const openListeners = [];
 
-/** `fn(copy, previous)` whenever freshest() takes a copy of a conversation as its newest
- * (`previous`: the copy it replaces, if one was seen). */
+/** One copy of a conversation from a live event or an action's answer: if it is the newest
+ * seen, every part of the screen that shows conversations hears of it (`onNewerCopy`). */
+export function acceptCopy(copy) {
+  const previous = store.latest.get(copy.id);
+  const conv = freshest(copy);
+  if (conv === copy) for (const fn of copyListeners) fn(conv, previous);
+  return conv;
+}
+
+/** `fn(copy, previous)` for each copy acceptCopy() takes as the newest (`previous`: the one it
+ * replaces, if any was seen). The list, the pane and the team listen. */
 export function onNewerCopy(fn) {
-  copyListeners.add(fn);
-  return () => copyListeners.delete(fn);
+  copyListeners.push(fn);
+}
+
+/** Ask for conversation `id` to be opened (a click in the list, the waiting panel, a
+ * notification); the pane does it. Hooks like these keep the modules' imports one-way, as
+ * hashed imports in production need (a cycle cannot be hashed). */
+export function requestOpen(id) {
+  for (const fn of openListeners) fn(id);
+}
+
+export function onOpenRequest(fn) {
+  openListeners.push(fn);
 }
 
 /** The newest copy of conversation `id` seen so far, if any. */

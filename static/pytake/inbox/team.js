@@ -4,7 +4,6 @@
 
 import { t, translate } from "../i18n.js";
 import { $, busyWhile } from "./dom.js";
-import { renderAssignSelect } from "./pane.js";
 import { isSupervisor, me, onNewerCopy, session } from "./state.js";
 
 let agents = new Map(); // id -> staff member, as GET agents/ gave them
@@ -12,6 +11,12 @@ const presence = new Map(); // user id -> "online" | "away" | "offline"
 let presenceEvents = 0; // presence changes received so far
 const presenceAt = new Map(); // user id -> presenceEvents when their last change came
 let soonTimer = null;
+const changeListeners = []; // fn() after the team list is read (the pane's "Assign to" list)
+
+/** `fn()` whenever the team list has been read again. */
+export function onTeamChange(fn) {
+  changeListeners.push(fn);
+}
 
 /** The staff of the tenant, by id (read by the pane's "Assign to" list). */
 export function teamMembers() {
@@ -34,7 +39,7 @@ export async function loadAgents() {
     if (agent.presence && !changedSince) presence.set(agent.id, agent.presence);
   }
   renderAgents();
-  renderAssignSelect();
+  for (const fn of changeListeners) fn();
 }
 
 /** Read the team again shortly: a burst of changes (auto-assignment of several) makes one request. */
@@ -45,7 +50,8 @@ function loadAgentsSoon() {
 
 // An agent's load is their open conversations: it moves when a conversation changes hands,
 // or is resolved or reopened. Supervisors see every conversation's copies go by (events and
-// action answers alike); a copy that changes neither changes no load.
+// action answers alike); a copy that changes neither changes no load, nor a first copy of an
+// unassigned one.
 const loadKey = (conv) => `${conv.assignee?.id ?? ""}:${conv.status}`;
 onNewerCopy((copy, previous) => {
   if (!isSupervisor()) return;
