@@ -5,6 +5,8 @@
 // id, dedupes replayed events, refetches on `resync`, and queues messages typed while offline
 // (resent with the same client_id, so the server never stores one twice).
 // `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
+import { locale, t, translate } from "../pytake/i18n.js";
+import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } from "../pytake/realtime.js";
 
 const root = document.getElementById("chat");
@@ -26,7 +28,7 @@ const session = {
   conversationId: null,
   /** Start a chat, or continue the one `heldToken` belongs to. Null when that one expired. */
   async start(name, heldToken) {
-    const body = { tenant, name: name || "Visitante" };
+    const body = { tenant, name: name || t("webchat.visitor") };
     if (heldToken) body.session = heldToken;
     const r = await fetch("/api/webchat/sessions/", {
       method: "POST",
@@ -64,6 +66,10 @@ const rendered = new Map(); // message id -> <li>
 const pending = new Map(); // client_id -> <li> (typed, not yet stored)
 const statuses = new Map(); // message id -> the furthest status seen
 
+/** The message a bubble shows, as far as ordering goes: live events and replays can arrive out
+ * of the server's order, and the thread must read as a reload would show it. */
+const shownMessage = (li) => ({ created_at: li.dataset.createdAt, id: Number(li.dataset.id) || null });
+
 /** Statuses only move forward: a history read before a `message.status` event can answer after it. */
 function furthest(id, status) {
   const known = statuses.get(id);
@@ -72,25 +78,25 @@ function furthest(id, status) {
   return kept;
 }
 const STATE_TEXT = {
-  [ConnectionState.OPEN]: "online",
-  [ConnectionState.CONNECTING]: "…",
-  [ConnectionState.RECONNECTING]: "reconectando… / reconnecting…",
-  [ConnectionState.OFFLINE]: "offline",
+  [ConnectionState.OPEN]: "webchat.online",
+  [ConnectionState.RECONNECTING]: "webchat.reconnecting",
+  [ConnectionState.OFFLINE]: "webchat.offline",
 };
 
 const ui = {
   state(state) {
-    $("status").textContent = STATE_TEXT[state] || state;
+    $("status").textContent = STATE_TEXT[state] ? t(STATE_TEXT[state]) : "…";
     $("status").dataset.state = state;
   },
   time(at) {
-    return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return new Date(at).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
   },
   message(m) {
     if (m.internal) return;
     const li = rendered.get(m.id) || (m.client_id && pending.get(m.client_id)) || document.createElement("li");
     li.className = m.direction + (m.sender_type === "bot" ? " bot" : "");
     li.dataset.id = String(m.id);
+    li.dataset.createdAt = m.created_at;
     li.textContent = (m.content && m.content.text) || m.text || `[${m.type}]`;
     const meta = document.createElement("span");
     meta.className = "meta";
@@ -99,7 +105,7 @@ const ui = {
     if (m.direction === "inbound") meta.appendChild(ui.tick(furthest(m.id, m.status)));
     li.appendChild(meta);
     if (m.client_id) pending.delete(m.client_id);
-    if (!li.isConnected) $("messages").appendChild(li);
+    placeMessage($("messages"), li, m, shownMessage);
     rendered.set(m.id, li);
     $("messages").scrollTop = $("messages").scrollHeight;
     if (m.direction === "outbound") ui.quickReplies((m.content && m.content.quick_replies) || []);
@@ -108,7 +114,7 @@ const ui = {
   pendingMessage(text, clientId) {
     const li = document.createElement("li");
     li.className = "inbound pending";
-    li.dataset.clientId = clientId;
+    li.dataset.clientId = clientId; // no time yet: it stays below every stored message
     li.textContent = text;
     const meta = document.createElement("span");
     meta.className = "meta";
@@ -156,7 +162,7 @@ const ui = {
       return;
     }
     const minutes = Math.max(1, Math.round(q.estimated_wait_seconds / 60));
-    el.textContent = `Você é o nº ${q.position} na fila (≈ ${minutes} min) · You are #${q.position} in line`;
+    el.textContent = t("webchat.queue", { position: q.position, minutes });
     el.dataset.position = String(q.position);
     el.hidden = false;
   },
@@ -253,6 +259,7 @@ $("text").addEventListener("input", () => {
 });
 document.addEventListener("visibilitychange", markRead);
 
+translate(); // the page's texts in the visitor's language (their browser's, or the one they chose)
 const h = held();
 if (h && h.token) begin(h.name, h.token);
 else $("start").hidden = false;

@@ -145,6 +145,24 @@ def _message(conv: Conversation, text: str, *, inbound: bool, at: Any, sender: U
 
 
 @off_loop
+def bot_conversation(demo: Demo, name: str, text: str) -> Conversation:
+    """An open conversation only the bot has answered: no agent, and not waiting for one."""
+    contact = factories.ContactFactory(tenant=demo.tenant, name=name, profile_name=name)
+    conv = factories.ConversationFactory(
+        tenant=demo.tenant, contact=contact, whatsapp_account=demo.maria.whatsapp_account, assignee=None, queued_at=None
+    )
+    _message(conv, text, inbound=True, at=timezone.now() - timedelta(minutes=30))
+    return conv
+
+
+@off_loop
+def message_at(conv: Conversation, text: str, *, inbound: bool, at: Any, sender: User | None = None) -> Message:
+    """A message stored with the time ``at`` (an inbound WhatsApp message carries Meta's time,
+    in whole seconds)."""
+    return _message(conv, text, inbound=inbound, at=at, sender=sender)
+
+
+@off_loop
 def customer_writes(conv: Conversation, text: str) -> Message:
     """An inbound WhatsApp text, stored as the inbound path stores it (message + conversation in
     one transaction, through ``save()`` so the events are recorded)."""

@@ -1,5 +1,5 @@
 """SQL queries per request of the inbox list and the message history: the same for 2 rows as for
-20, for every filter the web inbox uses (static/pytake/inbox.js), so an N+1 is a failing test.
+20, for every filter the web inbox uses (static/pytake/inbox/list.js), so an N+1 is a failing test.
 
 Rows are made as varied as production's: every conversation has its own contact and (when
 assigned) one of several agents, every message one of several senders or none, and another tenant

@@ -3,10 +3,12 @@ history, live messages and ticks, assignment seen by others, and a server restar
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations.models import Conversation, ConversationStatus, Message
@@ -102,16 +104,23 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
 
+    scenario.bot_conversation(demo, "Pedro Alves", "Qual o prazo de entrega?")
     login(page, demo.agent, shot_name="login")
     expect(page.locator("#me-name")).to_have_text("Alex Agent")
     # "Mine" by default for an agent: Maria is assigned to them; the others wait in the queue.
     expect(page.locator(".conv-item")).to_have_count(1)
     expect(conversation_item(page, "Maria Silva")).to_contain_text("Oi Maria, vou verificar.")
-    page.get_by_role("tab", name="Queue").click()
-    expect(page.locator(".conv-item")).to_have_count(2)
+    # Unassigned: the bot's conversations and those waiting for an agent, each saying which.
+    page.get_by_role("tab", name="Unassigned").click()
+    expect(page.locator(".conv-item")).to_have_count(3)
     expect(conversation_item(page, "John Carter").locator(".unread")).to_have_text("1")
+    expect(conversation_item(page, "John Carter").locator(".conv-item-tags")).to_have_text(
+        "WhatsApp · Waiting for an agent"
+    )
+    expect(conversation_item(page, "Pedro Alves").locator(".conv-item-tags")).to_have_text("WhatsApp · With the bot")
     expect(page.get_by_role("tab", name="All")).to_be_hidden()  # supervisors only
-    # The queue panel: first in line first, with how long they have waited.
+    # The waiting panel: those waiting for an agent, first in line first, with how long they have waited.
+    expect(page.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
     expect(page.locator("#queue-list li .queue-name")).to_have_text(["John Carter", "Lucia Souza"])
     expect(page.locator("#queue-list li .queue-pos")).to_have_text(["#1", "#2"])
     expect(page.locator("#queue-list li .queue-wait").first).to_contain_text("waiting 2 h")
@@ -125,7 +134,12 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
 
     # Portuguese, from the switch, without reloading.
     page.locator("#app-lang").select_option("pt")
-    expect(page.get_by_role("tab", name="Fila")).to_be_visible()
+    expect(page.get_by_role("tab", name="Sem atendente")).to_be_visible()
+    expect(page.get_by_role("heading", name="Aguardando atendente")).to_be_visible()
+    expect(conversation_item(page, "Pedro Alves").locator(".conv-item-tags")).to_have_text("WhatsApp · Com o bot")
+    expect(conversation_item(page, "Lucia Souza").locator(".conv-item-tags")).to_have_text(
+        "WhatsApp · Aguardando atendente"
+    )
     expect(page.locator("#conn-text")).to_have_text("Ao vivo")
     page.locator("#app-lang").select_option("en")
     assert_not_reloaded(page)
@@ -179,7 +193,7 @@ def test_inbound_message_appears_live_and_the_reply_ticks_advance(new_page, demo
     expect(conversation_item(page, "Maria Silva").locator(".unread")).to_be_hidden()
 
     # A customer in a conversation that is not open: the list moves it up, with a badge.
-    page.get_by_role("tab", name="Queue").click()
+    page.get_by_role("tab", name="Unassigned").click()
     expect(page.locator(".conv-item").first).to_contain_text("Lucia Souza")
     # The agent coming online ran a queue pass (at the end of its presence window), which told
     # the waiting customers their place: wait for it, so that the notification below is John's.
@@ -283,9 +297,15 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     login(bruno, demo.agent2)
     login(sofia, demo.supervisor)
     for page in (alex, bruno):
-        page.get_by_role("tab", name="Queue").click()
+        page.get_by_role("tab", name="Unassigned").click()
         expect(conversation_item(page, "John Carter")).to_be_visible()
-    expect(conversation_item(sofia, "John Carter")).to_contain_text("Unassigned")
+    expect(conversation_item(sofia, "John Carter")).to_contain_text("Waiting for an agent")
+    # The supervisor sees each agent's load (open conversations); agents do not.
+    alex_load = sofia.locator(f"#agent-list [data-user-id='{demo.agent.pk}'] .agent-load")
+    bruno_load = sofia.locator(f"#agent-list [data-user-id='{demo.agent2.pk}'] .agent-load")
+    expect(alex_load).to_have_text("1 open")
+    expect(bruno_load).to_have_text("0 open")
+    expect(alex.locator("#agent-list .agent-load").first).to_be_hidden()
 
     # Alex takes John from the queue panel: it leaves Bruno's queue, and the supervisor sees who
     # has it.
@@ -296,6 +316,7 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     expect(conversation_item(bruno, "John Carter")).to_have_count(0, timeout=LIVE)
     expect(bruno.locator("#queue-list li .queue-name")).to_have_text(["Lucia Souza"], timeout=LIVE)
     expect(conversation_item(sofia, "John Carter")).to_contain_text("Alex Agent", timeout=LIVE)
+    expect(alex_load).to_have_text("2 open", timeout=LIVE)  # kept live: Maria and now John
     alex.get_by_role("tab", name="Mine").click()
     expect(conversation_item(alex, "John Carter")).to_be_visible()
     # The history records it as an event line, not as a message to the customer.
@@ -303,13 +324,26 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
 
     # The supervisor transfers Lucia to Bruno: it appears in Bruno's "Mine" without a reload,
     # and leaves Alex's queue.
-    alex.get_by_role("tab", name="Queue").click()
+    alex.get_by_role("tab", name="Unassigned").click()
     expect(conversation_item(alex, "Lucia Souza")).to_be_visible()
     bruno.get_by_role("tab", name="Mine").click()
     expect(bruno.locator(".conv-item")).to_have_count(0)
     open_conversation(sofia, "Lucia Souza")
+    # A choice in the list is only a question until confirmed; cancelled, nothing is sent.
+    assign_requests = []
+    sofia.on("request", lambda request: assign_requests.append(request.url) if "/assign/" in request.url else None)
     sofia.get_by_label("Assign to").select_option(label="Bruno Agent")
+    confirm = sofia.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Assign Lucia Souza to Bruno Agent?")
+    sofia.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(sofia.get_by_label("Assign to")).to_have_value("")  # nobody has her yet
+    assert assign_requests == []
+    sofia.get_by_label("Assign to").select_option(label="Bruno Agent")
+    sofia.get_by_role("button", name="Confirm").click()
+    expect(confirm).to_be_hidden()
     expect(conversation_item(bruno, "Lucia Souza")).to_be_visible(timeout=LIVE)
+    expect(bruno_load).to_have_text("1 open", timeout=LIVE)
     expect(conversation_item(alex, "Lucia Souza")).to_have_count(0, timeout=LIVE)
     for page in (sofia, alex, bruno):  # assigned: nobody waits any more
         expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
@@ -481,3 +515,92 @@ def test_a_socket_closed_under_the_page_resumes(new_page, demo):
     scenario.customer_writes(demo.maria, "during the drop")
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
     expect(page.locator(".msg-in", has_text="during the drop")).to_have_count(1, timeout=LIVE)
+
+
+def test_messages_and_conversations_of_the_same_second_keep_the_servers_order(new_page, demo):
+    """WhatsApp's times are whole seconds ("…:37Z"), PyTake's have microseconds ("…:37.840697Z"),
+    and as text "." sorts before "Z": compared as strings, a customer's "Oi" went below the reply
+    it caused, and a conversation active at :37 above one active at :37.84."""
+    # John assigned: no queue notice of his place moves his conversation while the test runs.
+    scenario.call(assignment.conversation_assign, conversation=demo.john, assignee=demo.agent2, actor=demo.supervisor)
+    page = new_page()
+    login(page, demo.supervisor)
+    open_conversation(page, "Maria Silva")
+    second = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    scenario.message_at(demo.maria, "Oi", inbound=True, at=second)
+    scenario.message_at(
+        demo.maria, "Olá! Como posso ajudar?", inbound=False, at=second + timedelta(microseconds=840697)
+    )
+    scenario.message_at(demo.john, "Hello?", inbound=True, at=second)
+    texts = page.locator("#message-list .msg-in, #message-list .msg-out").locator(".msg-text")
+    in_order = ["Olá! Meu pedido ainda não chegou.", "Oi Maria, vou verificar.", "Oi", "Olá! Como posso ajudar?"]
+    maria_above_john = re.compile(r"Maria Silva[\s\S]*John Carter")
+    expect(conversation_item(page, "John Carter")).to_contain_text("Hello?", timeout=LIVE)
+    expect(texts).to_have_text(in_order, timeout=LIVE)
+    expect(page.locator("#conv-list")).to_have_text(maria_above_john)
+
+    page.reload()  # the same from the history and the list pages
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(conversation_item(page, "John Carter")).to_contain_text("Hello?")
+    expect(page.locator("#conv-list")).to_have_text(maria_above_john)
+    open_conversation(page, "Maria Silva")
+    expect(texts).to_have_text(in_order)
+
+
+def test_a_supervisor_with_a_long_list_has_the_team_in_view_and_confirms_a_transfer_in_portuguese(new_page, demo):
+    """At 1440×900 the list scrolls on its own: the team and the announcement box stay in view.
+    A transfer asks first, in the page's language; Escape cancels it and keeps the pane open."""
+    for n in range(14):
+        scenario.bot_conversation(demo, f"Cliente {n:02d}", "Olá, tudo bem?")
+    page = new_page(viewport={"width": 1440, "height": 900})
+    login(page, demo.supervisor)
+    page.locator("#app-lang").select_option("pt")
+    expect(page.locator(".conv-item")).to_have_count(17)
+    expect(page.get_by_label("Aviso para a equipe")).to_be_in_viewport(ratio=1)
+    expect(page.get_by_role("button", name="Avisar")).to_be_in_viewport(ratio=1)
+    expect(page.locator(f"#agent-list [data-user-id='{demo.agent.pk}'] .agent-load")).to_have_text("1 em aberto")
+
+    conversation_item(page, "Maria Silva").click()
+    expect(page.locator("#conv-title")).to_have_text("Maria Silva")
+    expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
+    page.get_by_label("Atribuir a").select_option(label="Bruno Agent")
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text("Transferir Maria Silva de Alex Agent para Bruno Agent?")
+    expect(confirm.get_by_role("button", name="Confirmar")).to_be_focused()
+    expect(confirm.get_by_role("button", name="Cancelar")).to_be_visible()
+    shot(page, "supervisor-pt")
+    page.keyboard.press("Escape")
+    expect(confirm).to_be_hidden()
+    expect(page.locator("#conv-title")).to_have_text("Maria Silva")  # still open
+    expect(page.get_by_label("Atribuir a")).to_have_value(str(demo.agent.pk))
+    assert Conversation.objects.get(pk=demo.maria.pk).assignee_id == demo.agent.pk
+
+
+PLACEHOLDER_ROOM = """() => {
+  const input = document.getElementById("filter-search");
+  const style = getComputedStyle(input);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  // The status list beside it, narrowed to make that room: its longest choice, beside the arrow.
+  const select = document.getElementById("filter-status");
+  const selectStyle = getComputedStyle(select);
+  const arrow = 20;
+  const selectRoom = select.clientWidth - parseFloat(selectStyle.paddingLeft) - parseFloat(selectStyle.paddingRight) - arrow;
+  const longest = Math.max(...[...select.options].map((option) => context.measureText(option.text).width));
+  return { text: input.placeholder, width: context.measureText(input.placeholder).width, room, longest, selectRoom };
+}"""
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
+def test_the_search_placeholder_is_read_whole_in_both_languages(new_page, demo, viewport):
+    page = new_page(viewport=viewport)
+    login(page, demo.supervisor)
+    for lang in ("en", "pt"):
+        page.locator("#app-lang").select_option(lang)
+        expect(page.locator("#filter-status option").first).to_have_text("Open" if lang == "en" else "Abertas")
+        room = page.evaluate(PLACEHOLDER_ROOM)
+        assert room["width"] <= room["room"], room
+        assert room["longest"] <= room["selectRoom"], room

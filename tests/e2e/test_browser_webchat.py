@@ -7,9 +7,11 @@ import json
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from conversations import services
@@ -36,8 +38,8 @@ def demo(asgi_server):
 def open_widget(new_page, demo, name):
     widget = new_page(viewport={"width": 480, "height": 800})
     widget.goto(f"/chat/{demo.tenant.slug}/")
-    widget.get_by_label("Seu nome / Your name").fill(name)
-    widget.get_by_role("button", name="Começar / Start").click()
+    widget.get_by_label("Your name").fill(name)
+    widget.get_by_role("button", name="Start").click()
     expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
     widget.evaluate("window.__noReload = true")
     return widget
@@ -45,7 +47,7 @@ def open_widget(new_page, demo, name):
 
 def widget_says(widget, text):
     widget.get_by_label("Message").fill(text)
-    widget.get_by_role("button", name="Enviar").click()
+    widget.get_by_role("button", name="Send").click()
 
 
 @pytest.mark.browser
@@ -75,7 +77,7 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     # An agent in the inbox takes it from the queue and replies.
     inbox = new_page()
     login(inbox, demo.agent)
-    inbox.get_by_role("tab", name="Queue").click()
+    inbox.get_by_role("tab", name="Unassigned").click()
     inbox.get_by_role("button", name="Take: Ana Costa").click()
     expect(inbox.locator("#conv-title")).to_have_text("Ana Costa")
 
@@ -135,6 +137,60 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     expect(widget.locator("li.outbound", has_text="sou o Alex")).to_have_count(1)
     expect(widget.locator("li.inbound", has_text="Ainda está aí?")).to_have_count(1)
     assert Conversation.objects.filter(channel=Channel.WEBCHAT).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    ("locale", "texts"),
+    [
+        ("pt-BR", {"name": "Seu nome", "start": "Começar", "send": "Enviar", "lang": "pt-BR"}),
+        ("en-US", {"name": "Your name", "start": "Start", "send": "Send", "lang": "en"}),
+    ],
+)
+def test_the_start_form_speaks_the_visitors_language_and_looks_like_the_widget(new_page, demo, locale, texts):
+    widget = new_page(locale=locale, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    widget.goto(f"/chat/{demo.tenant.slug}/")
+    name = widget.get_by_label(texts["name"], exact=True)
+    expect(name).to_be_visible()
+    expect(widget.locator("html")).to_have_attribute("lang", texts["lang"])
+    start = widget.get_by_role("button", name=texts["start"], exact=True)
+    # The widget's green and rounded shapes, not the browser's default controls.
+    assert start.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(11, 110, 79)"
+    assert name.evaluate("el => parseFloat(getComputedStyle(el).borderTopLeftRadius)") >= 16
+    assert start.bounding_box()["width"] <= 390 and name.bounding_box()["width"] > 0.8 * 390
+    if locale == "pt-BR":
+        shot(widget, "webchat-start-pt")
+    name.fill("Carla Dias")
+    start.click()
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(widget.get_by_role("button", name=texts["send"], exact=True)).to_be_visible()
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_widget_shows_messages_in_the_servers_order_whatever_order_they_arrive_in(new_page, demo):
+    """A reply stored first at :37.84 and a customer's message stored after it at :37 (a time in
+    whole seconds) arrive live in that order; the widget shows them as the server orders them,
+    as a reload does, the customer's first."""
+    widget = open_widget(new_page, demo, "Bia Rocha")
+    conversation = Conversation.objects.get(channel=Channel.WEBCHAT, contact__name="Bia Rocha")
+    second = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    scenario.message_at(
+        conversation, "Pode sim!", inbound=False, at=second + timedelta(microseconds=840697), sender=demo.agent
+    )
+    expect(widget.locator("li.outbound", has_text="Pode sim!")).to_be_visible(timeout=LIVE)
+    scenario.message_at(conversation, "Posso trocar o tamanho?", inbound=True, at=second)
+    bubbles = widget.locator("#messages li")
+    expect(bubbles).to_have_count(2, timeout=LIVE)
+    expect(bubbles.first).to_contain_text("Posso trocar o tamanho?")
+    expect(bubbles.last).to_contain_text("Pode sim!")
+    widget.reload()
+    expect(widget.locator("#status")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(bubbles.first).to_contain_text("Posso trocar o tamanho?")
+    expect(bubbles.last).to_contain_text("Pode sim!")
 
 
 @pytest.mark.browser

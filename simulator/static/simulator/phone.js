@@ -1,6 +1,7 @@
 // The simulator's phone: the person using it plays a WhatsApp customer.
 // Its socket (/ws/simulator/phone/, `{"type", "data"}` frames) is the shared client's
 // ReconnectingSocket (../pytake/realtime.js): heartbeat, backoff with jitter, connection state.
+import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, ReconnectingSocket } from "../pytake/realtime.js";
 
 const $ = (id) => document.getElementById(id);
@@ -32,12 +33,16 @@ function describe(m) {
   }
 }
 
+/** A bubble's message as far as ordering goes (the simulator's rows have no id: ties keep the
+ * order they arrived in). The server lists a thread by time: live frames can arrive otherwise. */
+const shownMessage = (li) => ({ created_at: li.dataset.createdAt, id: null });
+
 function render(m) {
   const existing = document.querySelector(`[data-wamid="${CSS.escape(m.wamid)}"]`);
-  if (existing) { existing.remove(); }
   const li = document.createElement("li");
   li.className = "bubble" + (m.direction === "to_business" ? " mine" : "");
   li.dataset.wamid = m.wamid;
+  li.dataset.createdAt = m.created_at;
   const d = describe(m);
   if (d.label) { const s = document.createElement("em"); s.textContent = d.label; li.append(s, document.createElement("br")); }
   if (d.image) { const img = document.createElement("img"); img.src = d.image; img.alt = ""; li.append(img); }
@@ -63,7 +68,8 @@ function render(m) {
     meta.append(t);
   }
   li.append(meta);
-  $("thread").append(li);
+  if (existing) { existing.replaceWith(li); } // a newer copy of a bubble shown: in its place
+  placeMessage($("thread"), li, m, shownMessage);
   $("thread").scrollTop = $("thread").scrollHeight;
 }
 

@@ -1,0 +1,121 @@
+// The box to write in: replies and internal notes (an optimistic bubble first, the server's
+// message in its place), and our own typing signal to the others in the conversation.
+
+import { ApiError } from "../api.js";
+import { t } from "../i18n.js";
+import { newClientId } from "../realtime.js";
+import { $ } from "./dom.js";
+import { heldMessage, onRetry, upsertMessage } from "./messages.js";
+import { me, openId, rt, session } from "./state.js";
+
+const TYPING_IDLE_MS = 2500;
+const TYPING_REPEAT_MS = 4000;
+
+const composer = $("composer-text");
+let noteMode = false;
+
+$("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = composer.value.trim();
+  if (!text || openId() === null) return;
+  composer.value = "";
+  autoGrow();
+  if (!noteMode) stopTyping();
+  postMessage(text, newClientId(), { note: noteMode });
+});
+
+$("note-toggle").addEventListener("click", () => {
+  noteMode = !noteMode;
+  renderNoteMode();
+  composer.focus();
+});
+
+export function renderNoteMode() {
+  $("note-toggle").setAttribute("aria-pressed", String(noteMode));
+  $("composer").classList.toggle("is-note", noteMode);
+  composer.placeholder = t(noteMode ? "composer.note_placeholder" : "composer.placeholder");
+}
+
+composer.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+
+composer.addEventListener("input", () => {
+  autoGrow();
+  if (noteMode) return; // the customer must not see the team typing a note
+  if (composer.value.trim()) startTyping();
+  else stopTyping();
+});
+composer.addEventListener("blur", () => stopTyping());
+
+function autoGrow() {
+  composer.style.height = "auto";
+  composer.style.height = `${Math.min(composer.scrollHeight, 160)}px`;
+}
+
+/** Send `text` (or, with `note`, add it as an internal note) to the open conversation; the
+ * same `clientId` again (a retry) is never stored twice. */
+export async function postMessage(text, clientId, { note = false } = {}) {
+  const id = openId();
+  const user = me();
+  const optimistic = {
+    id: null,
+    client_id: clientId,
+    conversation_id: id,
+    direction: "outbound",
+    sender_type: "agent",
+    sender: { id: user.id, name: user.name },
+    type: "text",
+    text,
+    status: "pending",
+    error: null,
+    internal: note,
+    created_at: heldMessage(`c:${clientId}`)?.created_at || new Date().toISOString(),
+  };
+  upsertMessage(optimistic);
+  try {
+    // Notes have no client_id on the server: the answer is matched to the bubble here.
+    const saved = note
+      ? { ...(await session.post(`conversations/${id}/notes/`, { text })), client_id: clientId, internal: true }
+      : await session.post(`conversations/${id}/messages/`, { text, client_id: clientId });
+    if (id === openId()) upsertMessage(saved);
+  } catch (error) {
+    if (id !== openId()) return;
+    if (error instanceof ApiError && error.code !== "network" && error.status < 500) {
+      upsertMessage({ ...optimistic, status: "failed", error: { code: error.code, title: error.message } });
+    } else {
+      upsertMessage({ ...optimistic, status: "failed", local: true });
+    }
+  }
+}
+
+onRetry((message, { note }) => postMessage(message.text, message.client_id, { note }));
+
+// --- typing (ours) ---------------------------------------------------------------------------
+
+let typingSentAt = 0;
+let typingIdle = null;
+let typingActiveFor = null;
+
+function startTyping() {
+  const id = openId();
+  if (id === null || !rt()) return;
+  const now = Date.now();
+  if (typingActiveFor !== id || now - typingSentAt > TYPING_REPEAT_MS) {
+    rt().typing(id, "start");
+    typingSentAt = now;
+    typingActiveFor = id;
+  }
+  clearTimeout(typingIdle);
+  typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+export function stopTyping() {
+  clearTimeout(typingIdle);
+  if (typingActiveFor !== null && rt()) rt().typing(typingActiveFor, "stop");
+  typingActiveFor = null;
+  typingSentAt = 0;
+}

@@ -1,0 +1,237 @@
+// The open conversation's messages: the history (scrolling up through the cursor API, catching
+// up after a reconnect), live messages and ticks, each message one bubble however many copies
+// of it arrive (REST, socket, replay, the optimistic one typed here).
+
+import { t } from "../i18n.js";
+import { compareMessages, placeMessage } from "../order.js";
+import { MESSAGE_STATUS_RANK } from "../realtime.js";
+import { $, clockTime } from "./dom.js";
+import { me, openId, session } from "./state.js";
+
+const WINDOW_ERROR_CODES = new Set([131047, 131026]); // re-engagement / outside the 24-hour window
+
+const messages = new Map(); // key ("id:12" or "c:<client_id>") -> message, for the open conversation
+let historyMore = false;
+let historyLoading = false;
+let retry = null; // fn(message, {note}) that sends a failed message again (the composer's)
+
+/** The composer sends again a message that failed for want of a connection. */
+export function onRetry(fn) {
+  retry = fn;
+}
+
+/** Another conversation opens (or none): forget this one's messages. */
+export function clearMessages() {
+  messages.clear();
+  historyMore = false;
+  $("message-list").replaceChildren();
+}
+
+/** The held copy of a message by its key ("id:12" or "c:<client_id>"). */
+export function heldMessage(key) {
+  return messages.get(key);
+}
+
+export function renderAllMessages() {
+  for (const message of messages.values()) renderMessage(message);
+}
+
+// --- history -------------------------------------------------------------------------------
+
+function oldestServerId() {
+  let oldest = null;
+  for (const message of messages.values()) {
+    if (message.id && (oldest === null || compareMessages(message, oldest) < 0)) oldest = message;
+  }
+  return oldest?.id ?? null;
+}
+
+function newestServerId() {
+  let newest = null;
+  for (const message of messages.values()) {
+    if (message.id && (newest === null || compareMessages(message, newest) > 0)) newest = message;
+  }
+  return newest?.id ?? null;
+}
+
+export async function loadHistory({ initial = false } = {}) {
+  const id = openId();
+  if (historyLoading || (!initial && !historyMore)) return;
+  historyLoading = true;
+  const box = $("messages");
+  box.setAttribute("aria-busy", "true"); // screen readers: do not announce a page of history
+  const before = initial ? null : oldestServerId();
+  const heightBefore = box.scrollHeight;
+  const topBefore = box.scrollTop;
+  try {
+    const page = await session.get(`conversations/${id}/messages/`, { before: before || undefined, limit: 40 });
+    if (id !== openId()) return;
+    for (const message of page.results) upsertMessage(message, { quiet: true });
+    historyMore = page.has_more;
+    $("history-status").textContent = page.has_more ? "" : t("pane.start");
+    if (initial) box.scrollTop = box.scrollHeight;
+    else box.scrollTop = topBefore + (box.scrollHeight - heightBefore); // keep the reader's place
+  } finally {
+    historyLoading = false;
+    box.setAttribute("aria-busy", "false");
+  }
+  // A short first page leaves nothing to scroll: keep loading until it fills the pane.
+  if (id === openId() && historyMore && box.scrollHeight <= box.clientHeight) loadHistory();
+}
+
+$("messages").addEventListener("scroll", () => {
+  if ($("messages").scrollTop < 120) loadHistory();
+});
+
+/** Every message of conversation ``id`` after the newest one held (the newest page when none is). */
+export async function catchUpMessages(id) {
+  let after = newestServerId();
+  if (!after) {
+    const page = await session.get(`conversations/${id}/messages/`, { limit: 40 });
+    if (id === openId()) for (const message of page.results) upsertMessage(message);
+    return;
+  }
+  while (after) {
+    const page = await session.get(`conversations/${id}/messages/`, { after, limit: 200 });
+    if (id !== openId()) return;
+    for (const message of page.results) upsertMessage(message);
+    if (!page.has_more || !page.results.length) break;
+    after = page.results[page.results.length - 1].id;
+  }
+}
+
+// --- messages ------------------------------------------------------------------------------
+
+function messageKey(message) {
+  return message.id ? `id:${message.id}` : `c:${message.client_id}`;
+}
+
+/** Insert or update a message of the open conversation. Idempotent: the same message from
+ * REST, from the socket and from a replay ends as one bubble; an optimistic bubble is replaced
+ * by the server's message with the same client_id. */
+export function upsertMessage(incoming, { quiet = false } = {}) {
+  let key = messageKey(incoming);
+  const current = messages.get(key);
+  let merged = incoming;
+  if (incoming.id && incoming.client_id) {
+    // The server's copy of an optimistic bubble: take its place (or, if the socket already
+    // brought the same message, drop the bubble).
+    const optimisticKey = `c:${incoming.client_id}`;
+    const optimistic = messages.get(optimisticKey);
+    if (optimistic) {
+      messages.delete(optimisticKey);
+      const node = document.querySelector(`#message-list [data-key="${CSS.escape(optimisticKey)}"]`);
+      if (node && !current) node.dataset.key = key;
+      else node?.remove();
+      if (optimistic.internal && merged.internal === undefined) merged = { ...merged, internal: true };
+    }
+  }
+  // A note stays a note even if a later copy leaves the flag out.
+  if (current?.internal && merged.internal === undefined) merged = { ...merged, internal: true };
+  if (current && MESSAGE_STATUS_RANK[merged.status] < MESSAGE_STATUS_RANK[current.status] && current.status !== "failed") {
+    merged = { ...merged, status: current.status }; // statuses only move forward
+  }
+  if (current && current.status === "failed" && merged.status !== "failed" && !current.local) {
+    merged = { ...merged, status: "failed", error: current.error };
+  }
+  key = messageKey(merged);
+  messages.set(key, merged);
+  renderMessage(merged, { quiet });
+}
+
+function renderMessage(message, { quiet = true } = {}) {
+  const list = $("message-list");
+  const key = messageKey(message);
+  let li = list.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  const isNew = !li;
+  if (isNew) {
+    li = document.createElement("li");
+    li.dataset.key = key;
+    li.innerHTML = `<div class="bubble"><div class="msg-sender"></div><div class="msg-text"></div>
+      <div class="msg-meta"><time></time><span class="tick" role="img"></span></div></div>
+      <p class="msg-error" hidden></p>`;
+    placeMessage(list, li, message, (node) => messages.get(node.dataset.key));
+  }
+  const outbound = message.direction === "outbound";
+  const system = message.sender_type === "system"; // assignment, resolution: a line, not a bubble
+  const note = !!message.internal && !system;
+  li.className = `msg ${system ? "msg-system" : note ? "msg-note" : outbound ? "msg-out" : "msg-in"}`;
+  if (message.id) li.dataset.id = message.id;
+  if (message.client_id) li.dataset.clientId = message.client_id;
+  li.dataset.status = message.status;
+  li.dataset.createdAt = message.created_at;
+  const sender = li.querySelector(".msg-sender");
+  const senderName =
+    message.sender_type === "bot"
+      ? t("sender.bot")
+      : message.sender_type === "system"
+        ? t("sender.system")
+        : outbound && message.sender && message.sender.id !== me().id
+          ? message.sender.name
+          : "";
+  sender.textContent = note ? `${t("note.label")} · ${message.sender?.name || ""}` : system ? "" : senderName;
+  sender.classList.toggle("msg-note-label", note);
+  sender.hidden = !sender.textContent;
+  li.querySelector(".msg-text").textContent = message.text || (message.type !== "text" ? `[${message.type}]` : "");
+  const time = li.querySelector("time");
+  time.dateTime = message.created_at;
+  time.textContent = clockTime(message.created_at);
+  const tick = li.querySelector(".tick");
+  tick.hidden = !outbound || note || system;
+  tick.dataset.status = message.status;
+  tick.textContent = { pending: "◷", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" }[message.status] || "";
+  tick.setAttribute("aria-label", t(`tick.${message.status}`));
+  tick.title = t(`tick.${message.status}`);
+  const errorLine = li.querySelector(".msg-error");
+  errorLine.replaceChildren();
+  if (message.status === "failed") {
+    errorLine.hidden = false;
+    errorLine.append(failureText(message));
+    if (message.local) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-link";
+      button.textContent = t("composer.retry");
+      button.addEventListener("click", () => retry?.(message, { note }));
+      errorLine.append(" ", button);
+    }
+  } else {
+    errorLine.hidden = true;
+  }
+  if (isNew && !quiet) {
+    const box = $("messages");
+    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 160;
+    if (nearBottom || outbound) li.scrollIntoView({ block: "end" });
+  }
+}
+
+function failureText(message) {
+  if (message.local) return t("error.network");
+  const code = message.error?.code;
+  if (WINDOW_ERROR_CODES.has(code)) return t("error.window");
+  return t("error.generic", { reason: message.error?.title || code || "?" });
+}
+
+/** Notes have no client_id on the server: a note of ours that arrives live before its POST's
+ * answer is its pending bubble's stored self (the answer is matched by client_id later). */
+function withPendingNote(message) {
+  if (!message.internal || message.client_id || message.sender?.id !== me().id) return message;
+  for (const held of messages.values()) {
+    if (held.internal && held.id === null && held.status === "pending" && held.text === message.text) {
+      return { ...message, client_id: held.client_id };
+    }
+  }
+  return message;
+}
+
+export function onMessageNew(message) {
+  if (message.conversation_id !== openId()) return;
+  upsertMessage(withPendingNote(message));
+}
+
+export function onMessageStatus(data) {
+  if (data.conversation_id !== openId()) return;
+  const current = messages.get(`id:${data.id}`);
+  if (!current) return;
+  upsertMessage({ ...current, ...data });
+}
