@@ -172,7 +172,8 @@ def customer_writes(conv: Conversation, text: str) -> Message:
 
 @off_loop
 def history(conv: Conversation, count: int) -> list[Message]:
-    """``count`` older messages, a minute apart, ending an hour ago (for scrolling up)."""
+    """``count`` messages a minute apart a day ago, stored after the conversation's own (a
+    conversation reads in the order of storing, whatever the times say), for scrolling up."""
     start = timezone.now() - timedelta(days=1)
     return [
         _message(conv, f"history line {n:03d}", inbound=n % 2 == 0, at=start + timedelta(minutes=n))
