@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "conversations",
+    "accounts",
     "realtime",
     "whatsapp",
     "pytake.apps.OpsConfig",
@@ -211,7 +212,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "conversations.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["conversations.permissions.IsTenantStaff"],
