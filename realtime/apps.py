@@ -6,4 +6,4 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Real time"
 
     def ready(self) -> None:
-        from realtime import signals  # noqa: F401  (connects the publish path)
+        from realtime import access, signals  # noqa: F401  (connect the publish path and access changes)
