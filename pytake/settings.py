@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "channels",
     "conversations",
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: refuses admin logins of a locked-out account or address.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pytake.urls"
@@ -210,6 +213,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Reverse proxies in front of the ASGI server, each adding the address it received from to
+# X-Forwarded-For: the client is the N-th entry from the right (pytake/client_address.py). 0 (the
+# default: reached directly) ignores the header; the shipped nginx is 1 (deploy/stack.py,
+# docker-compose.yml). Too high lets a client choose its address; see docs/security.md.
+PYTAKE_TRUSTED_PROXIES = env_int("PYTAKE_TRUSTED_PROXIES", 0)
+if PYTAKE_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("PYTAKE_TRUSTED_PROXIES must be 0 or more")
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out account or address before any password is checked (admin only).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: the Django admin's login is locked for an account, and for a client address, after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME. Attempts and lockouts are rows shown in the
+# admin (Axes) and log lines (logger "axes" and "pytake.security"). The API login has its own
+# throttle per address (REST_FRAMEWORK below).
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env_int("PYTAKE_ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PYTAKE_ADMIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one, on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "pytake.client_address.client_address_of_request"
+AXES_USERNAME_CALLABLE = "pytake.client_address.login_username"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
@@ -227,6 +256,8 @@ REST_FRAMEWORK = {
         "webchat_session": env_str("PYTAKE_WEBCHAT_SESSION_THROTTLE", "10/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": ["pytake.throttling.UserThrottle"],
+    # For any DRF throttle not of pytake.throttling (whose address is pytake.client_address's).
+    "NUM_PROXIES": PYTAKE_TRUSTED_PROXIES,
 }
 
 SIMPLE_JWT = {
