@@ -256,6 +256,12 @@ REST_FRAMEWORK = {
         "webchat_session": env_str("PYTAKE_WEBCHAT_SESSION_THROTTLE", "10/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": ["pytake.throttling.UserThrottle"],
+    # DRF's own three, JSON with its nesting bounded (pytake/jsonsafe.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "pytake.jsonsafe.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # For any DRF throttle not of pytake.throttling (whose address is pytake.client_address's).
     "NUM_PROXIES": PYTAKE_TRUSTED_PROXIES,
 }

@@ -32,8 +32,9 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from conversations import selectors, services
 from conversations.models import Conversation
-from pytake import metrics
+from pytake import jsonsafe, metrics
 from pytake.errors import ApplicationError, InvalidInput, NotFound
+from pytake.jsonsafe import JSONTooDeep
 from pytake.logging import bind as bind_log_context
 from pytake.logging import new_request_id
 from realtime import groups, lifecycle
@@ -393,7 +394,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if text_data is None:
                 raise InvalidInput("Frames must be JSON text.", code="bad_request")
             try:
-                frame = json.loads(text_data)
+                frame = jsonsafe.loads(text_data)
+            except JSONTooDeep as exc:
+                raise InvalidInput(str(exc), code="bad_request") from None
             except ValueError:
                 raise InvalidInput("The frame is not valid JSON.", code="bad_request") from None
             if not isinstance(frame, dict):
