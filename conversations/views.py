@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView, RetrieveUpdateAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from conversations.models import Contact, Conversation, User
 from conversations.serializers import (
     AgentSerializer,
     AssignSerializer,
+    ContactFilterSerializer,
     ContactSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
@@ -27,6 +27,7 @@ from conversations.serializers import (
     MessageSerializer,
 )
 from pytake.errors import InvalidInput
+from pytake.pagination import StrictCursorPagination
 from realtime.presence import online_user_ids
 
 
@@ -36,14 +37,14 @@ def _user(request: Request) -> User:
     return user
 
 
-class InboxPagination(CursorPagination):
+class InboxPagination(StrictCursorPagination):
     ordering = ("-last_message_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
 
-class NamePagination(CursorPagination):
+class NamePagination(StrictCursorPagination):
     ordering = ("name", "id")
     page_size = 50
     page_size_query_param = "page_size"
@@ -92,7 +93,9 @@ class ContactViewSet(
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Contact]:
-        return selectors.contact_list(user=_user(self.request), search=self.request.query_params.get("search"))
+        filters = ContactFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.contact_list(user=_user(self.request), search=filters.validated_data.get("search"))
 
 
 class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
