@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class SuperuserAdminConfig(AdminConfig):
+    """django.contrib.admin, whose site admits superusers only (pytake/admin.py)."""
+
+    default_site = "pytake.admin.SuperuserAdminSite"
 
 
 class OpsConfig(AppConfig):

@@ -46,7 +46,7 @@ PYTAKE_WS_ALLOWED_ORIGINS = env_list("PYTAKE_WS_ALLOWED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "pytake.apps.SuperuserAdminConfig",  # django.contrib.admin, for superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
