@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "pytake.logging.RequestContextMiddleware",
     "pytake.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "pytake.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -386,11 +387,15 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PYTAK
 SECURE_SSL_REDIRECT = env_bool("PYTAKE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("PYTAKE_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env_int("PYTAKE_HSTS_SECONDS", 0)
+# HSTS on by default in production (a year); browsers heed it on HTTPS responses only, which
+# needs PYTAKE_BEHIND_TLS_PROXY=1 behind a TLS-terminating proxy. 0 turns it off.
+SECURE_HSTS_SECONDS = env_int("PYTAKE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PYTAKE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("PYTAKE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (pytake/csp.py): scripts and styles from this origin only.
+PYTAKE_CSP_ENABLED = env_bool("PYTAKE_CSP_ENABLED", True)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 # JSON lines in production, readable text in development (see pytake/logging.py).

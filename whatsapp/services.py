@@ -101,10 +101,13 @@ def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent
         raise Forbidden("Missing or invalid X-Hub-Signature-256.", code="invalid_signature")
     from whatsapp.tasks import webhook_event_enqueue
 
-    with transaction.atomic():
-        event = WebhookEvent.objects.create(
-            tenant_id=accounts[0].tenant_id, account=accounts[0], body=body.decode("utf-8")
-        )
+    # A replay of a delivery (Meta's retry, or anyone who captured one) is the event stored then.
+    event, created = WebhookEvent.objects.get_or_create(
+        account=accounts[0],
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        defaults={"tenant_id": accounts[0].tenant_id, "body": body.decode("utf-8")},
+    )
+    if created:
         transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk), robust=True)
     return event
 

@@ -1,5 +1,6 @@
-"""Per-address limits hold behind the shipped nginx: a client cannot pick its own address with a
-forged ``X-Forwarded-For`` or ``X-Real-IP`` (the stack runs with PYTAKE_TRUSTED_PROXIES=1).
+"""The shipped nginx in front of two servers (deploy/stack.py): per-address limits hold (a client
+cannot pick its own address with a forged ``X-Forwarded-For`` or ``X-Real-IP``; the stack runs
+with PYTAKE_TRUSTED_PROXIES=1), and secrets in query strings stay out of the access log.
 
 Clients here connect from distinct loopback addresses (127.0.0.2, 127.0.0.3, ...) to the stack's
 nginx, so that "another client" really is another address as nginx sees it.
@@ -98,3 +99,15 @@ def test_admin_login_locks_out_an_address_whatever_it_claims(stack, reset_lockou
         assert admin_login(client, "guess-next@example.test", "wrong", forged(99)) == 429
     with client_from(next(_addresses), stack.base) as client:  # another address is not locked
         assert admin_login(client, "guess-next@example.test", "wrong") == 200
+
+
+def test_query_string_secrets_stay_out_of_the_access_log(stack):  # noqa: F811
+    secret = f"verify-{uuid.uuid4().hex}"
+    with client_from(next(_addresses), stack.base) as client:
+        response = client.get(
+            "/webhooks/whatsapp/", params={"hub.mode": "subscribe", "hub.verify_token": secret, "hub.challenge": "1"}
+        )
+        assert response.status_code == 403
+    log = (stack.dir / "nginx" / "access.log").read_text()
+    assert "GET /webhooks/whatsapp/ " in log  # the request is logged, its query string is not
+    assert secret not in log
