@@ -29,11 +29,12 @@ class StrictCursorPagination(CursorPagination):
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param) if self.page_size_query_param else None
+        default, largest = int(self.page_size or 1), int(self.max_page_size or self.page_size or 1)
         if raw is None:
-            return int(self.page_size)
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= int(self.max_page_size or self.page_size):
+            return default
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= largest:
             raise InvalidInput(
-                f"{self.page_size_query_param} must be a whole number from 1 to {self.max_page_size}.",
+                f"{self.page_size_query_param} must be a whole number from 1 to {largest}.",
                 extra={"fields": {self.page_size_query_param: ["Invalid page size."]}},
             )
         return int(raw)
@@ -45,13 +46,13 @@ class StrictCursorPagination(CursorPagination):
             raise _invalid_cursor() from None
         if cursor is None or cursor.position is None:
             return cursor
-        position = cursor.position
+        position = str(cursor.position)
         if "\x00" in position or len(position) > 512:
             raise _invalid_cursor()
         if self.model is not None:
             field = self.model._meta.get_field(str(self.ordering[0]).lstrip("-"))
             try:
-                field.to_python(position)
+                field.to_python(position)  # type: ignore[union-attr]  # an ordering field is a concrete field
             except (ValidationError, ValueError, TypeError, OverflowError):
                 raise _invalid_cursor() from None
         return cursor

@@ -172,7 +172,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         metrics.WS_CONNECTS.labels("accepted").inc()
         metrics.WS_CONNECTIONS.labels(p.role).inc()
         self.counted = True
-        if first and not p.is_customer:  # the batcher also tells the database (absence, queue)
+        if first and p.user_id is not None:  # staff: the batcher also tells the database (absence, queue)
             await presence_batcher().changed(p.tenant_id, p.user_id)
         # Nothing was sent yet (live events are held until the hello is out): no seen bits to move.
         self.last_id = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(p.tenant_id)
