@@ -116,6 +116,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     sending: asyncio.Future[None] | None = None  # the last frame still waiting in ASGI's send
     access_pending = False  # the user's or tenant's access changed: nothing goes out until checked
     access_again = False  # it changed again while being checked
+    access_dropped = False  # events were held back meanwhile: a socket that keeps access resyncs
     access_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -351,6 +352,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return False
         self.principal = fresh
         if fresh.role == old.role:
+            if self.access_dropped and self.ready:
+                await self._resync_after_access_change(fresh)
             return True
         log.info("socket's role changed from %s to %s", old.role, fresh.role)
         old_groups, new_groups = set(self._event_groups(old)), set(self._event_groups(fresh))
@@ -371,9 +374,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._send_json(
                 {"type": "conversation.revoked", "conversation_id": conversation_id, "data": {"id": conversation_id}}
             )
-        last = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(fresh.tenant_id)
-        await self._send_json({"type": "resync", "data": {"reason": "access_changed", "last_event_id": last}})
+        await self._resync_after_access_change(fresh)
         return True
+
+    async def _resync_after_access_change(self, principal: Principal) -> None:
+        """Tell the client to refetch what it shows: its audience changed, or events were held
+        back while its access was checked."""
+        self.access_dropped = False
+        last = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(principal.tenant_id)
+        await self._send_json({"type": "resync", "data": {"reason": "access_changed", "last_event_id": last}})
 
     def _close_soon(self, code: int) -> None:
         if not self.closed:
@@ -658,13 +667,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return True
 
     def _admits(self, message: dict[str, Any]) -> bool:
-        return (
+        if not (
             self.ready
             and not self.closed
-            and not self.access_pending
             and message.get("exclude_channel") != self.channel_name
             and self._may_receive(message)
-        )
+        ):
+            return False
+        if self.access_pending:  # its access is being checked: the client gets a resync instead
+            self.access_dropped = True
+            return False
+        return True
 
     async def realtime_event(self, message: dict[str, Any]) -> bool:
         """Send a live event to this socket if its principal may see it, counting the delivery.
