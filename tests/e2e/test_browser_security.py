@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
 
 def test_log_out_blacklists_the_refresh_token_and_the_page_breaks_no_policy(new_page, demo, asgi_server):  # noqa: F811
-    page = new_page()
+    page = new_page(bypass_csp=False)  # the policy as a browser applies it
     violations = []
     page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
     response = page.goto("/")
