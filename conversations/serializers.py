@@ -240,17 +240,29 @@ class MessageCreateSerializer(serializers.Serializer):
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
 
 
+MAX_ID = 2**63 - 1  # the largest id a bigint column holds: beyond it, a query parameter is refused
+
+
 class ConversationFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-    assignee = serializers.RegexField(r"^(me|\d+)$", required=False, help_text='"me" or a user id.')
+    assignee = serializers.RegexField(r"^(me|\d{1,19})$", required=False, help_text='"me" or a user id.')
     unassigned = serializers.BooleanField(required=False, default=False)
     search = serializers.CharField(required=False, max_length=100)
 
+    def validate_assignee(self, value: str) -> str:
+        if value != "me" and not 1 <= int(value) <= MAX_ID:
+            raise serializers.ValidationError("Not a user id.")
+        return value
+
+
+class ContactFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
 
 class MessagePageSerializer(serializers.Serializer):
-    before = serializers.IntegerField(required=False, min_value=1)
-    after = serializers.IntegerField(required=False, min_value=1)
+    before = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    after = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 from conversations import access, selectors, services
 from conversations.models import Contact, Conversation, User
 from conversations.serializers import (
+    ContactFilterSerializer,
     ContactSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
@@ -24,6 +24,7 @@ from conversations.serializers import (
     MessageSerializer,
     TextSerializer,
 )
+from pytake.pagination import StrictCursorPagination
 
 
 def _user(request: Request) -> User:
@@ -32,14 +33,14 @@ def _user(request: Request) -> User:
     return user
 
 
-class InboxPagination(CursorPagination):
+class InboxPagination(StrictCursorPagination):
     ordering = ("-last_message_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
 
-class NamePagination(CursorPagination):
+class NamePagination(StrictCursorPagination):
     ordering = ("name", "id")
     page_size = 50
     page_size_query_param = "page_size"
@@ -57,7 +58,9 @@ class ContactViewSet(
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Contact]:
-        return selectors.contact_list(user=_user(self.request), search=self.request.query_params.get("search"))
+        filters = ContactFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.contact_list(user=_user(self.request), search=filters.validated_data.get("search"))
 
 
 class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

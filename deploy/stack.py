@@ -136,6 +136,7 @@ def stack_env(args: argparse.Namespace, stack_dir: Path) -> dict[str, str]:
             "PYTAKE_PUBLIC_URL": env.get("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{args.port}"),
             "PYTAKE_DATA_DIR": str(stack_dir / "data"),
             "PYTAKE_SECURE_COOKIES": env.get("PYTAKE_SECURE_COOKIES", "0"),  # plain HTTP on loopback
+            "PYTAKE_TRUSTED_PROXIES": "1",  # nginx, in front of every web process
             "PROMETHEUS_MULTIPROC_DIR": str(stack_dir / "metrics"),
             "PYTHONUNBUFFERED": "1",
         }

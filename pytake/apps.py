@@ -1,4 +1,11 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
+
+
+class SuperuserAdminConfig(AdminConfig):
+    """django.contrib.admin, whose site admits superusers only (pytake/admin.py)."""
+
+    default_site = "pytake.admin.SuperuserAdminSite"
 
 
 class OpsConfig(AppConfig):
@@ -10,8 +17,9 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         from pytake import logging as pytake_logging
-        from pytake import metrics
+        from pytake import metrics, security
 
         # Task outcomes, retries and run times, and a log context per task run.
         metrics.connect_celery_signals()
         pytake_logging.connect_celery_signals()
+        security.connect_signals()  # admin login lockouts in the log

@@ -4,7 +4,6 @@ Services raise ``ApplicationError`` subclasses; the DRF exception handler below 
 DRF's own exceptions (validation, authentication, throttling) in the same shape.
 """
 
-from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -13,51 +12,9 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from pytake.error_codes import ErrorCode
 
-class ErrorCode(StrEnum):
-    """Every ``code`` the API, the webhook and the WebSocket answer with. Clients branch on these;
-    they never change meaning once published."""
-
-    # General
-    ERROR = "error"  # nothing more specific applies
-    INVALID = "invalid"  # a field or parameter is wrong: ``extra.fields`` names which
-    NOT_FOUND = "not_found"  # missing, or not yours to see (the same answer for both)
-    CONFLICT = "conflict"
-    FORBIDDEN = "forbidden"
-    BAD_REQUEST = "bad_request"
-    # From DRF and simplejwt, in the same shape
-    NOT_AUTHENTICATED = "not_authenticated"
-    AUTHENTICATION_FAILED = "authentication_failed"
-    TOKEN_NOT_VALID = "token_not_valid"
-    METHOD_NOT_ALLOWED = "method_not_allowed"
-    NOT_ACCEPTABLE = "not_acceptable"
-    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
-    THROTTLED = "throttled"  # ``extra.retry_after`` in seconds
-    PARSE_ERROR = "parse_error"
-    # Conversations and messages
-    EMPTY_MESSAGE = "empty_message"
-    MESSAGE_TOO_LONG = "message_too_long"
-    INVALID_TYPE = "invalid_type"  # a message type that cannot be sent this way
-    INVALID_TRANSITION = "invalid_transition"  # a status move the lifecycle does not allow
-    OUTSIDE_WINDOW = "outside_window"  # WhatsApp's 24-hour window is closed: only a template
-    # Assignment
-    INVALID_ASSIGNEE = "invalid_assignee"
-    FORBIDDEN_ASSIGNMENT = "forbidden_assignment"  # agents take or hand back only
-    ALREADY_ASSIGNED = "already_assigned"
-    NOT_WAITING = "not_waiting"
-    # Web chat
-    INVALID_SESSION = "invalid_session"
-    # WebSocket commands
-    UNKNOWN_ACTION = "unknown_action"
-    NOT_JOINED = "not_joined"
-    TOO_MANY_JOINED = "too_many_joined"
-    RATE_LIMITED = "rate_limited"
-    # Meta's webhook
-    VERIFICATION_FAILED = "verification_failed"
-    UNKNOWN_ACCOUNT = "unknown_account"
-    INVALID_SIGNATURE = "invalid_signature"
-    INVALID_PAYLOAD = "invalid_payload"
-    PAYLOAD_TOO_LARGE = "payload_too_large"
+__all__ = ["ApplicationError", "Conflict", "ErrorCode", "Forbidden", "InvalidInput", "NotFound", "error_body"]
 
 
 class ApplicationError(Exception):

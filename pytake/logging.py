@@ -158,12 +158,31 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+# Query parameters that carry a secret: Meta's webhook verify token, a socket's ``?token=``.
+_SECRET_QUERY = re.compile(r"((?:hub\.verify_token|token)=)[^&\s\"']*", re.IGNORECASE)
+
+
+class RedactQueryFilter(logging.Filter):
+    """Secrets in a logged URL's query string become ``[redacted]``, whichever logger wrote the
+    line: the development server's request lines (``django.channels.server``) hold the whole
+    URL, including ``?hub.verify_token=`` of Meta's webhook handshake."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = _SECRET_QUERY.sub(r"\1[redacted]", message), None
+        return True
+
+
 def logging_config(*, json_lines: bool, level: str) -> dict[str, Any]:
     """The ``LOGGING`` dict for settings."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "pytake.logging.ContextFilter"}},
+        "filters": {
+            "context": {"()": "pytake.logging.ContextFilter"},
+            "redact": {"()": "pytake.logging.RedactQueryFilter"},
+        },
         "formatters": {
             "json": {"()": "pytake.logging.JSONFormatter"},
             "text": {"()": "pytake.logging.TextFormatter"},
@@ -172,7 +191,7 @@ def logging_config(*, json_lines: bool, level: str) -> dict[str, Any]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "json" if json_lines else "text",
-                "filters": ["context"],
+                "filters": ["context", "redact"],
             }
         },
         "root": {"handlers": ["console"], "level": level},

@@ -47,7 +47,7 @@ PYTAKE_WS_ALLOWED_ORIGINS = env_list("PYTAKE_WS_ALLOWED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "pytake.apps.SuperuserAdminConfig",  # django.contrib.admin, for superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,10 +56,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "channels",
     # The layers, bottom up (docs/architecture.md): the domain, real time, the service flow, channels.
     "conversations",
+    "accounts",
     "realtime",
     "flow",
     "flow.bot",
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "pytake.logging.RequestContextMiddleware",
     "pytake.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "pytake.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -95,6 +98,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: refuses admin logins of a locked-out account or address.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pytake.urls"
@@ -234,9 +239,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Reverse proxies in front of the ASGI server, each adding the address it received from to
+# X-Forwarded-For: the client is the N-th entry from the right (pytake/client_address.py). 0 (the
+# default: reached directly) ignores the header; the shipped nginx is 1 (deploy/stack.py,
+# docker-compose.yml). Too high lets a client choose its address; see docs/security.md.
+PYTAKE_TRUSTED_PROXIES = env_int("PYTAKE_TRUSTED_PROXIES", 0)
+if PYTAKE_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("PYTAKE_TRUSTED_PROXIES must be 0 or more")
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out account or address before any password is checked (admin only).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: the Django admin's login is locked for an account, and for a client address, after
+# AXES_FAILURE_LIMIT failures, for AXES_COOLOFF_TIME. Attempts and lockouts are rows shown in the
+# admin (Axes) and log lines (logger "axes" and "pytake.security"). The API login has its own
+# throttle per address (REST_FRAMEWORK below).
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env_int("PYTAKE_ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PYTAKE_ADMIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one, on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "pytake.client_address.client_address_of_request"
+AXES_USERNAME_CALLABLE = "pytake.client_address.login_username"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "conversations.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["conversations.permissions.IsTenantStaff"],
@@ -251,6 +282,14 @@ REST_FRAMEWORK = {
         "webchat_session": env_str("PYTAKE_WEBCHAT_SESSION_THROTTLE", "10/min"),
     },
     "DEFAULT_THROTTLE_CLASSES": ["pytake.throttling.UserThrottle"],
+    # DRF's own three, JSON with its nesting bounded (pytake/jsonsafe.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "pytake.jsonsafe.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # For any DRF throttle not of pytake.throttling (whose address is pytake.client_address's).
+    "NUM_PROXIES": PYTAKE_TRUSTED_PROXIES,
 }
 
 SIMPLE_JWT = {
@@ -372,11 +411,15 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("PYTAK
 SECURE_SSL_REDIRECT = env_bool("PYTAKE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("PYTAKE_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env_int("PYTAKE_HSTS_SECONDS", 0)
+# HSTS on by default in production (a year); browsers heed it on HTTPS responses only, which
+# needs PYTAKE_BEHIND_TLS_PROXY=1 behind a TLS-terminating proxy. 0 turns it off.
+SECURE_HSTS_SECONDS = env_int("PYTAKE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("PYTAKE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("PYTAKE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (pytake/csp.py): scripts and styles from this origin only.
+PYTAKE_CSP_ENABLED = env_bool("PYTAKE_CSP_ENABLED", True)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 # JSON lines in production, readable text in development (see pytake/logging.py).

@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/auth/", include("accounts.urls")),  # before api/: password, logout, logout-all
     path("api/", include("conversations.urls")),
     path("api/", include("flow.urls")),
     path("api/", include("realtime.urls")),

@@ -22,8 +22,9 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 
-from conversations.authentication import JWTAuthentication
+from accounts.authentication import JWTAuthentication
 from conversations.models import Conversation, User
+from realtime.hub import hub
 from realtime.tokens import WebchatToken
 
 
@@ -91,7 +92,7 @@ def resolve_principal(raw_token: str | None) -> Principal:
         access = AccessToken(raw_token)  # type: ignore[arg-type]
     except TokenError as exc:
         raise AuthenticationFailed(str(exc)) from exc
-    user = JWTAuthentication().get_user(access)  # checks is_active and revocation; with the tenant
+    user = JWTAuthentication().get_user(access)  # is_active, revocation, sign-out; with the tenant
     assert isinstance(user, User)
     if user.tenant_id is None:
         raise AuthenticationFailed("This user belongs to no tenant.")
@@ -136,6 +137,9 @@ class JWTAuthMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
+        # Where access changes stood before the token is read: the consumer checks again if one
+        # may have come in between (``Hub.access_unchanged_since``).
+        scope["access_mark"] = hub().access_mark()
         # Not thread-sensitive: token checks of many connecting sockets run in parallel threads
         # instead of queueing on the one thread that Channels uses by default.
         check = asyncio.ensure_future(

@@ -25,15 +25,17 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed
 
 from conversations import access, channels, services
 from conversations.models import Channel, Conversation
-from pytake import metrics
+from pytake import jsonsafe, metrics
 from pytake.errors import ApplicationError, ErrorCode, InvalidInput, NotFound
+from pytake.jsonsafe import JSONTooDeep
 from pytake.logging import bind as bind_log_context
 from pytake.logging import new_request_id
 from realtime import groups, lifecycle
-from realtime.auth import Principal, client_gone
+from realtime.auth import Principal, client_gone, resolve_principal, token_from_scope
 from realtime.events import Recipients, apublish_ephemeral, envelope_text
 from realtime.hub import Hub, hub, send_close
 from realtime.presence import Connection, presence_batcher, registry
@@ -84,6 +86,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     closed = False  # the server sent close, or the client left: nothing more goes out
     wire: Wire | None = None  # frames written to the server's transport (realtime.wire)
     sending: asyncio.Future[None] | None = None  # the last frame still waiting in ASGI's send
+    access_pending = False  # the user's or tenant's access changed: nothing goes out until checked
+    access_again = False  # it changed again while being checked
+    access_dropped = False  # events were held back meanwhile: a socket that keeps access resyncs
+    access_task: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -129,12 +135,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.joined.add(p.conversation_id)
         if client_gone(self.scope):  # the disconnect that follows undoes the subscriptions
             return
+        # The token was read before this socket could hear of access changes: if one may have
+        # come in between, read it again (rare: only then is there a second query).
+        if not self.hub.access_unchanged_since(self.scope.get("access_mark")) and not await self._check_access():
+            return
+        p = self.principal
         first = await registry().add(self.connection)
         self.ready = True
         metrics.WS_CONNECTS.labels("accepted").inc()
         metrics.WS_CONNECTIONS.labels(p.role).inc()
         self.counted = True
-        if first and not p.is_customer:  # the batcher also tells the database (absence, queue)
+        if first and p.user_id is not None:  # staff: the batcher also tells the database (absence, queue)
             await presence_batcher().changed(p.tenant_id, p.user_id)
         # Nothing was sent yet (live events are held until the hello is out): no seen bits to move.
         self.last_id = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(p.tenant_id)
@@ -164,9 +175,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self._release_held()
         watch().add(self)
 
-    def _event_groups(self) -> list[str]:
+    def _event_groups(self, principal: Principal | None = None) -> list[str]:
         """The event groups of this socket's audience (joined conversations come and go)."""
-        p = self.principal
+        p = principal or self.principal
         if p.is_customer:
             assert p.conversation_id is not None
             return [groups.webchat(p.conversation_id)]
@@ -261,6 +272,90 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         """The token's expiry (a timer of the sweep's): close with 4001."""
         self._close_soon(CLOSE_AUTH)
 
+    # --- access changes (realtime.access) ------------------------------------------------------
+
+    def access_changed(self, *, user_id: int | None, tenant_id: int | None) -> None:
+        """The hub's call when a user's or a tenant's access changed (``realtime.access``): if it
+        is this socket's, hold back every event until the token is checked again."""
+        p: Principal | None = getattr(self, "principal", None)
+        if p is None or self.closed:
+            return
+        if not ((user_id is not None and user_id == p.user_id) or (tenant_id is not None and tenant_id == p.tenant_id)):
+            return
+        self.access_pending = True
+        if self.access_task is not None:
+            self.access_again = True
+            return
+        self.access_task = asyncio.get_running_loop().create_task(self._recheck_access())
+        _keep(self.access_task, "checking a socket's access again failed")
+
+    async def _recheck_access(self) -> None:
+        try:
+            while True:
+                self.access_again = False
+                if not await self._check_access() or not self.access_again:
+                    return
+        finally:
+            self.access_pending = False
+            self.access_task = None
+
+    async def _check_access(self) -> bool:
+        """Resolve the socket's token again, as a new connection's would be. Refused (user
+        deactivated or deleted, password changed, signed out everywhere, tenant deactivated), or
+        another user or tenant behind it: close with 4001 and return False. A new role: take its
+        groups, leave the joined conversations it may not see (``conversation.revoked``), and
+        send ``resync`` (the client refetches what it shows)."""
+        old = self.principal
+        try:
+            fresh: Principal | None = await database_sync_to_async(resolve_principal, thread_sensitive=False)(
+                token_from_scope(self.scope)
+            )
+        except AuthenticationFailed:
+            fresh = None
+        except Exception:  # the database away: closed, the client reconnects and is checked then
+            log.warning("checking a socket's access again failed; closing it", exc_info=True)
+            fresh = None
+        if fresh is None or (fresh.user_id, fresh.tenant_id, fresh.conversation_id) != (
+            old.user_id,
+            old.tenant_id,
+            old.conversation_id,
+        ):
+            await self.close(CLOSE_AUTH)
+            return False
+        self.principal = fresh
+        if fresh.role == old.role:
+            if self.access_dropped and self.ready:
+                await self._resync_after_access_change(fresh)
+            return True
+        log.info("socket's role changed from %s to %s", old.role, fresh.role)
+        old_groups, new_groups = set(self._event_groups(old)), set(self._event_groups(fresh))
+        for group in new_groups - old_groups:
+            await self.hub.add(group, self)
+        for group in old_groups - new_groups:
+            await self.hub.discard(group, self)
+        self.connection = Connection(self.connection.channel, self.connection.user_key, fresh.tenant_id, fresh.role)
+        if getattr(self, "counted", False):
+            metrics.WS_CONNECTIONS.labels(old.role).dec()
+            metrics.WS_CONNECTIONS.labels(fresh.role).inc()
+        if not self.ready:  # connecting: the hello, with the new role, is still to come
+            return True
+        joined = set(self.joined)
+        visible = await database_sync_to_async(_visible, thread_sensitive=False)(fresh, joined)
+        for conversation_id in sorted(joined - visible):
+            await self._leave(conversation_id)
+            await self._send_json(
+                {"type": "conversation.revoked", "conversation_id": conversation_id, "data": {"id": conversation_id}}
+            )
+        await self._resync_after_access_change(fresh)
+        return True
+
+    async def _resync_after_access_change(self, principal: Principal) -> None:
+        """Tell the client to refetch what it shows: its audience changed, or events were held
+        back while its access was checked."""
+        self.access_dropped = False
+        last = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(principal.tenant_id)
+        await self._send_json({"type": "resync", "data": {"reason": "access_changed", "last_event_id": last}})
+
     def _close_soon(self, code: int) -> None:
         if not self.closed:
             _keep(asyncio.create_task(self.close(code)), "closing a socket failed")
@@ -280,7 +375,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if text_data is None:
                 raise InvalidInput("Frames must be JSON text.", code=ErrorCode.BAD_REQUEST)
             try:
-                frame = json.loads(text_data)
+                frame = jsonsafe.loads(text_data)
+            except JSONTooDeep as exc:
+                raise InvalidInput(str(exc), code=ErrorCode.BAD_REQUEST) from None
             except ValueError:
                 raise InvalidInput("The frame is not valid JSON.", code=ErrorCode.BAD_REQUEST) from None
             if not isinstance(frame, dict):
@@ -342,9 +439,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 f"At most {settings.PYTAKE_WS_MAX_JOINED} joined conversations per socket.",
                 code=ErrorCode.TOO_MANY_JOINED,
             )
-        conversation = await database_sync_to_async(access.conversation_for_user)(
-            user=self.principal.user, conversation_id=conversation_id
-        )
+        while True:  # again if the socket's role changed meanwhile (``_check_access``)
+            principal = self.principal
+            conversation = await database_sync_to_async(access.conversation_for_user)(
+                user=principal.user, conversation_id=conversation_id
+            )
+            if self.principal is principal:
+                break
         await self.hub.add(groups.conversation(conversation.pk), self)
         self.joined.add(conversation.pk)
         return {"conversation_id": conversation.pk, "seq": conversation.event_seq}
@@ -542,12 +643,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return True
 
     def _admits(self, message: dict[str, Any]) -> bool:
-        return (
+        if not (
             self.ready
             and not self.closed
             and message.get("exclude_channel") != self.channel_name
             and self._may_receive(message)
-        )
+        ):
+            return False
+        if self.access_pending:  # its access is being checked: the client gets a resync instead
+            self.access_dropped = True
+            return False
+        return True
 
     async def realtime_event(self, message: dict[str, Any]) -> bool:
         """Send a live event to this socket if its principal may see it, counting the delivery.
@@ -672,6 +778,13 @@ def _conversation_seq(conversation_id: int) -> int:
 
 def _channel_of(conversation_id: int) -> str | None:
     return Conversation.objects.filter(pk=conversation_id).values_list("channel", flat=True).first()
+
+
+def _visible(principal: Principal, conversation_ids: set[int]) -> set[int]:
+    """Which of these conversations the principal's user may see (the REST rule)."""
+    assert principal.user is not None
+    visible = access.conversations_visible_to(user=principal.user).filter(pk__in=conversation_ids)
+    return set(visible.values_list("pk", flat=True))
 
 
 def _without_own_presence(text: str, user_id: int) -> str | None:

@@ -27,3 +27,8 @@ def conversation(conversation_id: int) -> str:
 def webchat(conversation_id: int) -> str:
     """The web-chat customer's sockets for their one conversation."""
     return f"webchat.{conversation_id}"
+
+
+def access() -> str:
+    """Every server process (its hub): changes to a user's or a tenant's access (``realtime.access``)."""
+    return "access"

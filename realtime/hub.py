@@ -53,7 +53,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from pytake import metrics
-from realtime import lifecycle
+from realtime import groups, lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ PROBE_SECONDS = 0.25
 PROBE_SEND_SECONDS = 5.0
 PROBE_TYPE = "realtime.hub_probe"
 CLOSE_TYPE = "realtime.close"  # {"to": address, "code": close code}: close that socket
+ACCESS_TYPE = "realtime.access"  # {"user_id", "tenant_id"}: sockets of these check their token again
 
 
 class Member(Protocol):
@@ -80,6 +81,8 @@ class Member(Protocol):
     def close(self, code: int | bool | None = None) -> Awaitable[None]: ...
 
     def catch_up(self) -> Coroutine[Any, Any, None]: ...
+
+    def access_changed(self, *, user_id: int | None, tenant_id: int | None) -> None: ...
 
 
 class _Suspended:
@@ -155,6 +158,9 @@ class Hub:
         self._backlogs: dict[str, _Backlog] = {}  # members with a send in flight
         self._probes_sent = self._probes_back = 0
         self._missed = False  # a probe was lost: events may have been
+        # ``realtime.access`` messages received on ``channel``: a socket whose token was checked
+        # before one came checks again (``access_unchanged_since``).
+        self.access_changes = 0
 
     # --- membership -------------------------------------------------------------------------
 
@@ -206,6 +212,7 @@ class Hub:
         if self.channel is None:
             self.channel = await self.layer.new_channel(prefix=_channel_prefix(self.layer))
             await self.layer.group_add(lifecycle.process_group_name(), self.channel)
+            await self.layer.group_add(groups.access(), self.channel)
             self._runners = [_task(self._run(self.channel)), _task(self._refresh()), _task(self._probe())]
         return self.channel
 
@@ -215,11 +222,22 @@ class Hub:
         if self.members or self.attached or self.channel is None:
             return
         await self.layer.group_discard(lifecycle.process_group_name(), self.channel)
+        await self.layer.group_discard(groups.access(), self.channel)
         for task in self._runners:
             task.cancel()
         self._runners, self.channel = [], None
         if _hubs.get(self.key) is self:
             del _hubs[self.key]
+
+    def access_mark(self) -> tuple[str | None, int]:
+        """Where the access changes stand, taken before a connecting socket's token is checked."""
+        return self.channel, self.access_changes
+
+    def access_unchanged_since(self, mark: tuple[str | None, int] | None) -> bool:
+        """Whether no access change can have come between ``mark`` and now (call once the socket
+        is attached, so that later ones reach it): the hub was already subscribed then, on the
+        same channel, and has received none since."""
+        return mark is not None and mark[0] is not None and mark == (self.channel, self.access_changes)
 
     def member_count(self, group: str) -> int:
         """Sockets of this process in ``group``."""
@@ -260,6 +278,12 @@ class Hub:
             target = self.attached.get(str(message.get("to")))
             if target is not None:
                 self._spawn(_close_quietly(target, int(message.get("code", lifecycle.SHUTDOWN_CLOSE_CODE))))
+            return
+        if kind == ACCESS_TYPE:
+            self.access_changes += 1
+            user_id, tenant_id = message.get("user_id"), message.get("tenant_id")
+            for member in list(self.attached.values()):
+                member.access_changed(user_id=user_id, tenant_id=tenant_id)
             return
         if kind == lifecycle.SHUTDOWN_MESSAGE["type"]:
             for member in list(self.attached.values()):
@@ -358,7 +382,7 @@ class Hub:
             await asyncio.sleep(REFRESH_SECONDS)
             async with self._lock:
                 if self.channel is not None:
-                    for group in [*self.members, lifecycle.process_group_name()]:
+                    for group in [*self.members, lifecycle.process_group_name(), groups.access()]:
                         await self.layer.group_add(group, self.channel)
 
 

@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_MESSAGE: dict[str, str] = {"type": "server.shutdown"}
 # Close code a consumer sends on server.shutdown: RFC 6455 "Service Restart", reconnect now.
 SHUTDOWN_CLOSE_CODE = 1012
-SERVER_CLOSE_CODES = frozenset({1001, 1011, 1012, 1013})
+# 1009 too: the consumer's own check of PYTAKE_WS_MAX_FRAME_BYTES (realtime.consumers).
+SERVER_CLOSE_CODES = frozenset({1001, 1009, 1011, 1012, 1013})
 # Part of the bound kept for daphne to cancel stragglers and Twisted to close the sockets.
 _EXIT_MARGIN = 1.5
 
@@ -109,7 +110,8 @@ def _server_class() -> type:
 
     class ServiceRestartWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
         """Lets the application close with 1012 (and the other server-side codes of RFC 6455's
-        registry: 1001 going away, 1011 internal error, 1013 try again later). Autobahn's
+        registry: 1001 going away, 1009 message too big, 1011 internal error, 1013 try again
+        later). Autobahn's
         ``sendClose`` only lets an application send 1000 or 3000-4999, so daphne would turn
         ``close(code=1012)`` into an exception and an abrupt 1011."""
 
@@ -141,6 +143,13 @@ def _server_class() -> type:
 
     class GracefulServer(Server):  # type: ignore[misc]
         def run(self) -> None:
+            # Frames over PYTAKE_WS_MAX_FRAME_BYTES are refused by the WebSocket protocol itself,
+            # with 1009, before the application reads them (daphne's default is 1 MB), as
+            # uvicorn's ws_max_size does (realtime.serve).
+            from django.conf import settings
+
+            self.websocket_max_message_size = int(settings.PYTAKE_WS_MAX_FRAME_BYTES)
+            self.websocket_max_frame_size = int(settings.PYTAKE_WS_MAX_FRAME_BYTES)
             self._ports: list[Any] = []
             self._drain_started: float | None = None
             reactor.callWhenRunning(self._install_signal_handlers)
@@ -154,6 +163,9 @@ def _server_class() -> type:
         def _install_signal_handlers(self) -> None:
             # Runs once the reactor runs, before any connection is accepted.
             self.ws_factory.protocol = ServiceRestartWebSocketProtocol
+            # A frame over the limit gets a close frame with 1009, as the protocol says, not a
+            # connection dropped without one (Autobahn's default), which browsers see as 1006.
+            self.ws_factory.setProtocolOptions(failByDrop=False)
             # And after Twisted installed its own handlers (they stop the reactor at once).
             if not self.signal_handlers:
                 return

@@ -135,9 +135,11 @@ def start_servers(count: int, log_dir: Path, **env: Any) -> list[LiveServer]:
     """``count`` servers sharing one database and (when configured) one Redis, with a channel
     prefix of their own so concurrent test runs never cross."""
     shared = server_env(
-        PYTAKE_CHANNEL_PREFIX=f"pytake-test-{uuid.uuid4().hex[:8]}",
-        PYTAKE_PRESENCE_PREFIX=f"pytake-test-presence-{uuid.uuid4().hex[:8]}",
-        **env,
+        **{
+            "PYTAKE_CHANNEL_PREFIX": f"pytake-test-{uuid.uuid4().hex[:8]}",
+            "PYTAKE_PRESENCE_PREFIX": f"pytake-test-presence-{uuid.uuid4().hex[:8]}",
+            **env,  # a test that publishes from its own process gives the servers its prefix
+        }
     )
     servers = [LiveServer(shared, log_dir) for _ in range(count)]
     try:

@@ -24,6 +24,9 @@ class WebhookEvent(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     account = models.ForeignKey(WhatsAppAccount, on_delete=models.CASCADE, related_name="webhook_events")
     body = models.TextField()
+    # sha256 of the body: a delivery replayed as it was (same body, so same signature) is the
+    # same event, stored once (null on rows stored before it was kept).
+    body_sha256 = models.CharField(max_length=64, null=True, blank=True, editable=False)
     status = models.CharField(max_length=16, choices=WebhookEventStatus.choices, default=WebhookEventStatus.RECEIVED)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -33,6 +36,7 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["status", "received_at"], name="wa_event_status_idx")]
+        constraints = [models.UniqueConstraint(fields=["account", "body_sha256"], name="wa_event_once_per_body")]
 
     def __str__(self) -> str:
         return f"Webhook #{self.pk} ({self.get_status_display()})"

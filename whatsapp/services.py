@@ -76,8 +76,9 @@ def signature_valid(*, body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(header.strip().encode(), signature_for(body, secret).encode())
 
 
-def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent:
-    """Verify and store one webhook delivery (the caller enqueues its processing).
+def webhook_event_receive(*, body: bytes, signature: str | None) -> tuple[WebhookEvent, bool]:
+    """Verify and store one webhook delivery; returns it and whether it is new (the caller
+    enqueues the processing of a new one; a replay is the event stored the first time).
 
     The body must be signed with the app secret of the account named in every
     ``metadata.phone_number_id`` of the payload (so tenant A's secret can never speak for tenant
@@ -100,7 +101,12 @@ def webhook_event_receive(*, body: bytes, signature: str | None) -> WebhookEvent
         )
     if not all(signature_valid(body=body, header=signature, secret=a.app_secret) for a in accounts):
         raise Forbidden("Missing or invalid X-Hub-Signature-256.", code=ErrorCode.INVALID_SIGNATURE)
-    return WebhookEvent.objects.create(tenant_id=accounts[0].tenant_id, account=accounts[0], body=body.decode("utf-8"))
+    # A replay of a delivery (Meta's retry, or anyone who captured one) is the event stored then.
+    return WebhookEvent.objects.get_or_create(
+        account=accounts[0],
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        defaults={"tenant_id": accounts[0].tenant_id, "body": body.decode("utf-8")},
+    )
 
 
 # --- Processing ---------------------------------------------------------------------------------

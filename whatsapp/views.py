@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from pytake.errors import ApplicationError, error_body
+from pytake import jsonsafe
+from pytake.errors import ApplicationError, ErrorCode, InvalidInput, error_body
 from whatsapp import services, tasks
 
 
@@ -37,9 +38,14 @@ def webhook(request: HttpRequest) -> HttpResponse:
         declared = 0
     if declared > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
         return _error(services.PayloadTooLarge())
+    if jsonsafe.too_deep(request.body):  # json.loads would recurse until it raised RecursionError
+        return _error(InvalidInput("The body nests too deep for a WhatsApp webhook.", code=ErrorCode.INVALID_PAYLOAD))
     try:
-        event = services.webhook_event_receive(body=request.body, signature=request.headers.get("X-Hub-Signature-256"))
+        event, created = services.webhook_event_receive(
+            body=request.body, signature=request.headers.get("X-Hub-Signature-256")
+        )
     except ApplicationError as exc:
         return _error(exc)
-    transaction.on_commit(lambda: tasks.webhook_event_enqueue(event_id=event.pk), robust=True)
+    if created:
+        transaction.on_commit(lambda: tasks.webhook_event_enqueue(event_id=event.pk), robust=True)
     return JsonResponse({"status": "received", "event_id": event.pk})

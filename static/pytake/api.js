@@ -60,6 +60,19 @@ export class Session {
     this._notify("logout");
   }
 
+  /** Log out on the server too: the refresh token is blacklisted, so a copy of it is worthless.
+   * Local logout happens whatever the server says (offline, token already expired). */
+  async signOut() {
+    const refresh = this.refresh;
+    this.logout();
+    if (!refresh) return;
+    try {
+      await this._fetch("auth/logout/", { method: "POST", body: { refresh }, auth: false });
+    } catch {
+      // nothing more to do: the token expires on its own
+    }
+  }
+
   /** A valid access token, refreshed first if it is about to expire. */
   async token() {
     const left = this.access ? jwtSecondsLeft(this.access) : null;

@@ -167,7 +167,15 @@ def new_page(request: pytest.FixtureRequest, chromium: Any, asgi_server: AsgiSer
     traffic: list[tuple[str, deque[str]]] = []
 
     def make(**context_options: Any) -> Any:
-        options = {"base_url": asgi_server.url, "viewport": {"width": 1280, "height": 800}, "locale": "en-US"}
+        options = {
+            "base_url": asgi_server.url,
+            "viewport": {"width": 1280, "height": 800},
+            "locale": "en-US",
+            # The pages' Content-Security-Policy forbids eval, which Playwright's string
+            # predicates (wait_for_function) use; tests/e2e/test_browser_security.py runs a
+            # page under the policy (bypass_csp=False).
+            "bypass_csp": True,
+        }
         options.update(context_options)
         context = chromium.new_context(**options)
         context.set_default_timeout(15_000)

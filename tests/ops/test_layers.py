@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["pytake", "conversations", "realtime", "flow", "webchat", "whatsapp", "simulator"]
+APPS = ["pytake", "conversations", "accounts", "realtime", "flow", "webchat", "whatsapp", "simulator"]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

@@ -82,7 +82,7 @@ def test_a_legacy_plaintext_row_still_reads_and_signs_webhooks():
     assert raw_columns(created.pk)[1].startswith("fernet:")
     body = b'{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{"metadata":{"phone_number_id":"%s"}}}]}]}'
     body = body % created.phone_number_id.encode()
-    event = webhook_event_receive(body=body, signature=signature_for(body, "legacy-secret"))
+    event, _created = webhook_event_receive(body=body, signature=signature_for(body, "legacy-secret"))
     assert event.account_id == created.pk
 
 

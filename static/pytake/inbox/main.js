@@ -52,7 +52,7 @@ $("login-form").addEventListener("submit", async (event) => {
 });
 
 $("logout").addEventListener("click", () => {
-  session.logout();
+  session.signOut();
 });
 
 session.onChange((kind) => {
