@@ -96,7 +96,7 @@ def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_pat
     static = tmp_path / "static"
     manifest = json.loads((static / "staticfiles.json").read_text())["paths"]
     hashed = set(manifest.values())
-    for name in [*MODULES, "webchat/widget.js", "whatsapp/phone.js"]:
+    for name in [*MODULES, "webchat/widget.js", "simulator/phone.js"]:
         if not name.endswith(".js"):
             continue
         module = static / manifest[name]

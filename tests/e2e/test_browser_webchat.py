@@ -171,18 +171,18 @@ def test_the_start_form_speaks_the_visitors_language_and_looks_like_the_widget(n
 @pytest.mark.browser
 @pytest.mark.postgres
 @pytest.mark.redis
-def test_the_widget_shows_messages_in_the_servers_order_whatever_order_they_arrive_in(new_page, demo):
-    """A reply stored first at :37.84 and a customer's message stored after it at :37 (a time in
-    whole seconds) arrive live in that order; the widget shows them as the server orders them,
-    as a reload does, the customer's first."""
+def test_the_widget_shows_messages_in_the_order_they_were_stored_whatever_their_times(new_page, demo):
+    """A customer's message stored first carries a time a second ahead (Meta's clock, whole
+    seconds); the reply stored after it carries PyTake's earlier time with microseconds. The widget
+    shows them as the server stored them, live and after a reload: the customer's first."""
     widget = open_widget(new_page, demo, "Bia Rocha")
     conversation = Conversation.objects.get(channel=Channel.WEBCHAT, contact__name="Bia Rocha")
     second = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    scenario.message_at(conversation, "Posso trocar o tamanho?", inbound=True, at=second + timedelta(seconds=1))
+    expect(widget.locator("li.inbound", has_text="Posso trocar o tamanho?")).to_be_visible(timeout=LIVE)
     scenario.message_at(
         conversation, "Pode sim!", inbound=False, at=second + timedelta(microseconds=840697), sender=demo.agent
     )
-    expect(widget.locator("li.outbound", has_text="Pode sim!")).to_be_visible(timeout=LIVE)
-    scenario.message_at(conversation, "Posso trocar o tamanho?", inbound=True, at=second)
     bubbles = widget.locator("#messages li")
     expect(bubbles).to_have_count(2, timeout=LIVE)
     expect(bubbles.first).to_contain_text("Posso trocar o tamanho?")
@@ -293,7 +293,7 @@ def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_
     )
     static = tmp_path / "static"
     manifest = json.loads((static / "staticfiles.json").read_text())["paths"]
-    for name in ("webchat/widget.js", "whatsapp/phone.js"):
+    for name in ("webchat/widget.js", "simulator/phone.js"):
         hashed = static / manifest[name]
         assert hashed.exists(), name
         assert 'from "../pytake/realtime.js"' in hashed.read_text()
@@ -302,7 +302,7 @@ def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_
         "import django; django.setup()\n"
         "from django.template.loader import render_to_string\n"
         "print(render_to_string('webchat/chat.html', {'tenant': {'slug': 's', 'name': 'S'}}))\n"
-        "print(render_to_string('whatsapp/phone.html', {'accounts': [], 'accounts_json': []}))\n"
+        "print(render_to_string('simulator/phone.html', {'accounts': [], 'accounts_json': []}))\n"
     )
     pages = subprocess.run(
         [sys.executable, "-c", script],
@@ -314,7 +314,7 @@ def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_
         text=True,
     ).stdout
     assert f'<script type="module" src="/static/{manifest["webchat/widget.js"]}">' in pages
-    assert f'<script type="module" src="/static/{manifest["whatsapp/phone.js"]}">' in pages
+    assert f'<script type="module" src="/static/{manifest["simulator/phone.js"]}">' in pages
 
 
 @pytest.mark.browser
