@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from conversations import services
+from conversations import interactive, services
 from conversations.access import Audience, Recipients
 from conversations.channels import dispatch_on_commit
 from conversations.models import (
@@ -112,8 +112,13 @@ def queue_request_human(*, conversation: Conversation, reason: str) -> bool:
 
 def _bot_message_locked(*, conversation: Conversation, answer: BotAnswer, escalation: str | None = None) -> Message:
     """Store a bot answer (outbound, ``pending`` until its channel sends it) with what the bot
-    understood in ``content["bot"]`` and its buttons in ``content["quick_replies"]``."""
+    understood in ``content["bot"]`` and its buttons in ``content["quick_replies"]``: those within
+    WhatsApp's limits (a model's answer or an intent saved before the limits were checked may
+    offer a title the phone would cut)."""
     metadata = answer.metadata()
+    buttons = interactive.usable_buttons(body=answer.text, buttons=answer.quick_replies)
+    if buttons != answer.quick_replies[:3]:
+        log.warning("Bot buttons %r do not fit WhatsApp's limits; sending %r", answer.quick_replies, buttons)
     if escalation:
         metadata["escalation"] = escalation
     message = Message.objects.create(
@@ -122,7 +127,7 @@ def _bot_message_locked(*, conversation: Conversation, answer: BotAnswer, escala
         direction=Direction.OUTBOUND,
         sender_type=SenderType.BOT,
         type=MessageType.TEXT,
-        content={"text": answer.text, "quick_replies": answer.quick_replies[:3], "bot": metadata},
+        content={"text": answer.text, "quick_replies": buttons, "bot": metadata},
         status=MessageStatus.PENDING,
         whatsapp_account=conversation.whatsapp_account,
         created_at=timezone.now(),

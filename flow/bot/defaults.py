@@ -31,7 +31,7 @@ DEFAULT_INTENTS: tuple[DefaultIntent, ...] = (
         "pt",
         ("oi", "olá", "bom dia", "boa tarde", "boa noite", "e aí", "alô"),
         "Olá! Sou o assistente virtual. Posso ajudar com horários, pedidos, entrega e pagamentos.",
-        ("Horário de funcionamento", "Onde está meu pedido?", HANDOFF_BUTTON["pt"]),
+        ("Horários", "Rastrear pedido", HANDOFF_BUTTON["pt"]),
     ),
     DefaultIntent(
         IntentKind.HANDOFF,
@@ -53,7 +53,7 @@ DEFAULT_INTENTS: tuple[DefaultIntent, ...] = (
         "pt",
         ("horário de funcionamento", "que horas abre", "que horas fecha", "vocês abrem sábado", "horário"),
         "Funcionamos de segunda a sexta, das 9h às 18h, e aos sábados das 9h às 13h.",
-        ("Onde está meu pedido?", HANDOFF_BUTTON["pt"]),
+        ("Rastrear pedido", HANDOFF_BUTTON["pt"]),
     ),
     DefaultIntent(
         IntentKind.INTENT,
@@ -84,7 +84,7 @@ DEFAULT_INTENTS: tuple[DefaultIntent, ...] = (
         "pt",
         (),
         "Desculpe, não entendi. Pode reformular? Se preferir, falo com um atendente.",
-        ("Horário de funcionamento", HANDOFF_BUTTON["pt"]),
+        ("Horários", HANDOFF_BUTTON["pt"]),
     ),
     DefaultIntent(
         IntentKind.OUT_OF_HOURS,
