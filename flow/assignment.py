@@ -15,7 +15,7 @@ from django.utils import timezone
 from conversations import audit
 from conversations.models import Conversation, ConversationStatus, User
 from conversations.services import conversation_lock, conversation_move_locked, system_message_create_locked
-from flow import queue, system_lines
+from flow import notices, queue, system_lines
 from flow.bot.service import tenant_language
 from pytake.errors import Conflict, ErrorCode, InvalidInput
 from pytake.transactions import on_commit_robust
@@ -156,6 +156,8 @@ def conversation_assign(
             conversation,
             system_lines.assignment_event(previous=previous, assignee=assignee, actor=actor, reason=reason),
         )
+        if assignee is not None:
+            notices.agent_joined_locked(conversation=conversation, agent=assignee)
         _queue_changed_on_commit(conversation.tenant_id)
     return conversation
 

@@ -41,7 +41,7 @@ from conversations.models import (
     User,
 )
 from flow import assignment, queue
-from flow.bot.engine import BotAnswer
+from flow.bot.engine import BotAnswer, BotContext
 from flow.bot.models import IntentKind
 from flow.bot.service import (
     bot_context_for,
@@ -80,9 +80,8 @@ def inbound_received(*, message_id: int) -> None:
     reason = escalation_reason(
         answer=answer, previous_fallbacks=consecutive_fallbacks(conversation=conversation), bot=bot
     )
-    if reason is not None and answer.kind != IntentKind.HANDOFF:
-        # Handing over for the customer's sake: say so, instead of a fallback that would repeat.
-        answer.text, answer.quick_replies = context.special(IntentKind.HANDOFF, answer.language)
+    if reason is not None:
+        _say_what_happens_next(answer=answer, context=context, tenant_id=conversation.tenant_id)
     with transaction.atomic():
         conversation = services.conversation_lock(conversation)
         if conversation.assignee_id is not None or conversation.queued_at is not None:
@@ -95,6 +94,18 @@ def inbound_received(*, message_id: int) -> None:
         dispatch_on_commit(reply)
         if entered:
             transaction.on_commit(lambda: queue_changed(tenant_id=conversation.tenant_id), robust=True)
+
+
+def _say_what_happens_next(*, answer: BotAnswer, context: BotContext, tenant_id: int) -> None:
+    """The words of a hand-off must match what follows it. Out of business hours with nobody to
+    take it, the customer is told they stay in line until opening; otherwise an agent is coming
+    (an online agent with room gets it at once, out of hours too, and says hello), whatever the
+    engine answered: a fallback would repeat, a closed-hours notice would be false."""
+    agent_ready = settings.PYTAKE_AUTO_ASSIGN and bool(queue.available_agents(tenant_id=tenant_id))
+    if not context.is_open() and not agent_ready:
+        answer.text, answer.quick_replies = context.special(IntentKind.OUT_OF_HOURS, answer.language)
+    elif answer.kind != IntentKind.HANDOFF or not context.is_open():
+        answer.text, answer.quick_replies = context.special(IntentKind.HANDOFF, answer.language)
 
 
 def queue_request_human(*, conversation: Conversation, reason: str) -> bool:
