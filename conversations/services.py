@@ -40,14 +40,15 @@ _UNREAD_SENDERS = {SenderType.CONTACT, SenderType.SYSTEM}
 
 
 def message_preview(message: Message) -> str:
-    """One line for the inbox list: the text, or the kind of message."""
+    """One line for the inbox list: the text, or ``[<message type>]`` ("[image]"), a code that
+    clients render in their viewer's language (``static/pytake/system.js``: "📷 Foto")."""
     text = message.text
     if not text and isinstance(message.content, dict):
         caption = message.content.get("caption", "")
         text = caption if isinstance(caption, str) else ""
     if text:
         return " ".join(text.split())[:PREVIEW_LENGTH]
-    return f"[{message.get_type_display().lower()}]"
+    return f"[{message.type}]"
 
 
 def conversation_lock(conversation: Conversation) -> Conversation:

@@ -6,6 +6,7 @@ transaction, audits what staff did, and leaves a system line in the conversation
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.dispatch import Signal
@@ -14,7 +15,8 @@ from django.utils import timezone
 from conversations import audit
 from conversations.models import Conversation, ConversationStatus, User
 from conversations.services import conversation_lock, conversation_move_locked, system_message_create_locked
-from flow import queue
+from flow import notices, queue, system_lines
+from flow.bot.service import tenant_language
 from pytake.errors import Conflict, ErrorCode, InvalidInput
 from pytake.transactions import on_commit_robust
 
@@ -56,13 +58,7 @@ def _set_status_locked(conversation: Conversation, status: str, *, actor: User |
     if left_queue:
         queue.queue_updated(tenant_id=conversation.tenant_id, conversation_id=conversation.pk, reason="resolved")
     if status == ConversationStatus.RESOLVED:
-        by = f" by {actor.get_full_name()}" if actor else ""
-        why = f" ({reason})" if reason else ""
-        system_message_create_locked(
-            conversation=conversation,
-            text=f"Conversation resolved{by}{why}.",
-            data={"event": "resolved", "by": actor.pk if actor else None, "reason": reason},
-        )
+        _system_line_locked(conversation, system_lines.resolution_event(actor=actor, reason=reason))
         _queue_changed_on_commit(conversation.tenant_id)
 
 
@@ -156,38 +152,21 @@ def conversation_assign(
             queue.queue_updated(tenant_id=conversation.tenant_id, conversation_id=conversation.pk, reason="assigned")
         elif requeued:
             queue.queue_updated(tenant_id=conversation.tenant_id, conversation_id=conversation.pk, reason="queued")
-        system_message_create_locked(
-            conversation=conversation,
-            text=_transfer_text(previous=previous, assignee=assignee, actor=actor, reason=reason),
-            data={
-                "event": "assignment",
-                "from": previous.pk if previous else None,
-                "to": assignee.pk if assignee else None,
-                "by": actor.pk if actor else None,
-                "reason": reason,
-            },
+        _system_line_locked(
+            conversation,
+            system_lines.assignment_event(previous=previous, assignee=assignee, actor=actor, reason=reason),
         )
+        if assignee is not None:
+            notices.agent_joined_locked(conversation=conversation, agent=assignee)
         _queue_changed_on_commit(conversation.tenant_id)
     return conversation
 
 
-def _transfer_text(*, previous: User | None, assignee: User | None, actor: User | None, reason: str) -> str:
-    def name(user: User | None) -> str:
-        return user.get_full_name() if user else "the system"
-
-    if assignee is None:
-        text = (
-            f"{name(previous)} returned the conversation to the queue"
-            if actor and actor == previous
-            else (f"Returned to the queue by {name(actor)}" if actor else "Returned to the queue")
-        )
-    elif actor is not None and actor == assignee and previous is None:
-        text = f"{name(assignee)} took the conversation"
-    elif previous is None:
-        text = f"Assigned to {name(assignee)}" + (f" by {name(actor)}" if actor else " automatically")
-    else:
-        text = f"Transferred from {name(previous)} to {name(assignee)}" + (f" by {name(actor)}" if actor else "")
-    return text + (f" ({reason})" if reason and reason not in ("auto", "returned") else "") + "."
+def _system_line_locked(conversation: Conversation, data: dict[str, Any]) -> None:
+    """The history line of ``data`` (an event code and its parameters, ``flow.system_lines``),
+    its text in the tenant's language for clients that do not render the code."""
+    text = system_lines.system_text(data, tenant_language(tenant_id=conversation.tenant_id))
+    system_message_create_locked(conversation=conversation, text=text, data=data)
 
 
 def _queue_changed_on_commit(tenant_id: int) -> None:

@@ -20,9 +20,10 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from conversations.access import Audience, Recipients
-from conversations.models import Availability, Conversation, ConversationStatus, Role, User
+from conversations.models import Availability, Channel, Conversation, ConversationStatus, Role, User
 from flow.models import QueueOutcome, QueueTicket
-from realtime.events import event_record
+from realtime import groups
+from realtime.events import event_record, publish_ephemeral
 from realtime.presence import online_user_ids as realtime_online_user_ids
 
 OPEN_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING)
@@ -200,6 +201,8 @@ def queue_record_assignment_locked(*, conversation: Conversation, assignee: User
         ticket = QueueTicket(
             tenant_id=conversation.tenant_id, conversation=conversation, reason="direct", entered_at=now
         )
+    else:
+        _tell_customer_left(conversation, QueueOutcome.ASSIGNED)
     ticket.left_at = now
     ticket.outcome = QueueOutcome.ASSIGNED
     ticket.assignee = assignee
@@ -217,7 +220,24 @@ def queue_record_resolution_locked(*, conversation: Conversation, now: datetime)
         ticket.outcome = QueueOutcome.RESOLVED
         ticket.save(update_fields=["left_at", "outcome"])
         closed += 1
+    if closed:
+        _tell_customer_left(conversation, QueueOutcome.RESOLVED)
     return bool(closed) or (conversation.queued_at is not None and conversation.assignee_id is None)
+
+
+def _tell_customer_left(conversation: Conversation, outcome: str) -> None:
+    """The customer's place in line is gone with their ticket: the widget hears ``queue.left``
+    after commit and takes its "you are number N in line" banner down. (WhatsApp customers were
+    told their place in a message; the agent's arrival is told in another.)"""
+    if conversation.channel != Channel.WEBCHAT:
+        return
+    publish_ephemeral(
+        routes=[groups.webchat(conversation.pk)],
+        type="queue.left",
+        data={"outcome": outcome},
+        recipients=Recipients(Audience.CUSTOMER, customer=True),
+        conversation_id=conversation.pk,
+    )
 
 
 def _end_handling(*, conversation: Conversation, now: datetime) -> None:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from conversations import services
+from conversations import interactive, services
 from conversations.access import Audience, Recipients
 from conversations.channels import dispatch_on_commit
 from conversations.models import (
@@ -41,7 +41,7 @@ from conversations.models import (
     User,
 )
 from flow import assignment, queue
-from flow.bot.engine import BotAnswer
+from flow.bot.engine import BotAnswer, BotContext
 from flow.bot.models import IntentKind
 from flow.bot.service import (
     bot_context_for,
@@ -80,9 +80,8 @@ def inbound_received(*, message_id: int) -> None:
     reason = escalation_reason(
         answer=answer, previous_fallbacks=consecutive_fallbacks(conversation=conversation), bot=bot
     )
-    if reason is not None and answer.kind != IntentKind.HANDOFF:
-        # Handing over for the customer's sake: say so, instead of a fallback that would repeat.
-        answer.text, answer.quick_replies = context.special(IntentKind.HANDOFF, answer.language)
+    if reason is not None:
+        _say_what_happens_next(answer=answer, context=context, tenant_id=conversation.tenant_id)
     with transaction.atomic():
         conversation = services.conversation_lock(conversation)
         if conversation.assignee_id is not None or conversation.queued_at is not None:
@@ -95,6 +94,18 @@ def inbound_received(*, message_id: int) -> None:
         dispatch_on_commit(reply)
         if entered:
             transaction.on_commit(lambda: queue_changed(tenant_id=conversation.tenant_id), robust=True)
+
+
+def _say_what_happens_next(*, answer: BotAnswer, context: BotContext, tenant_id: int) -> None:
+    """The words of a hand-off must match what follows it. Out of business hours with nobody to
+    take it, the customer is told they stay in line until opening; otherwise an agent is coming
+    (an online agent with room gets it at once, out of hours too, and says hello), whatever the
+    engine answered: a fallback would repeat, a closed-hours notice would be false."""
+    agent_ready = settings.PYTAKE_AUTO_ASSIGN and bool(queue.available_agents(tenant_id=tenant_id))
+    if not context.is_open() and not agent_ready:
+        answer.text, answer.quick_replies = context.special(IntentKind.OUT_OF_HOURS, answer.language)
+    elif answer.kind != IntentKind.HANDOFF or not context.is_open():
+        answer.text, answer.quick_replies = context.special(IntentKind.HANDOFF, answer.language)
 
 
 def queue_request_human(*, conversation: Conversation, reason: str) -> bool:
@@ -112,8 +123,13 @@ def queue_request_human(*, conversation: Conversation, reason: str) -> bool:
 
 def _bot_message_locked(*, conversation: Conversation, answer: BotAnswer, escalation: str | None = None) -> Message:
     """Store a bot answer (outbound, ``pending`` until its channel sends it) with what the bot
-    understood in ``content["bot"]`` and its buttons in ``content["quick_replies"]``."""
+    understood in ``content["bot"]`` and its buttons in ``content["quick_replies"]``: those within
+    WhatsApp's limits (a model's answer or an intent saved before the limits were checked may
+    offer a title the phone would cut)."""
     metadata = answer.metadata()
+    buttons = interactive.usable_buttons(body=answer.text, buttons=answer.quick_replies)
+    if buttons != answer.quick_replies[:3]:
+        log.warning("Bot buttons %r do not fit WhatsApp's limits; sending %r", answer.quick_replies, buttons)
     if escalation:
         metadata["escalation"] = escalation
     message = Message.objects.create(
@@ -122,7 +138,7 @@ def _bot_message_locked(*, conversation: Conversation, answer: BotAnswer, escala
         direction=Direction.OUTBOUND,
         sender_type=SenderType.BOT,
         type=MessageType.TEXT,
-        content={"text": answer.text, "quick_replies": answer.quick_replies[:3], "bot": metadata},
+        content={"text": answer.text, "quick_replies": buttons, "bot": metadata},
         status=MessageStatus.PENDING,
         whatsapp_account=conversation.whatsapp_account,
         created_at=timezone.now(),

@@ -34,6 +34,14 @@ class ErrorCode(StrEnum):
     INVALID_TYPE = "invalid_type"  # a message type that cannot be sent this way
     INVALID_TRANSITION = "invalid_transition"  # a status move the lifecycle does not allow
     OUTSIDE_WINDOW = "outside_window"  # WhatsApp's 24-hour window is closed: only a template
+    # Interactive messages (Meta's limits: ``conversations.interactive``)
+    TOO_MANY_BUTTONS = "too_many_buttons"  # more than 3 reply buttons
+    BUTTON_TITLE_TOO_LONG = "button_title_too_long"  # a reply-button title over 20 characters
+    BUTTON_TITLE_EMPTY = "button_title_empty"
+    BUTTON_TITLE_DUPLICATE = "button_title_duplicate"  # titles must differ within a message
+    LIST_ROW_TITLE_TOO_LONG = "list_row_title_too_long"  # a list row title over 24 characters
+    TOO_MANY_LIST_ROWS = "too_many_list_rows"  # more than 10 rows in a list
+    INTERACTIVE_BODY_TOO_LONG = "interactive_body_too_long"  # an interactive body over 1024 characters
     # Assignment
     INVALID_ASSIGNEE = "invalid_assignee"
     FORBIDDEN_ASSIGNMENT = "forbidden_assignment"  # agents take or hand back only

@@ -50,7 +50,7 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "queue.updated": frozenset({"size", "conversation_id", "reason"}),
     "broadcast": frozenset({"text", "from"}),
 }
-EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position"})
+EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position", "queue.left"})
 
 
 def _next_tenant_seq(tenant_id: int) -> int:

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from conversations import interactive
+
 # Meta error codes worth retrying: throttling, temporary service errors (see Meta's
 # "Error codes" page for the Cloud API). Anything else with a 4xx status is permanent.
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
@@ -214,15 +216,16 @@ def text_content(text: str, *, preview_url: bool = False) -> tuple[str, dict[str
 
 
 def buttons_content(text: str, buttons: list[str]) -> tuple[str, dict[str, Any]]:
-    """Text with up to three reply buttons (an interactive message). Meta limits a button title
-    to 20 characters and its id to 256; the tap comes back as a ``button_reply``."""
+    """Text with up to three reply buttons (an interactive message); the tap comes back as a
+    ``button_reply``. Content over Meta's limits raises ``InvalidInput``
+    (``conversations.interactive``) instead of reaching the phone cut."""
+    interactive.validate_reply_buttons(body=text, buttons=buttons)
     return "interactive", {
         "type": "button",
-        "body": {"text": text[:1024]},
+        "body": {"text": text},
         "action": {
             "buttons": [
-                {"type": "reply", "reply": {"id": f"qr-{i}", "title": title[:20]}}
-                for i, title in enumerate(buttons[:3])
+                {"type": "reply", "reply": {"id": f"qr-{i}", "title": title}} for i, title in enumerate(buttons)
             ]
         },
     }

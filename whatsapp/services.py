@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations import channels
+from conversations import channels, interactive
 from conversations import services as conversation_services
 from conversations.models import Channel, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
 from pytake.errors import ApplicationError, ErrorCode, Forbidden, InvalidInput
@@ -282,8 +282,11 @@ def _content_of(message: Message) -> tuple[str, dict[str, Any]]:
     """The message in the Cloud API's terms: its type and the object under it."""
     content = message.content if isinstance(message.content, dict) else {}
     if message.type == MessageType.TEXT:
-        buttons = [str(b) for b in content.get("quick_replies") or [] if str(b).strip()]
-        if buttons:  # the bot's quick replies become WhatsApp reply buttons
+        offered = [str(b) for b in content.get("quick_replies") or [] if str(b).strip()]
+        # The bot's quick replies become WhatsApp reply buttons: those within Meta's limits (a
+        # message stored before the limits were checked still goes out, without a cut title).
+        buttons = interactive.usable_buttons(body=message.text, buttons=offered)
+        if buttons:
             return buttons_content(message.text, buttons)
         return text_content(message.text)
     if message.type in parsing.MEDIA_KINDS:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from conversations import interactive
 from conversations.models import Tenant
 from flow.bot.defaults import bot_seed_defaults
 from flow.bot.models import BotIntent, BotSettings
@@ -24,8 +26,27 @@ class BotSettingsAdmin(admin.ModelAdmin[BotSettings]):
         self.message_user(request, f"Created {created} intent(s).", messages.SUCCESS)
 
 
+class BotIntentForm(forms.ModelForm[BotIntent]):
+    """An intent's answer and buttons must fit WhatsApp's limits (``conversations.interactive``):
+    a title over 20 characters would reach the customer cut."""
+
+    class Meta:
+        model = BotIntent
+        fields = ["tenant", "kind", "name", "language", "examples", "answer", "quick_replies", "is_active", "order"]
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        answer = str(cleaned.get("answer") or "")
+        lines = [line.strip() for line in str(cleaned.get("quick_replies") or "").splitlines() if line.strip()]
+        for problem in interactive.reply_buttons_problems(body=answer, buttons=lines):
+            field = "answer" if problem.field == "body" else "quick_replies"
+            self.add_error(field, forms.ValidationError(problem.message, code=str(problem.code)))
+        return cleaned
+
+
 @admin.register(BotIntent)
 class BotIntentAdmin(admin.ModelAdmin[BotIntent]):
+    form = BotIntentForm
     list_display = ["name", "kind", "language", "tenant", "is_active", "order"]
     list_filter = ["tenant", "kind", "language", "is_active"]
     search_fields = ["name", "examples", "answer"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from conversations import interactive
 from flow.bot.engine import BotAnswer, BotContext
 from flow.bot.models import IntentKind
 from flow.bot.rules import RulesEngine
@@ -89,7 +90,9 @@ class LLMEngine:
             raise ValueError("completion without an answer")
         handoff = bool(data.get("handoff"))
         mood = _number(data.get("sentiment"), sentiment(text), -1.0, 1.0)
-        buttons = [str(b)[:20] for b in data.get("quick_replies") or [] if str(b).strip()][:3]
+        # A title the phone would cut is left out, not cut ("Horário de funcionam"); so are extras.
+        offered = [str(b).strip() for b in data.get("quick_replies") or [] if str(b).strip()]
+        buttons = interactive.usable_buttons(body=answer, buttons=offered)
         return BotAnswer(
             text=answer,
             intent="handoff" if handoff else str(data.get("intent") or "other")[:64],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flow.bot.defaults import DEFAULT_INTENTS
 from flow.bot.engine import BotAnswer, BotContext
+from flow.bot.handoff import handoff_language
 from flow.bot.models import BotIntent, IntentKind
 from flow.bot.text import phrase_score, sentiment, tokens
 
@@ -48,8 +49,20 @@ def _examples(context: BotContext, match: Match) -> list[str]:
     return []
 
 
+def _handoff_match(language: str, context: BotContext) -> Match:
+    """The hand-off intent of ``language``: the tenant's own, else any of the tenant's, else built in."""
+    handoffs = [c for c in _candidates(context) if c.kind == IntentKind.HANDOFF]
+    same = [c for c in handoffs if c.language == language]
+    return min(same or handoffs, key=lambda c: c.order)
+
+
 def best_match(text: str, context: BotContext) -> tuple[Match | None, float]:
-    """The best-scoring intent and its score (None below the tenant's confidence threshold)."""
+    """The best-scoring intent and its score (None below the tenant's confidence threshold).
+    A request for a human (``flow.bot.handoff``) wins outright: no intent that shares a word
+    with it ("pedido", "order") may keep the customer from one."""
+    asked = handoff_language(text)
+    if asked is not None:
+        return _handoff_match(asked, context), 1.0
     words = tokens(text)
     best: Match | None = None
     best_score = 0.0

@@ -57,6 +57,27 @@ def bot_context_for(*, conversation: Conversation, before: Message | None = None
     )
 
 
+def conversation_language(*, conversation: Conversation) -> str:
+    """The language the bot speaks in ``conversation``: that of its latest answer, else the
+    tenant's bot language. Everything said to the customer uses it."""
+    latest = (
+        Message.objects.filter(conversation=conversation, sender_type=SenderType.BOT)
+        .order_by("-created_at", "-id")
+        .values_list("content", flat=True)
+        .first()
+    )
+    if isinstance(latest, dict):
+        language = (latest.get("bot") or {}).get("language")
+        if isinstance(language, str) and language:
+            return language
+    return bot_settings_for(tenant_id=conversation.tenant_id).default_language
+
+
+def tenant_language(*, tenant_id: int) -> str:
+    """The tenant's bot language: what its staff's history lines are stored in."""
+    return bot_settings_for(tenant_id=tenant_id).default_language
+
+
 def consecutive_fallbacks(*, conversation: Conversation) -> int:
     """How many of the bot's latest answers in a row were fallbacks."""
     count = 0

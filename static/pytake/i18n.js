@@ -123,6 +123,34 @@ const STRINGS = {
     "webchat.reconnecting": "reconnecting…",
     "webchat.offline": "offline",
     "webchat.visitor": "Visitor",
+    // History lines, from content.system = {event, …} (system.js; the server's flow/system_lines.py
+    // holds the same templates). ".by": someone, not the system, did it.
+    "system.taken": "{to_name} took the conversation",
+    "system.assigned": "Assigned to {to_name} automatically",
+    "system.assigned.by": "Assigned to {to_name} by {by_name}",
+    "system.transferred": "Transferred from {from_name} to {to_name}",
+    "system.transferred.by": "Transferred from {from_name} to {to_name} by {by_name}",
+    "system.returned": "{from_name} returned the conversation to the queue",
+    "system.requeued": "Returned to the queue",
+    "system.requeued.by": "Returned to the queue by {by_name}",
+    "system.resolved": "Conversation resolved",
+    "system.resolved.by": "Conversation resolved by {by_name}",
+    "system.reason": "{text} ({reason})",
+    "system.end": "{text}.",
+    "system.reason.agent absent": "agent absent",
+    "system.reason.inactivity": "inactivity",
+    // A message without text, by its kind: the list preview "[image]" and a bubble with no text.
+    "preview.image": "📷 Photo",
+    "preview.audio": "🎤 Audio",
+    "preview.video": "🎥 Video",
+    "preview.document": "📄 Document",
+    "preview.sticker": "💟 Sticker",
+    "preview.location": "📍 Location",
+    "preview.contacts": "👤 Contact",
+    "preview.interactive": "🔘 Reply",
+    "preview.reaction": "👍 Reaction",
+    "preview.template": "📝 Template",
+    "preview.unsupported": "⚠️ Unsupported message",
   },
   pt: {
     "lang.label": "Idioma",
@@ -245,6 +273,31 @@ const STRINGS = {
     "webchat.reconnecting": "reconectando…",
     "webchat.offline": "sem conexão",
     "webchat.visitor": "Visitante",
+    "system.taken": "{to_name} assumiu a conversa",
+    "system.assigned": "Atribuída a {to_name} automaticamente",
+    "system.assigned.by": "Atribuída a {to_name} por {by_name}",
+    "system.transferred": "Transferida de {from_name} para {to_name}",
+    "system.transferred.by": "Transferida de {from_name} para {to_name} por {by_name}",
+    "system.returned": "{from_name} devolveu a conversa à fila",
+    "system.requeued": "Devolvida à fila",
+    "system.requeued.by": "Devolvida à fila por {by_name}",
+    "system.resolved": "Conversa resolvida",
+    "system.resolved.by": "Conversa resolvida por {by_name}",
+    "system.reason": "{text} ({reason})",
+    "system.end": "{text}.",
+    "system.reason.agent absent": "agente ausente",
+    "system.reason.inactivity": "inatividade",
+    "preview.image": "📷 Foto",
+    "preview.audio": "🎤 Áudio",
+    "preview.video": "🎥 Vídeo",
+    "preview.document": "📄 Documento",
+    "preview.sticker": "💟 Figurinha",
+    "preview.location": "📍 Localização",
+    "preview.contacts": "👤 Contato",
+    "preview.interactive": "🔘 Resposta",
+    "preview.reaction": "👍 Reação",
+    "preview.template": "📝 Modelo",
+    "preview.unsupported": "⚠️ Mensagem não suportada",
   },
 };
 
@@ -285,8 +338,18 @@ export function onLang(fn) {
 }
 
 export function t(key, vars = {}) {
-  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return tIn(current, key, vars);
+}
+
+/** `t` in a given language (`code`), whatever the page's: a text rendered for someone else. */
+export function tIn(code, key, vars = {}) {
+  const text = (STRINGS[code] || STRINGS.en)[key] ?? STRINGS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+}
+
+/** Whether the dictionary has `key` (in English, which has every key). */
+export function hasText(key) {
+  return key in STRINGS.en;
 }
 
 /** Apply the dictionary to `data-i18n`, `data-i18n-placeholder`, `data-i18n-aria-label` in `root`. */

@@ -218,8 +218,8 @@ function connect() {
       ui.typing(false);
       markRead();
     }
-    // Customers are not sent assignment events: an agent writing means the wait is over.
-    if (m.sender_type === "agent") ui.queue(null);
+    // Customers are not sent assignment events: an agent joining or writing means the wait is over.
+    if (m.sender_type === "agent" || m.content?.notice?.event === "agent_joined") ui.queue(null);
   });
   rt.on("message.status", (s) => ui.status(s));
   rt.on("typing", (t) => {
@@ -229,6 +229,7 @@ function connect() {
     if (t.state === "start") customerTypingTimer = setTimeout(() => ui.typing(false), 10000);
   });
   rt.on("queue.position", (q) => ui.queue(q));
+  rt.on("queue.left", () => ui.queue(null)); // the queue ticket closed: taken or resolved
   window.pytakeWidget = { rt, session }; // for tests and debugging, as the inbox's `pytake`
   rt.connect();
 }

@@ -80,6 +80,10 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     inbox.get_by_role("tab", name="Unassigned").click()
     inbox.get_by_role("button", name="Take: Ana Costa").click()
     expect(inbox.locator("#conv-title")).to_have_text("Ana Costa")
+    # The customer is told at once who joined, before the agent writes, and the place in line goes.
+    joined = widget.locator("li.outbound.bot", has_text="Um atendente entrou na conversa: Alex")
+    expect(joined).to_be_visible(timeout=LIVE)
+    expect(widget.locator("#queue")).to_be_hidden()
 
     # Typing shows on the widget while the agent types.
     inbox.get_by_role("textbox", name="Message").press_sequentially("Oi Ana")
@@ -89,7 +93,7 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     reply = widget.locator("li.outbound", has_text="sou o Alex")
     expect(reply).to_be_visible(timeout=LIVE)
     expect(reply).to_contain_text("Alex Agent")
-    expect(widget.locator("#queue")).to_be_hidden()  # an agent is talking: the wait is over
+    expect(widget.locator("#queue")).to_be_hidden()  # still: an agent is talking
     expect(widget.locator("#typing")).to_be_hidden()
     # The widget is visible, so it marked the reply read: the agent's tick says so.
     sent = inbox.locator(".msg-out", has_text="sou o Alex")

@@ -197,6 +197,7 @@ class FakeLLM(BaseHTTPRequestHandler):
     mode = "ok"
     release = threading.Event()
     requests: list[dict[str, Any]] = []
+    quick_replies: list[str] = ["Talk to a human"]
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -214,7 +215,7 @@ class FakeLLM(BaseHTTPRequestHandler):
                 "intent": "business_hours",
                 "confidence": 0.9,
                 "sentiment": 0.2,
-                "quick_replies": ["Talk to a human"],
+                "quick_replies": FakeLLM.quick_replies,
                 "handoff": False,
             }
         )
@@ -237,7 +238,7 @@ def fake_llm() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeLLM)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    FakeLLM.mode, FakeLLM.requests = "ok", []
+    FakeLLM.mode, FakeLLM.requests, FakeLLM.quick_replies = "ok", [], ["Talk to a human"]
     FakeLLM.release.clear()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     FakeLLM.release.set()
@@ -258,6 +259,12 @@ def test_llm_engine_answers_from_the_endpoint(bot, fake_llm):
     assert request["auth"] == "Bearer k-123"
     assert request["body"]["model"] == "fake-model"
     assert request["body"]["messages"][-1] == {"role": "user", "content": "when do you open?"}
+
+
+def test_llm_buttons_the_phone_would_cut_are_left_out(bot, fake_llm):
+    FakeLLM.quick_replies = ["Talk to a human", "See our opening hours now", "Track", "Pay", "More"]
+    answer = llm(fake_llm).answer(text="when do you open?", context=context(bot, language="en"))
+    assert answer.quick_replies == ["Talk to a human", "Track", "Pay"]  # none cut to 20 characters
 
 
 def test_llm_engine_falls_back_to_rules_on_timeout(bot, fake_llm):

@@ -138,7 +138,8 @@ def test_auto_assignment_picks_least_loaded_online_agent_within_capacity(
     assert queue.open_count(user_id=offline.pk) == 0
     note = Message.objects.filter(conversation=waiting[0], sender_type=SenderType.SYSTEM).last()
     assert note.internal and note.content["system"]["to"] == light.pk
-    assert "automatically" in note.text
+    assert (note.content["system"]["event"], note.content["system"]["by"]) == ("assigned", None)
+    assert note.text == f"Atribuída a {light.name} automaticamente."  # the tenant's language (pt)
     assert [e.position for e in queue.queue_snapshot(tenant_id=tenant.pk)] == [1]
 
     # Capacity frees up (light resolves theirs): the waiting one goes to light at once.
@@ -169,9 +170,21 @@ def test_every_transfer_is_recorded_as_a_system_message(tenant, agent, agent2, s
     assignment.conversation_assign(conversation=conversation, assignee=None, actor=agent2)
     notes = list(Message.objects.filter(conversation=conversation, sender_type=SenderType.SYSTEM).order_by("id"))
     assert [n.content["system"]["to"] for n in notes] == [agent.pk, agent2.pk, None]
-    assert notes[0].text == f"{agent.name} took the conversation."
-    assert notes[1].text == f"Transferred from {agent.name} to {agent2.name} by {supervisor.name}."
-    assert "returned the conversation to the queue" in notes[2].text
+    assert [n.content["system"]["event"] for n in notes] == ["taken", "transferred", "returned"]
+    assert notes[1].content["system"] == {
+        "event": "transferred",
+        "from": agent.pk,
+        "from_name": agent.name,
+        "to": agent2.pk,
+        "to_name": agent2.name,
+        "by": supervisor.pk,
+        "by_name": supervisor.name,
+        "reason": "",
+    }
+    # Stored text, for clients that do not render the codes: in the tenant's language.
+    assert notes[0].text == f"{agent.name} assumiu a conversa."
+    assert notes[1].text == f"Transferida de {agent.name} para {agent2.name} por {supervisor.name}."
+    assert notes[2].text == f"{agent2.name} devolveu a conversa à fila."
     assert all(n.internal for n in notes)  # staff history, never sent to the customer
     conversation.refresh_from_db()
     assert conversation.queued_at is not None  # handed back: it waits again
@@ -318,7 +331,9 @@ def test_auto_resolve_after_inactivity(tenant, agent, settings, django_capture_o
         c.refresh_from_db()
     assert (stale.status, waiting.status, fresh.status) == ("resolved", "resolved", "open")
     assert waiting.queued_at is None
-    assert "inactivity" in Message.objects.filter(conversation=stale, sender_type=SenderType.SYSTEM).last().text
+    line = Message.objects.filter(conversation=stale, sender_type=SenderType.SYSTEM).last()
+    assert line.content["system"] == {"event": "resolved", "by": None, "by_name": "", "reason": "inactivity"}
+    assert line.text == "Conversa resolvida (inatividade)."
     settings.PYTAKE_AUTO_RESOLVE_HOURS = 0
     assert flow.conversations_auto_resolve(now=now + timedelta(days=9)) == 0
 
@@ -345,7 +360,9 @@ def test_absent_agent_keeps_conversations_until_the_grace_period(
     held.refresh_from_db()
     assert held.assignee_id is None and held.queued_at is not None
     assert not AgentAbsence.objects.filter(user=agent).exists()
-    assert "agent absent" in Message.objects.filter(conversation=held, sender_type=SenderType.SYSTEM).last().text
+    line = Message.objects.filter(conversation=held, sender_type=SenderType.SYSTEM).last()
+    assert (line.content["system"]["event"], line.content["system"]["reason"]) == ("requeued", "agent absent")
+    assert line.text == "Devolvida à fila (agente ausente)."
 
 
 def test_without_grace_period_absent_agents_keep_everything(tenant, agent, settings):

@@ -83,8 +83,24 @@ async def test_customer_asks_for_human_sees_position_2_then_1(tenant, agent, sup
     assert (await next_of(john, "queue.position"))["data"]["position"] == 1
     taken = await next_of(boss, "queue.updated")
     assert taken["data"] == {"size": 1, "conversation_id": first["conversation_id"], "reason": "assigned"}
-    # Maria is not in line any more: she is not told a position again.
-    assert await maria.receive_nothing(timeout=0.3)
+    # Maria is not in line any more: her banner goes, and she is told who joined, in her language.
+    seen: dict[str, dict] = {}
+    while len(seen) < 2:
+        frame = await maria.receive_json_from(timeout=5)
+        assert frame["type"] != "queue.position"
+        if frame["type"] == "queue.left":
+            seen["left"] = frame
+        elif frame["type"] == "message.new" and frame["data"]["content"].get("notice"):
+            seen["joined"] = frame
+    assert seen["left"]["data"] == {"outcome": "assigned"}
+    joined = seen["joined"]["data"]
+    first_name = agent.name.split()[0]
+    assert joined["sender_type"] == "bot" and not joined["internal"]
+    assert joined["content"]["notice"] == {"event": "agent_joined", "agent": agent.pk, "agent_name": first_name}
+    assert joined["content"]["text"] == f"Um atendente entrou na conversa: {first_name}."
+    # And never a place in line again (what else comes is the notice's status: sent).
+    while not await maria.receive_nothing(timeout=0.3):
+        assert (await maria.receive_json_from(timeout=1))["type"] == "message.status"
 
     for comm in (boss, maria, john):
         await comm.disconnect()
