@@ -3,6 +3,7 @@
 
 import { t } from "../i18n.js";
 import { compareConversations } from "../order.js";
+import { previewText } from "../system.js";
 import { $, contactName, initials, shortTime, unassignedLabel } from "./dom.js";
 import { notifyNewMessage } from "./notify.js";
 import { freshest, isSupervisor, me, onNewerCopy, openId, requestOpen, session } from "./state.js";
@@ -113,7 +114,7 @@ function fillListItem(li, conv) {
   const time = li.querySelector(".conv-time");
   time.dateTime = conv.last_message_at;
   time.textContent = shortTime(conv.last_message_at);
-  li.querySelector(".conv-preview").textContent = conv.last_message_preview || "";
+  li.querySelector(".conv-preview").textContent = previewText(conv.last_message_preview);
   const unread = li.querySelector(".unread");
   unread.textContent = conv.unread_count > 99 ? "99+" : String(conv.unread_count || "");
   unread.hidden = !conv.unread_count;

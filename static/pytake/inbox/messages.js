@@ -5,6 +5,7 @@
 import { t } from "../i18n.js";
 import { compareMessages, placeMessage } from "../order.js";
 import { MESSAGE_STATUS_RANK } from "../realtime.js";
+import { kindText, systemText } from "../system.js";
 import { $, clockTime } from "./dom.js";
 import { me, openId, session } from "./state.js";
 
@@ -172,7 +173,9 @@ function renderMessage(message, { quiet = true } = {}) {
   sender.textContent = note ? `${t("note.label")} · ${message.sender?.name || ""}` : system ? "" : senderName;
   sender.classList.toggle("msg-note-label", note);
   sender.hidden = !sender.textContent;
-  li.querySelector(".msg-text").textContent = message.text || (message.type !== "text" ? `[${message.type}]` : "");
+  li.querySelector(".msg-text").textContent = system
+    ? systemText(message.content)
+    : message.text || (message.type !== "text" ? kindText(message.type) : "");
   const time = li.querySelector("time");
   time.dateTime = message.created_at;
   time.textContent = clockTime(message.created_at);

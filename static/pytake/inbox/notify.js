@@ -1,6 +1,7 @@
 // Desktop notifications and the sound for a customer's new message, opted into with the bell.
 
 import { t } from "../i18n.js";
+import { previewText } from "../system.js";
 import { $, contactName } from "./dom.js";
 
 let enabled = localStorage.getItem("pytake.notify") === "1";
@@ -50,7 +51,7 @@ export function notifyNewMessage(conv, onOpen) {
   beep();
   if ("Notification" in window && Notification.permission === "granted") {
     const note = new Notification(t("notify.title", { name: contactName(conv) }), {
-      body: conv.last_message_preview || "",
+      body: previewText(conv.last_message_preview),
       tag: `pytake-conversation-${conv.id}`,
     });
     note.onclick = () => {
