@@ -126,14 +126,17 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "pytake.sqlite3"),
-            # SQLite serialises writers; wait instead of failing with "database is locked". WAL:
-            # readers (the server's threads, the simulator's) do not wait for a writer.
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-            },
         }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite serialises writers: a writer waits for the one before it (busy timeout, in seconds)
+    # instead of failing with "database is locked"; transactions take the write lock when they
+    # begin (IMMEDIATE), as a reader upgraded to a writer mid-transaction cannot wait; WAL: readers
+    # (the server's threads, the simulator's) never wait for a writer. Also for a sqlite:// URL.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "conversations.User"
