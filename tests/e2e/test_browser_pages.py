@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.contrib.staticfiles import finders
 
 from tests.ops.test_api_docs import assert_same_origin, page_assets
@@ -32,6 +33,7 @@ def test_the_modules_are_found_by_staticfiles():
         assert finders.find(name), name
 
 
+@pytest.mark.once  # an environment of its own
 def test_production_collects_hashed_files_for_the_page(tmp_path):
     """DEBUG off with the manifest storage (the default in production): collectstatic succeeds
     and the page points at the hashed inbox module; its relative imports still resolve because

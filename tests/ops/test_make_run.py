@@ -22,8 +22,8 @@ from tests.live import free_port
 from tests.ops.test_api_docs import assert_same_origin, page_assets
 
 ROOT = Path(__file__).resolve().parents[2]
-# The same in both passes of `make test` (it sets its own environment): run once.
-pytestmark = pytest.mark.standalone
+# make run sets its own environment: the same in both passes of `make test`.
+pytestmark = pytest.mark.once
 
 
 @dataclass

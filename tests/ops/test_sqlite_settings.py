@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.standalone  # its own processes and environment: the same in both passes
+pytestmark = pytest.mark.once  # its own processes and environment: the same in both passes
 
 PROBE = """
 import json, django
