@@ -4,8 +4,8 @@ They are registered for the whole suite by ``pytest_plugins`` in tests/conftest.
 
 - ``chromium``: the Playwright browser (Debian's /usr/bin/chromium, headless), one per module.
   Without Chromium the test skips with the reason, or fails under PYTAKE_REQUIRE_SERVICES=1.
-- ``asgi_server``: the production server in a subprocess on a free port, sharing the test database (see server.py),
-  one per module; ``server_settings`` (a module-scoped fixture a module may override) adds to its environment.
+- ``asgi_server``: the production server in a subprocess on a free port, sharing the test database (see server.py);
+  ``server_settings`` (a fixture a module may override) adds to its environment.
 - ``harness_page``: a page with static/pytake/*.js loaded from the checkout and a scripted fake
   WebSocket (no server, no database): unit tests of the client module in the real engine.
 - ``new_page``: ``new_page()`` opens a page in a fresh browser context (own sessionStorage, as a
@@ -89,10 +89,10 @@ def static_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server_settings() -> dict[str, str]:
-    """Extra environment for the server process; override this fixture in a test module (module
-    scope, as the server's), e.g. ``{"PYTAKE_AUTO_ASSIGN": "0"}``."""
+    """Extra environment for the server process; override this fixture in a test module, e.g.
+    ``{"PYTAKE_AUTO_ASSIGN": "0"}``."""
     return {}
 
 
@@ -107,52 +107,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _CALL_FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture(scope="module")
-def _asgi_server_process(
-    django_db_setup: None,
-    static_data_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    server_settings: dict[str, str],
-) -> Iterator[AsgiServer]:
-    """One server process for a module's tests (starting and stopping one took longer than most
-    browser tests): each test still gets its own rows (``transactional_db`` empties the tables)."""
-    if connection.vendor != "postgresql":
-        _unavailable("a server process needs a database it can share: set DATABASE_URL to PostgreSQL")
-    env = {**server_env(data_dir=static_data_dir), **server_settings}
-    port = free_port()
-    # The built-in WhatsApp simulator posts its webhooks (and the Graph client calls it) here.
-    env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    server = AsgiServer(env=env, log_path=tmp_path_factory.mktemp("asgi-server") / "server.log", port=port)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def asgi_server(
     request: pytest.FixtureRequest,
     transactional_db: None,
     settings: Any,
-    _asgi_server_process: AsgiServer,
+    static_data_dir: Path,
+    tmp_path: Path,
+    server_settings: dict[str, str],
 ) -> Iterator[AsgiServer]:
-    server = _asgi_server_process
-    if server.proc is None or server.proc.poll() is not None:
-        server.start()  # a test stopped it (a restart test that failed half-way) or it died
+    if connection.vendor != "postgresql":
+        _unavailable("a server process needs a database it can share: set DATABASE_URL to PostgreSQL")
+    env = {**server_env(data_dir=static_data_dir), **server_settings}
     if settings.REDIS_URL:
         # Publishes from this process must reach the server's sockets: same Redis, same prefix.
         layers = {**settings.CHANNEL_LAYERS}
-        config = {**layers["default"]["CONFIG"], "prefix": server.env["PYTAKE_CHANNEL_PREFIX"]}
+        config = {**layers["default"]["CONFIG"], "prefix": env["PYTAKE_CHANNEL_PREFIX"]}
         layers["default"] = {**layers["default"], "CONFIG": config}
         settings.CHANNEL_LAYERS = layers
-    start = len(server.log_tail(chars=10**9))
-    yield server
-    if request.node.stash.get(_CALL_FAILED, False):
-        # What the server said is most of what there is to know about a failed browser test.
-        print(
-            f"--- the server's log during the test ({server.log_path}) ---\n{server.log_tail(chars=10**9)[start:][-8000:]}"
-        )
+    port = free_port()
+    # The built-in WhatsApp simulator posts its webhooks (and the Graph client calls it) here.
+    env.setdefault("PYTAKE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    server = AsgiServer(env=env, log_path=tmp_path / "server.log", port=port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if request.node.stash.get(_CALL_FAILED, False):
+            # What the server said is most of what there is to know about a failed browser test.
+            print(f"--- the server's log ({server.log_path}) ---\n{server.log_tail()}")
 
 
 def record_traffic(page: Any, lines: deque[str]) -> None:
