@@ -14,11 +14,12 @@ PYTEST_ARGS ?= --durations=10
 PYTAKE_SIMULATOR ?= 1
 DEMO_ENV := DJANGO_DEBUG=1 PYTAKE_SIMULATOR=$(PYTAKE_SIMULATOR)
 
-.PHONY: help install install-dev run migrate seed lint format test test-services test-sqlite soak screenshots clean
+.PHONY: help install install-dev run migrate seed lint format test test-system-deps test-services test-sqlite soak screenshots clean
 
 help:
 	@echo "make run      set up and serve the demo on http://$(HOST):$(PORT)"
 	@echo "make test     lint, then the whole suite on PostgreSQL+Redis and on the SQLite default"
+	@echo "              (installs Debian's chromium and nginx if missing, as root or with sudo)"
 	@echo "make lint     ruff, the import layers (lint-imports) and mypy"
 	@echo "make bench   every bench scenario (docs/benchmarks.md); make bench-fanout: the fan-out vs the peers only"
 
@@ -47,35 +48,71 @@ run: seed
 	@echo "PyTake on http://$(HOST):$(PORT)/  (inbox: /, WhatsApp phone simulator: /simulator/phone/, web chat: /chat/demo/, admin: /admin/, API docs: /api/docs/)"
 	$(DEMO_ENV) PYTAKE_PUBLIC_URL=$${PYTAKE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# mypy's cache outside the checkout, so a fresh clone (CI) does not check django-stubs and the
+# other dependencies again (36 s of CPU here, 2 s with the cache): one per set of requirements, in
+# SQLite (safe when several checkouts lint at once).
+MYPY_CACHE_DIR ?= $(HOME)/.cache/pytake/mypy-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	DJANGO_SECRET_KEY=lint-only-secret-key-0123456789abcdef $(BIN)/mypy .
+	@mkdir -p "$(MYPY_CACHE_DIR)"
+	DJANGO_SECRET_KEY=lint-only-secret-key-0123456789abcdef $(BIN)/mypy --sqlite-cache --cache-dir "$(MYPY_CACHE_DIR)" .
 
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# What the browser tests (Debian's Chromium) and the stack test (nginx) need from the system:
+# installed from Debian's packages when missing, as root or with sudo; otherwise make test stops
+# and says what to install (the tests would only skip).
+test-system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	else \
+		echo "make test needs Debian's$$missing for the browser and stack tests. As root:"; \
+		echo "    apt-get update && apt-get install -y$$missing"; \
+		exit 1; \
+	fi; \
+	echo "installing$$missing (apt-get)"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends$$missing
+
+# pytest, where exit status 5 ("no tests collected": a selection that matched nothing) fails loudly.
+define pytest
+	status=0; $(1) || status=$$?; \
+	if [ $$status = 5 ]; then echo "*** pytest ran no tests (exit status 5): the selection matched nothing" >&2; fi; \
+	exit $$status
+endef
+
 # The suite runs twice: against real PostgreSQL and Redis (when reachable; required when
-# PYTAKE_REQUIRE_SERVICES=1), then on the embedded SQLite default.
-test: lint
+# PYTAKE_REQUIRE_SERVICES=1), then on the embedded SQLite default. Tests marked ``once`` (the same
+# whatever the pass: their own processes and settings, or neither database nor channel layer) run
+# in the first pass only.
+test: lint test-system-deps
 	@if $(BIN)/python -m tests.check_services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
-		$(MAKE) --no-print-directory test-services || exit $$?; \
+		$(MAKE) --no-print-directory test-services && \
+		$(MAKE) --no-print-directory test-sqlite TEST_SQLITE_AFTER_SERVICES=1; \
 	elif [ "$$PYTAKE_REQUIRE_SERVICES" = "1" ]; then \
 		echo "PYTAKE_REQUIRE_SERVICES=1 and PostgreSQL/Redis are not reachable"; exit 1; \
 	else \
 		echo "Skipping the PostgreSQL+Redis pass (services not reachable)."; \
+		$(MAKE) --no-print-directory test-sqlite; \
 	fi
-	$(MAKE) --no-print-directory test-sqlite
 
 test-services: install-dev
 	@echo "=== pytest on PostgreSQL + Redis ==="
-	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	@$(call pytest,DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest -m "not slow" $(PYTEST_ARGS))
 
+TEST_SQLITE_AFTER_SERVICES ?=
 test-sqlite: install-dev
 	@echo "=== pytest on the embedded default (SQLite, in-memory layer, eager Celery) ==="
-	env -u DATABASE_URL -u REDIS_URL PYTAKE_REQUIRE_SERVICES=0 $(BIN)/pytest -m "not postgres and not redis and not slow" $(PYTEST_ARGS)
+	@$(call pytest,env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest \
+		-m "not postgres and not redis and not slow$(if $(TEST_SQLITE_AFTER_SERVICES), and not once)" $(PYTEST_ARGS))
 
 # Long soak variants of the fault tests (minutes each; not part of make test).
 soak: install-dev

@@ -3,6 +3,7 @@ without the service they skip with a reason, unless PYTAKE_REQUIRE_SERVICES=1, w
 
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,6 +43,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(pytest.mark.usefixtures("_services_required"))
                 else:
                     item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _skipped(config: pytest.Config) -> list[pytest.TestReport]:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    return list(reporter.stats.get("skipped", [])) if reporter is not None else []
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a check that did not run: under PYTAKE_REQUIRE_SERVICES=1 (CI) it fails
+    the run, whatever its reason (a missing browser, nginx, server binary or service)."""
+    if REQUIRE_SERVICES and exitstatus == pytest.ExitCode.OK and _skipped(session.config):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Skips are said loudly, at the end, with what would make them run."""
+    skipped = _skipped(config)
+    if not skipped:
+        return
+    verdict = "this fails the run (PYTAKE_REQUIRE_SERVICES=1)" if REQUIRE_SERVICES else "they checked nothing"
+    terminalreporter.section(f"{len(skipped)} tests SKIPPED: {verdict}", sep="!", red=True, bold=True)
+    for reason, count in Counter(_skip_reason(report) for report in skipped).most_common():
+        terminalreporter.line(f"{count:4d} x {reason}", red=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The page shells and their static files, without a browser: routing, the config the page
-reads, and that production's manifest storage collects and references the ES modules."""
+reads, and that production's manifest storage collects and references the ES modules (and the
+API docs' Swagger UI)."""
 
 import json
 import os
@@ -14,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser import scenario
 from tests.e2e.test_browser_inbox import LIVE, conversation_item, login
+from tests.ops.test_api_docs import assert_same_origin, page_assets
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
@@ -37,6 +39,7 @@ def test_the_modules_are_found_by_staticfiles():
         assert finders.find(name), name
 
 
+@pytest.mark.once  # an environment of its own
 def test_production_collects_hashed_files_for_the_page(tmp_path):
     """DEBUG off with the manifest storage (the default in production): collectstatic succeeds
     and the page points at the hashed inbox entry module; its relative imports still resolve because
@@ -58,11 +61,12 @@ def test_production_collects_hashed_files_for_the_page(tmp_path):
     for name in MODULES:
         assert name in manifest and (tmp_path / "static" / manifest[name]).exists(), name
         assert (tmp_path / "static" / name).exists(), name
-    page = subprocess.run(
+    pages = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.test import Client; print(Client().get('/', HTTP_HOST='localhost').content.decode())",
+            "import django, json; django.setup(); from django.test import Client;"
+            " print(json.dumps([Client().get(p, HTTP_HOST='localhost').content.decode() for p in ('/', '/api/docs/')]))",
         ],
         cwd=ROOT,
         env={**env, "DJANGO_SETTINGS_MODULE": "pytake.settings"},
@@ -71,7 +75,17 @@ def test_production_collects_hashed_files_for_the_page(tmp_path):
         capture_output=True,
         text=True,
     ).stdout
+    page, docs = json.loads(pages.strip().splitlines()[-1])
     assert f'src="/static/{manifest["pytake/inbox/main.js"]}"' in page
+    # The API docs load Swagger UI from the collected, hashed files (drf-spectacular-sidecar).
+    static = [url for url in page_assets(docs) if url.startswith("/static/")]
+    assert_same_origin(page_assets(docs))
+    assert len(static) >= 3
+    hashed = set(manifest.values())
+    for url in static:
+        assert (
+            url.removeprefix("/static/") in hashed and (tmp_path / "static" / url.removeprefix("/static/")).exists()
+        ), url
 
 
 def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_path):

@@ -4,7 +4,7 @@ server. The end-to-end behaviour against the real server is in test_browser_inbo
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]  # no server, no database: the same in both passes
 
 SETUP = """
 window.setup = (options = {}) => {

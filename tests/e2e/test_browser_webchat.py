@@ -279,6 +279,7 @@ def test_the_simulator_phone_keeps_a_customer_chosen_while_its_list_loads(new_pa
     assert phone.evaluate("pytakePhone.socket.options.url").endswith("wa_id=5511987654321")
 
 
+@pytest.mark.once  # an environment of its own
 def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_path):
     """With the manifest storage the pages load hashed module names; the relative import of
     ../pytake/realtime.js resolves because the unhashed copies are collected too."""

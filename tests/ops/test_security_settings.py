@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.once  # manage.py in an environment of its own: the same in both passes
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:

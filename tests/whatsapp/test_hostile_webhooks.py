@@ -75,6 +75,7 @@ def meta_shaped(phone_number_id: str):
     )
 
 
+@pytest.mark.once  # the parser alone: no database, no channel layer
 @hsettings(max_examples=300, deadline=None)
 @given(payload=json_values | meta_shaped("100000000000777"))
 def test_the_parser_never_raises_anything_but_its_own_error(payload):
