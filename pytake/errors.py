@@ -40,6 +40,12 @@ class ErrorCode(StrEnum):
     INVALID_TYPE = "invalid_type"  # a message type that cannot be sent this way
     INVALID_TRANSITION = "invalid_transition"  # a status move the lifecycle does not allow
     OUTSIDE_WINDOW = "outside_window"  # WhatsApp's 24-hour window is closed: only a template
+    # Files (media messages)
+    EMPTY_FILE = "empty_file"
+    FILE_TOO_LARGE = "file_too_large"  # ``extra.max_bytes``, ``extra.kind``
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"  # content not one the channel carries
+    FILE_TYPE_MISMATCH = "file_type_mismatch"  # the name or declared type lies about the content
+    MEDIA_NOT_FAILED = "media_not_failed"  # only a failed download can be retried
     # Assignment
     INVALID_ASSIGNEE = "invalid_assignee"
     FORBIDDEN_ASSIGNMENT = "forbidden_assignment"  # agents take or hand back only

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("conversations.urls")),
+    path("", include("conversations.file_urls")),
     path("api/", include("flow.urls")),
     path("api/", include("realtime.urls")),
     path("", include("webchat.urls")),
