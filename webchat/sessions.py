@@ -68,7 +68,7 @@ def webchat_state(*, customer: WebchatCustomer) -> dict[str, Any]:
     entry = queue.queue_position(conversation=conversation) if conversation.queued_at else None
     history = list(
         messages_visible_to_customer(conversation=conversation)
-        .select_related("sender")
+        .select_related("sender", "attachment")
         .order_by("-created_at", "-id")[:100]
     )[::-1]
     return {
