@@ -226,3 +226,20 @@ def test_an_outbound_file_outside_the_window_is_refused_and_not_stored(sim, acco
     assert Attachment.objects.count() == 0
     assert not SimulatedMedia.objects.exists()
     assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 0
+
+
+def test_storage_trouble_is_retried_then_reported_never_left_pending(phone, account, monkeypatch):
+    from conversations import files
+
+    attempts = []
+
+    def broken(attachment, spooled):
+        attempts.append(1)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files, "attachment_save_file", broken)
+    sent = phone_sends(phone, account, "5511988880006", "p.png", samples.PNG, "image/png")
+    message = settled(sent["wamid"])
+    assert message.attachment.status == MediaStatus.FAILED
+    assert message.attachment.error == "Not stored: OSError"
+    assert len(attempts) > 1  # retried before giving up
