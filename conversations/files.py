@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -203,3 +204,14 @@ def customer_authentication_register(authentication: type) -> None:
 
 def customer_authentications() -> list[type]:
     return list(_customer_authentications)
+
+
+def link_origin() -> str | None:
+    """The origin media links point to when it is not this server's (S3: the store's presigned
+    URLs), for a page's Content-Security-Policy (``img-src``, ``media-src``); None for local
+    storage, whose links are same-origin. Signing a URL needs no network call."""
+    storage = media_storage()
+    if not is_s3(storage):
+        return None
+    parts = urlsplit(str(storage.url("origin-probe")))
+    return f"{parts.scheme}://{parts.netloc}"

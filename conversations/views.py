@@ -1,7 +1,7 @@
 """REST API of the domain: conversations, their messages and notes, contacts. Views validate input,
 call one selector or service, and serialise the result."""
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -18,10 +18,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from conversations import access, files, selectors, services
-from conversations.authentication import JWTAuthentication
 from conversations.models import Attachment, Contact, Conversation, MediaStatus, Message, User
 from conversations.permissions import IsTenantStaff
 from conversations.serializers import (
@@ -185,13 +185,17 @@ def refuse_oversized_body(request: Request) -> None:
 
 
 class MediaAuthentication(BaseAuthentication):
-    """Staff JWT, or a channel's own customer token (web chat registers its authentication in
+    """The project's staff authentication (``DEFAULT_AUTHENTICATION_CLASSES``), or a channel's own
+    customer token (web chat registers its authentication in
     ``conversations.files.customer_authentication_register``): the file URL is the same for
     everyone who may read the message. A token one scheme refuses is tried with the others."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         failure: exceptions.AuthenticationFailed | None = None
-        for authenticator in [JWTAuthentication(), *(cls() for cls in files.customer_authentications())]:
+        # The project's staff authentication (its revocation checks included), then the channels'.
+        classes = cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        staff = [cls() for cls in classes]
+        for authenticator in [*staff, *(cls() for cls in files.customer_authentications())]:
             try:
                 found = authenticator.authenticate(request)
             except exceptions.AuthenticationFailed as exc:

@@ -120,6 +120,10 @@ def test_an_upload_lands_in_the_bucket_and_is_served_by_a_presigned_redirect(
     assert httpx.get(location.split("?")[0]).status_code == 403
 
 
+def test_pages_can_learn_the_origin_of_media_links(s3, s3_endpoint):
+    assert files.link_origin() == s3_endpoint  # for img-src / media-src of the pages' CSP
+
+
 def test_a_spooled_download_is_written_to_the_bucket(s3, tenant):
     message = factories.MessageFactory(conversation=factories.ConversationFactory(tenant=tenant), type="image")
     attachment = Attachment(tenant=tenant, message=message, mime_type="image/png", filename="x.png")
