@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from conversations.models import Channel, Contact, Conversation, Message, User
+from conversations.models import Attachment, Channel, Contact, Conversation, Message, User
 from pytake.errors import NotFound
 
 if TYPE_CHECKING:
@@ -152,3 +152,44 @@ def events_visible_q(*, user_id: int, is_supervisor: bool) -> Q:
 def customer_events_q(*, conversation_id: int) -> Q:
     """``Recipients.allows_customer`` as a query over the event log."""
     return Q(conversation_id=conversation_id, customer=True)
+
+
+# --- files (media of messages) --------------------------------------------------------------------
+
+
+def attachment_for_user(*, user: User, message_id: object) -> Attachment:
+    """The attachment of a message ``user`` may read (its conversation is visible to them);
+    otherwise ``NotFound``, the same for another tenant's message as for a missing one."""
+    try:
+        pk = int(str(message_id))
+    except (TypeError, ValueError):
+        raise NotFound("File not found.") from None
+    attachment = (
+        Attachment.objects.select_related("message")
+        .filter(message_id=pk, message__conversation__in=conversations_visible_to(user=user))
+        .first()
+    )
+    if attachment is None:
+        raise NotFound("File not found.")
+    return attachment
+
+
+def attachment_for_customer(*, conversation_id: int, message_id: object) -> Attachment:
+    """``customer_may_see`` for a message's file: the web-chat customer's own conversation, not
+    an internal note; otherwise ``NotFound``."""
+    try:
+        pk = int(str(message_id))
+    except (TypeError, ValueError):
+        raise NotFound("File not found.") from None
+    attachment = (
+        Attachment.objects.select_related("message")
+        .filter(
+            message_id=pk,
+            message__conversation__in=customer_conversation(conversation_id=conversation_id),
+            message__internal=False,
+        )
+        .first()
+    )
+    if attachment is None:
+        raise NotFound("File not found.")
+    return attachment

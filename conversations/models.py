@@ -6,6 +6,8 @@ through ``conversations.selectors``, which scopes it.
 
 from __future__ import annotations
 
+import mimetypes
+import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -367,3 +369,48 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_email} {self.action} #{self.conversation_id or '-'}"
+
+
+class MediaStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # inbound: the channel's file is not in storage yet
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"  # the download failed: ``error`` says why; it can be retried
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Where a file lands in storage: by tenant and month, under a random name. The customer's
+    or agent's file name is kept in ``Attachment.filename``, never in a storage path."""
+    now = timezone.now()
+    return f"media/{instance.tenant_id}/{now:%Y/%m}/{uuid.uuid4().hex}{_extension(instance.mime_type)}"
+
+
+def _extension(mime_type: str) -> str:
+    return mimetypes.guess_extension(mime_type.split(";")[0].strip()) or ".bin"
+
+
+class Attachment(models.Model):
+    """The file of a media message (image, video, audio, document, sticker), one per message.
+
+    ``mime_type`` is what PyTake checked from the content's first bytes (``conversations.media``),
+    never only what a client or the channel declared; it is the ``Content-Type`` the file is
+    served with. Readable by whoever may read the message (``conversations.access``)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    file = models.FileField(upload_to=attachment_path, max_length=255, blank=True)
+    mime_type = models.CharField(max_length=128, blank=True)
+    filename = models.CharField(max_length=255, blank=True, help_text="The original file name, for downloads.")
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Hex digest of the stored bytes.")
+    status = models.CharField(max_length=16, choices=MediaStatus.choices, default=MediaStatus.PENDING)
+    error = models.CharField(max_length=500, blank=True)
+    voice = models.BooleanField(default=False, help_text="A voice note (WhatsApp's voice: true).")
+    animated = models.BooleanField(default=False, help_text="An animated sticker.")
+    remote_id = models.CharField(
+        max_length=128, blank=True, help_text="The channel's id of the file (Meta's media id)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.mime_type or 'file'} of message #{self.message_id} ({self.status})"

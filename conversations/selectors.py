@@ -31,7 +31,7 @@ def conversation_list(
 
 
 def messages_of(*, conversation: Conversation) -> QuerySet[Message]:
-    return Message.objects.filter(conversation=conversation).select_related("sender")
+    return Message.objects.filter(conversation=conversation).select_related("sender", "attachment")
 
 
 def contact_list(*, user: User, search: str | None = None) -> QuerySet[Contact]:

@@ -13,7 +13,18 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.settings import api_settings
 
 from conversations import channels
-from conversations.models import Channel, Contact, Conversation, ConversationStatus, Message, Tenant, User
+from conversations.media import MEDIA_TYPES
+from conversations.models import (
+    Attachment,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    MediaStatus,
+    Message,
+    Tenant,
+    User,
+)
 
 
 class ModelSerializer(serializers.ModelSerializer):
@@ -205,6 +216,14 @@ class MessageSerializer(ModelSerializer):
     sender = UserBriefSerializer(read_only=True, allow_null=True)
     text = serializers.CharField(read_only=True)
     error = serializers.SerializerMethodField()
+    media = serializers.SerializerMethodField(
+        help_text=(
+            "The file of an image, video, audio, document or sticker message (null for others): "
+            "url (fetch with the same credentials; null until ready), mime_type (checked from the "
+            "content), filename, size, caption, sha256, status (pending, ready, failed), error, "
+            "voice (a voice note), animated (an animated sticker)."
+        )
+    )
 
     class Meta:
         model = Message
@@ -219,6 +238,7 @@ class MessageSerializer(ModelSerializer):
             "text",
             "status",
             "error",
+            "media",
             "client_id",
             "internal",
             "whatsapp_message_id",
@@ -234,9 +254,48 @@ class MessageSerializer(ModelSerializer):
             return None
         return {"code": obj.error_code, "title": obj.error_title}
 
+    def get_media(self, obj: Message) -> dict[str, Any] | None:
+        return media_representation(obj)
+
+
+def media_representation(message: Message) -> dict[str, Any] | None:
+    """The ``media`` object of a message: from its attachment (the history selects it along;
+    a message of another type is never looked up)."""
+    if message.type not in MEDIA_TYPES:
+        return None
+    try:
+        attachment: Attachment | None = message.attachment
+    except Attachment.DoesNotExist:
+        attachment = None
+    if attachment is None:
+        return None
+    content = message.content if isinstance(message.content, dict) else {}
+    caption = content.get("caption")
+    ready = attachment.status == MediaStatus.READY and bool(attachment.file)
+    return {
+        "url": f"/api/messages/{message.pk}/media/" if ready else None,
+        "mime_type": attachment.mime_type,
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "caption": caption if isinstance(caption, str) else "",
+        "sha256": attachment.sha256,
+        "status": attachment.status,
+        "error": attachment.error or None,
+        "voice": attachment.voice,
+        "animated": attachment.animated,
+    }
+
 
 class MessageCreateSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=4096, trim_whitespace=True)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+
+
+class MediaMessageCreateSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="The file; its type is checked from its content.")
+    text = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, trim_whitespace=True, help_text="The caption."
+    )
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
 
 

@@ -10,18 +10,22 @@ where a message goes is its channel's (``conversations.channels``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations import channels
-from conversations.access import conversation_for_user, customer_conversation
+from conversations import channels, files, media
+from conversations.access import attachment_for_user, conversation_for_user, customer_conversation
 from conversations.models import (
+    Attachment,
     Conversation,
     ConversationStatus,
     Direction,
+    MediaStatus,
     Message,
     MessageStatus,
     MessageType,
@@ -192,41 +196,249 @@ def message_create_outbound_text(
 
 
 def _outbound_create(
-    *, user: User, conversation_id: object, message_type: str, content: dict[str, Any], client_id: str | None
+    *,
+    user: User,
+    conversation_id: object,
+    message_type: str,
+    content: dict[str, Any],
+    client_id: str | None,
+    upload: MediaUpload | None = None,
 ) -> tuple[Message, bool]:
     """The one way an agent's message is created: visibility, idempotency on ``client_id``, what
-    the channel accepts now (WhatsApp's 24-hour window), the inbox preview, dispatch after commit."""
+    the channel accepts now (WhatsApp's 24-hour window), the inbox preview, dispatch after commit.
+    With ``upload`` (already checked), its file is written to storage in the same step and
+    removed again if the message is not stored."""
 
     def create() -> Message:
-        with transaction.atomic():
-            conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
-            channels.check_outbound(conversation=conversation, message_type=message_type)
-            now = timezone.now()
-            message = Message.objects.create(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                direction=Direction.OUTBOUND,
-                sender_type=SenderType.AGENT,
-                sender=user,
-                type=message_type,
-                content=content,
-                status=MessageStatus.PENDING,
-                whatsapp_account=conversation.whatsapp_account,
-                client_id=client_id or None,
-                created_at=now,
-            )
-            conversation.last_message_at = now
-            conversation.last_message_preview = message_preview(message)
-            if conversation.status == ConversationStatus.RESOLVED:
-                conversation_move_locked(conversation, ConversationStatus.OPEN)
-            conversation.save()
-            channels.dispatch_on_commit(message)
+        stored = ""
+        try:
+            with transaction.atomic():
+                conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
+                channels.check_outbound(conversation=conversation, message_type=message_type)
+                now = timezone.now()
+                message = Message(
+                    tenant_id=conversation.tenant_id,
+                    conversation=conversation,
+                    direction=Direction.OUTBOUND,
+                    sender_type=SenderType.AGENT,
+                    sender=user,
+                    type=message_type,
+                    content=content,
+                    status=MessageStatus.PENDING,
+                    whatsapp_account=conversation.whatsapp_account,
+                    client_id=client_id or None,
+                    created_at=now,
+                )
+                attachment = None
+                if upload is not None:
+                    attachment = upload.attachment_for(message)
+                    files.attachment_save_file(attachment, upload.spooled)
+                    stored = attachment.file.name
+                message.save()
+                if attachment is not None:
+                    attachment.save()
+                conversation.last_message_at = now
+                conversation.last_message_preview = message_preview(message)
+                if conversation.status == ConversationStatus.RESOLVED:
+                    conversation_move_locked(conversation, ConversationStatus.OPEN)
+                conversation.save()
+                channels.dispatch_on_commit(message)
+        except BaseException:
+            files.file_delete(stored)
+            raise
         return message
 
     def seen() -> None:
         conversation_for_user(user=user, conversation_id=conversation_id)  # same visibility rule
 
     return _create_once(conversation_id=conversation_id, client_id=client_id, create=create, seen=seen)
+
+
+# --- media --------------------------------------------------------------------------------------
+
+MAX_CAPTION_LENGTH = 1024  # WhatsApp's limit for a media caption
+
+
+@dataclass
+class MediaUpload:
+    """A file read and checked (``conversations.media.check_file``), not yet stored."""
+
+    spooled: files.Spooled
+    checked: media.CheckedFile
+    filename: str
+
+    def attachment_for(self, message: Message) -> Attachment:
+        """Its attachment row, tied to the unsaved ``message`` so that the message's first event
+        already carries the ``media`` object."""
+        return Attachment(
+            tenant_id=message.tenant_id,
+            message=message,
+            mime_type=self.checked.mime_type,
+            filename=self.filename[:255],
+            size=self.spooled.size,
+            sha256=self.spooled.sha256,
+            status=MediaStatus.READY,
+            voice=self.checked.voice,
+            animated=self.checked.animated,
+        )
+
+
+def media_upload_read(
+    *, upload: IO[bytes], filename: str, declared_type: str = "", kinds: frozenset[str] = media.MEDIA_TYPES
+) -> MediaUpload:
+    """Read an uploaded file once (into a temporary file, hashing it) and check it: not empty,
+    a type ``kinds`` allows, not lying about itself, within its kind's limit. Raises
+    ``InvalidInput``; nothing is stored."""
+    try:
+        spooled = files.spool(files.file_chunks(upload), max_bytes=int(settings.PYTAKE_MEDIA_UPLOAD_MAX_BYTES))
+    except files.TooLarge as exc:
+        raise InvalidInput(
+            f"The file is larger than {exc.limit // media.MB} MB, the most PyTake accepts.",
+            code=ErrorCode.FILE_TOO_LARGE,
+            extra={"max_bytes": exc.limit},
+        ) from None
+    try:
+        checked = media.check_file(
+            head=spooled.head, size=spooled.size, filename=filename, declared_type=declared_type, kinds=kinds
+        )
+    except BaseException:
+        spooled.close()
+        raise
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or f"file{media.extension_for(checked.mime_type)}"
+    return MediaUpload(spooled=spooled, checked=checked, filename=name)
+
+
+def _caption(text: str | None) -> dict[str, Any]:
+    caption = (text or "").strip() if isinstance(text, str) else ""
+    if len(caption) > MAX_CAPTION_LENGTH:
+        raise InvalidInput(f"A caption is limited to {MAX_CAPTION_LENGTH} characters.", code=ErrorCode.MESSAGE_TOO_LONG)
+    return {"caption": caption} if caption else {}
+
+
+def message_create_outbound_media(
+    *, user: User, conversation_id: object, upload: MediaUpload, caption: str = "", client_id: str | None = None
+) -> tuple[Message, bool]:
+    """Queue an agent's file (with ``caption``) for sending, like ``message_create_outbound_text``:
+    ``(message, created)``, ``pending`` until the channel has sent it. The file is in storage
+    when this returns; the channel uploads it to the customer's side when it sends."""
+    try:
+        content = _caption(caption)
+        if upload.checked.kind in (MessageType.AUDIO, MessageType.STICKER) and content:
+            raise InvalidInput(
+                f"WhatsApp shows no caption under {upload.checked.kind} messages.", code=ErrorCode.INVALID
+            )
+        return _outbound_create(
+            user=user,
+            conversation_id=conversation_id,
+            message_type=upload.checked.kind,
+            content=content,
+            client_id=client_id,
+            upload=upload,
+        )
+    finally:
+        upload.spooled.close()
+
+
+def message_create_webchat_media(
+    *, conversation_id: int, upload: MediaUpload, caption: str = "", client_id: str | None = None
+) -> tuple[Message, bool]:
+    """A web-chat customer's file (an image or a document), with ``caption``. Precondition: the
+    caller checked that the customer's token is for ``conversation_id``."""
+    try:
+        content = _caption(caption)
+        if client_id is not None and len(client_id) > 64:
+            raise InvalidInput("client_id must be a string of at most 64 characters.", code=ErrorCode.INVALID)
+        return _create_once(
+            conversation_id=conversation_id,
+            client_id=client_id or None,
+            create=lambda: _webchat_inbound_create(
+                conversation_id=conversation_id,
+                message_type=upload.checked.kind,
+                content=content,
+                client_id=client_id or None,
+                upload=upload,
+            ),
+            seen=lambda: None,
+        )
+    finally:
+        upload.spooled.close()
+
+
+def _webchat_inbound_create(
+    *,
+    conversation_id: int,
+    message_type: str,
+    content: dict[str, Any],
+    client_id: str | None,
+    upload: MediaUpload | None,
+) -> Message:
+    stored = ""
+    try:
+        with transaction.atomic():
+            conversation = (
+                customer_conversation(conversation_id=conversation_id)
+                .select_for_update(of=("self",))
+                .select_related("contact", "assignee")
+                .first()
+            )
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            message = Message(
+                tenant_id=conversation.tenant_id,
+                conversation=conversation,
+                direction=Direction.INBOUND,
+                sender_type=SenderType.CONTACT,
+                type=message_type,
+                content=content,
+                status=MessageStatus.DELIVERED,
+                client_id=client_id,
+                created_at=timezone.now(),
+            )
+            attachment = None
+            if upload is not None:
+                attachment = upload.attachment_for(message)
+                files.attachment_save_file(attachment, upload.spooled)
+                stored = attachment.file.name
+            message.save()
+            if attachment is not None:
+                attachment.save()
+            conversation_record_inbound_locked(conversation=conversation, message=message)
+    except BaseException:
+        files.file_delete(stored)
+        raise
+    return message
+
+
+def attachment_update(*, message_id: int, **fields: Any) -> Attachment | None:
+    """Change a message's attachment (a download finished or failed, a retry began) through
+    ``save()``, so that the message's audience hears ``message.updated``."""
+    with transaction.atomic():
+        attachment = Attachment.objects.select_for_update().filter(message_id=message_id).first()
+        if attachment is None:
+            return None
+        for name, value in fields.items():
+            setattr(attachment, name, value)
+        attachment.save()
+    return attachment
+
+
+def attachment_retry(*, user: User, message_id: object) -> Attachment:
+    """Try again a download that failed (staff who may read the message). ``Conflict`` unless it
+    failed; the channel fetches it again after commit."""
+    with transaction.atomic():
+        attachment = attachment_for_user(user=user, message_id=message_id)
+        attachment = (
+            Attachment.objects.select_for_update().select_related("message__conversation").get(pk=attachment.pk)
+        )
+        if attachment.status != MediaStatus.FAILED or attachment.message.direction != Direction.INBOUND:
+            raise Conflict("Only a failed download can be tried again.", code=ErrorCode.MEDIA_NOT_FAILED)
+        attachment.status = MediaStatus.PENDING
+        attachment.error = ""
+        attachment.save()
+        backend = channels.backend_for(attachment.message.conversation.channel)
+        if backend is not None:
+            on_commit_robust(lambda: backend.fetch_media(message_id=attachment.message_id))
+    return attachment
 
 
 def conversation_record_inbound_locked(*, conversation: Conversation, message: Message) -> None:
@@ -270,31 +482,18 @@ def message_create_webchat(*, conversation_id: int, text: str, client_id: str | 
     if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 64):
         raise InvalidInput("client_id must be a string of at most 64 characters.", code=ErrorCode.INVALID)
 
-    def create() -> Message:
-        with transaction.atomic():
-            conversation = (
-                customer_conversation(conversation_id=conversation_id)
-                .select_for_update(of=("self",))
-                .select_related("contact", "assignee")
-                .first()
-            )
-            if conversation is None:
-                raise NotFound("Conversation not found.")
-            message = Message.objects.create(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                direction=Direction.INBOUND,
-                sender_type=SenderType.CONTACT,
-                type=MessageType.TEXT,
-                content={"text": text},
-                status=MessageStatus.DELIVERED,
-                client_id=client_id,
-                created_at=timezone.now(),
-            )
-            conversation_record_inbound_locked(conversation=conversation, message=message)
-        return message
-
-    return _create_once(conversation_id=conversation_id, client_id=client_id, create=create, seen=lambda: None)
+    return _create_once(
+        conversation_id=conversation_id,
+        client_id=client_id,
+        create=lambda: _webchat_inbound_create(
+            conversation_id=conversation_id,
+            message_type=MessageType.TEXT,
+            content={"text": text},
+            client_id=client_id,
+            upload=None,
+        ),
+        seen=lambda: None,
+    )
 
 
 def note_create(*, user: User, conversation_id: object, text: str) -> Message:

@@ -18,6 +18,9 @@ urlpatterns = [
         views.ConversationMessagesView.as_view(),
         name="conversation-messages",
     ),
+    path("messages/<int:message_id>/media/", views.MessageMediaView.as_view(), name="message-media"),
+    path("messages/<int:message_id>/media/link/", views.MessageMediaLinkView.as_view(), name="message-media-link"),
+    path("messages/<int:message_id>/media/retry/", views.MessageMediaRetryView.as_view(), name="message-media-retry"),
     path("conversations/<int:conversation_id>/notes/", views.NoteCreateView.as_view(), name="conversation-notes"),
     *router.urls,
 ]

@@ -1,29 +1,40 @@
 """REST API of the domain: conversations, their messages and notes, contacts. Views validate input,
 call one selector or service, and serialise the result."""
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from conversations import access, selectors, services
-from conversations.models import Contact, Conversation, User
+from conversations import access, files, selectors, services
+from conversations.models import Attachment, Contact, Conversation, MediaStatus, Message, User
+from conversations.permissions import IsTenantStaff
 from conversations.serializers import (
     ContactFilterSerializer,
     ContactSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
+    MediaMessageCreateSerializer,
     MessageCreateSerializer,
     MessagePageSerializer,
     MessageSerializer,
     TextSerializer,
 )
+from pytake.errors import ErrorCode, InvalidInput, NotFound, error_body
 from pytake.pagination import StrictCursorPagination
 
 
@@ -122,13 +133,16 @@ class ConversationMessagesView(APIView):
         return Response({"results": MessageSerializer(rows, many=True).data, "has_more": has_more, "next": next_url})
 
     @extend_schema(
-        request=MessageCreateSerializer,
+        request={"application/json": MessageCreateSerializer, "multipart/form-data": MediaMessageCreateSerializer},
         responses={201: MessageSerializer, 200: MessageSerializer},
         parameters=[OpenApiParameter("conversation_id", int, OpenApiParameter.PATH)],
     )
     def post(self, request: Request, conversation_id: int) -> Response:
-        # Visibility first: a foreign conversation is a 404 whatever the body says.
+        # Visibility first: a foreign conversation is a 404 whatever the body says (and its file
+        # is never read).
         access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        if request.content_type.startswith("multipart/"):
+            return self._post_file(request, conversation_id)
         body = MessageCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message, created = services.message_create_outbound_text(
@@ -137,6 +151,153 @@ class ConversationMessagesView(APIView):
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
+
+    def _post_file(self, request: Request, conversation_id: int) -> Response:
+        refuse_oversized_body(request)
+        body = MediaMessageCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        checked = services.media_upload_read(
+            upload=upload, filename=upload.name or "", declared_type=upload.content_type or ""
+        )
+        message, created = services.message_create_outbound_media(
+            user=_user(request),
+            conversation_id=conversation_id,
+            upload=checked,
+            caption=body.validated_data.get("text", ""),
+            client_id=body.validated_data.get("client_id"),
+        )
+        return Response(
+            MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+def refuse_oversized_body(request: Request) -> None:
+    """Refuse an upload by its declared length before its body is read."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = int(settings.PYTAKE_MEDIA_UPLOAD_MAX_BYTES)
+    if length > limit + 64 * 1024:  # the form's own fields and boundaries
+        raise InvalidInput(
+            f"The file is larger than {limit // (1024 * 1024)} MB, the most PyTake accepts.",
+            code=ErrorCode.FILE_TOO_LARGE,
+            extra={"max_bytes": limit},
+        )
+
+
+class MediaAuthentication(BaseAuthentication):
+    """The project's staff authentication (``DEFAULT_AUTHENTICATION_CLASSES``), or a channel's own
+    customer token (web chat registers its authentication in
+    ``conversations.files.customer_authentication_register``): the file URL is the same for
+    everyone who may read the message. A token one scheme refuses is tried with the others."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        failure: exceptions.AuthenticationFailed | None = None
+        # The project's staff authentication (its revocation checks included), then the channels'.
+        classes = cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+        staff = [cls() for cls in classes]
+        for authenticator in [*staff, *(cls() for cls in files.customer_authentications())]:
+            try:
+                found = authenticator.authenticate(request)
+            except exceptions.AuthenticationFailed as exc:
+                failure = failure or exc
+                continue
+            if found is not None:
+                return found
+        if failure is not None:
+            raise failure
+        return None
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class MediaAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """Documents the file endpoints' authentication: a bearer token, staff JWT or web chat's."""
+
+    target_class = "conversations.views.MediaAuthentication"
+    name = "mediaBearer"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A staff access token, or a web-chat token for the files of its conversation.",
+        }
+
+
+class MayReadFiles(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if isinstance(user, User):
+            return IsTenantStaff().has_permission(request, view)
+        return isinstance(getattr(user, "conversation_id", None), int)
+
+
+def _attachment(request: Request, message_id: int) -> Attachment:
+    """The file of a message the caller may read (staff: the audience rule; a web-chat customer:
+    their own conversation, not internal notes), or ``NotFound``."""
+    user = request.user
+    if isinstance(user, User):
+        attachment = access.attachment_for_user(user=user, message_id=message_id)
+    else:
+        conversation_id = getattr(user, "conversation_id", None)  # MayReadFiles let only a customer in
+        if not isinstance(conversation_id, int):
+            raise NotFound("File not found.")
+        attachment = access.attachment_for_customer(conversation_id=conversation_id, message_id=message_id)
+    if attachment.status != MediaStatus.READY or not attachment.file:
+        raise NotFound("The file is not available yet.", extra={"status": attachment.status})
+    return attachment
+
+
+class MessageMediaView(APIView):
+    """``GET /api/messages/{id}/media/``: the message's file, for whoever may read the message
+    (another tenant's, or one not visible to the caller, is a 404 like a missing one)."""
+
+    authentication_classes = [MediaAuthentication]
+    permission_classes = [MayReadFiles]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, message_id: int) -> HttpResponseBase:
+        return files.media_response(_attachment(request, message_id))
+
+
+class MessageMediaLinkView(APIView):
+    """``GET /api/messages/{id}/media/link/``: a URL that serves the file without credentials
+    for a few minutes (``PYTAKE_MEDIA_LINK_SECONDS``), for an ``<img src>``."""
+
+    authentication_classes = [MediaAuthentication]
+    permission_classes = [MayReadFiles]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "MediaLink", {"url": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+        )
+    )
+    def get(self, request: Request, message_id: int) -> Response:
+        url, expires = files.media_link(_attachment(request, message_id))
+        return Response({"url": url, "expires_at": expires})
+
+
+class MessageMediaRetryView(APIView):
+    """``POST /api/messages/{id}/media/retry/``: download a failed inbound file again (staff who
+    may read the message); 409 ``media_not_failed`` when it did not fail."""
+
+    @extend_schema(request=None, responses={202: MessageSerializer})
+    def post(self, request: Request, message_id: int) -> Response:
+        attachment = services.attachment_retry(user=_user(request), message_id=message_id)
+        message = Message.objects.select_related("sender", "attachment").get(pk=attachment.message_id)
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+def media_signed(request: HttpRequest, token: str) -> HttpResponseBase:
+    """``/media/signed/<token>/``: a link from ``MessageMediaLinkView`` (signed, short-lived)."""
+    attachment = files.attachment_from_link(token)
+    if attachment is None or attachment.status != MediaStatus.READY:
+        return JsonResponse(error_body(ErrorCode.NOT_FOUND, "The link is invalid or has expired."), status=404)
+    return files.media_response(attachment)
 
 
 class NoteCreateView(APIView):

@@ -3,8 +3,9 @@
 The product's pages (inbox, web chat, the simulator's phone) load scripts and styles from their
 own origin only and have no inline script or style (templates/, static/): a script injected into
 a page through some future rendering bug would not run. The Django admin's inline styles are
-allowed on its pages only; the API docs page (drf-spectacular's Swagger UI) loads its script from
-a CDN and starts it inline, so it gets a policy of its own.
+allowed on its pages only; the API docs page (drf-spectacular's Swagger UI) starts its script
+inline, so it gets a policy of its own. Media may come from another origin (an S3 store's
+presigned links): the app that knows registers it (``register_media_origin``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,20 @@ HEADER = "Content-Security-Policy"
 CDN = "https://cdn.jsdelivr.net"
 
 
+# Where media links may point besides this server: functions answering an origin or None,
+# registered from an app's ``ready()`` (conversations: the S3 store of message files).
+_media_origins: list[Callable[[], str | None]] = []
+
+
+def register_media_origin(origin: Callable[[], str | None]) -> None:
+    if origin not in _media_origins:
+        _media_origins.append(origin)
+
+
+def _media_sources() -> str:
+    return "".join(f" {o}" for o in (origin() for origin in _media_origins) if o)
+
+
 def policy(request: HttpRequest) -> str:
     host = request.get_host()
     sockets = f"ws://{host} wss://{host}"  # 'self' covers ws(s): in current browsers; older ones need it said
@@ -29,9 +44,10 @@ def policy(request: HttpRequest) -> str:
             f"img-src 'self' data: {CDN}; object-src 'none'; base-uri 'self'"
         )
     styles = "'self' 'unsafe-inline'" if path.startswith("/admin/") else "'self'"
+    media = _media_sources()
     return (
-        f"default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data: blob:; "
-        f"media-src 'self' blob:; connect-src 'self' {sockets}; object-src 'none'; base-uri 'self'; "
+        f"default-src 'self'; script-src 'self'; style-src {styles}; img-src 'self' data: blob:{media}; "
+        f"media-src 'self' blob:{media}; connect-src 'self' {sockets}; object-src 'none'; base-uri 'self'; "
         "form-action 'self'"
     )
 

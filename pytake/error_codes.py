@@ -42,6 +42,12 @@ class ErrorCode(StrEnum):
     LIST_ROW_TITLE_TOO_LONG = "list_row_title_too_long"  # a list row title over 24 characters
     TOO_MANY_LIST_ROWS = "too_many_list_rows"  # more than 10 rows in a list
     INTERACTIVE_BODY_TOO_LONG = "interactive_body_too_long"  # an interactive body over 1024 characters
+    # Files (media messages)
+    EMPTY_FILE = "empty_file"
+    FILE_TOO_LARGE = "file_too_large"  # ``extra.max_bytes``, ``extra.kind``
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"  # content not one the channel carries
+    FILE_TYPE_MISMATCH = "file_type_mismatch"  # the name or declared type lies about the content
+    MEDIA_NOT_FAILED = "media_not_failed"  # only a failed download can be retried
     # Assignment
     INVALID_ASSIGNEE = "invalid_assignee"
     FORBIDDEN_ASSIGNMENT = "forbidden_assignment"  # agents take or hand back only

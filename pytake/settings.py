@@ -407,8 +407,50 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("PYTAKE_MEDIA_ROOT", str(DATA_DIR / "media")))
+# Media files (photos, voice notes, documents, videos): the local file system by default, any
+# S3-compatible store when a bucket is set. Nothing under MEDIA_URL is public: files are served
+# by conversations.files after the audience rule (README.md, "Media").
+PYTAKE_MEDIA_S3_BUCKET = env_str("PYTAKE_MEDIA_S3_BUCKET", "")
+PYTAKE_MEDIA_S3_ENDPOINT_URL = env_str("PYTAKE_MEDIA_S3_ENDPOINT_URL", "")
+PYTAKE_MEDIA_S3_REGION = env_str("PYTAKE_MEDIA_S3_REGION", "")
+PYTAKE_MEDIA_S3_ACCESS_KEY_ID = env_str("PYTAKE_MEDIA_S3_ACCESS_KEY_ID", "")
+PYTAKE_MEDIA_S3_SECRET_ACCESS_KEY = env_str("PYTAKE_MEDIA_S3_SECRET_ACCESS_KEY", "")
+PYTAKE_MEDIA_S3_ADDRESSING_STYLE = env_str("PYTAKE_MEDIA_S3_ADDRESSING_STYLE", "path")
+# Seconds a media link (a presigned S3 URL, or a signed local one) stays valid.
+PYTAKE_MEDIA_LINK_SECONDS = env_int("PYTAKE_MEDIA_LINK_SECONDS", 300)
+# Behind nginx: the internal location that serves MEDIA_ROOT (X-Accel-Redirect); empty: the
+# application streams local files itself.
+PYTAKE_MEDIA_ACCEL_PREFIX = env_str("PYTAKE_MEDIA_ACCEL_PREFIX", "")
+# Largest upload accepted by the API, whatever the kind (the per-kind limits are Meta's).
+PYTAKE_MEDIA_UPLOAD_MAX_BYTES = env_int("PYTAKE_MEDIA_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
+
+
+def s3_storage_options() -> dict[str, object]:
+    """django-storages' S3Storage options from the PYTAKE_MEDIA_S3_* variables."""
+    options: dict[str, object] = {
+        "bucket_name": PYTAKE_MEDIA_S3_BUCKET,
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": PYTAKE_MEDIA_LINK_SECONDS,
+        "file_overwrite": False,
+        "addressing_style": PYTAKE_MEDIA_S3_ADDRESSING_STYLE or None,
+        "signature_version": "s3v4",
+    }
+    for key, value in (
+        ("endpoint_url", PYTAKE_MEDIA_S3_ENDPOINT_URL),
+        ("region_name", PYTAKE_MEDIA_S3_REGION),
+        ("access_key", PYTAKE_MEDIA_S3_ACCESS_KEY_ID),
+        ("secret_key", PYTAKE_MEDIA_S3_SECRET_ACCESS_KEY),
+    ):
+        if value:
+            options[key] = value
+    return options
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_storage_options()}
+    if PYTAKE_MEDIA_S3_BUCKET
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG and env_bool("PYTAKE_MANIFEST_STATIC", True)

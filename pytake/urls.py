@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/auth/", include("accounts.urls")),  # before api/: password, logout, logout-all
     path("api/", include("conversations.urls")),
+    path("", include("conversations.file_urls")),
     path("api/", include("flow.urls")),
     path("api/", include("realtime.urls")),
     path("", include("webchat.urls")),

@@ -6,7 +6,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from conversations.access import Audience, Recipients, recipients_of_conversation, recipients_of_message
-from conversations.models import Conversation, Message, Role, User
+from conversations.models import Attachment, Conversation, Message, Role, User
 from conversations.serializers import ConversationSerializer, MessageSerializer, representation
 from realtime.events import event_record
 
@@ -39,6 +39,26 @@ def message_saved(sender: type[Message], instance: Message, created: bool, raw: 
             conversation=conversation,
         )
     instance.mark_saved()
+
+
+@receiver(post_save, sender=Attachment, dispatch_uid="realtime.attachment_saved")
+def attachment_saved(
+    sender: type[Attachment], instance: Attachment, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """A message's file changed (downloaded, failed, retried): ``message.updated`` with the whole
+    message, to whoever may see the message. A new attachment is saved with its message, whose
+    ``message.new`` already carries it."""
+    if raw or created:
+        return
+    message = Message.objects.select_related("conversation", "sender").get(pk=instance.message_id)
+    message.attachment = instance
+    event_record(
+        tenant_id=message.tenant_id,
+        type="message.updated",
+        data=representation(MessageSerializer, message),
+        recipients=recipients_of_message(message, message.conversation),
+        conversation=message.conversation,
+    )
 
 
 @receiver(post_save, sender=Conversation, dispatch_uid="realtime.conversation_saved")

@@ -192,6 +192,8 @@ def publish(phone_number_id: str, wa_id: str, frame_type: str, data: dict[str, A
 
 
 def sim_message_data(message: SimulatedMessage) -> dict[str, Any]:
+    body = message.body if isinstance(message.body, dict) else {}
+    media_id = str(body.get("id") or "") if message.type in MEDIA_KINDS else ""
     return {
         "wamid": message.wamid,
         "direction": message.direction,
@@ -199,7 +201,12 @@ def sim_message_data(message: SimulatedMessage) -> dict[str, Any]:
         "body": message.body,
         "status": message.status,
         "created_at": message.created_at.isoformat(),
+        # The phone shows its files (both ways) from the simulator's own store.
+        "media_url": f"/simulator/phone/api/media/{media_id}" if media_id else None,
     }
+
+
+MEDIA_KINDS = frozenset({"image", "audio", "video", "document", "sticker"})
 
 
 # --- Graph API: errors and faults -----------------------------------------------------------------
@@ -418,15 +425,72 @@ def handle_media_get(media_id: str, authorization: str | None, download_url: str
     )
 
 
-def media_bytes(media_id: str, authorization: str | None) -> tuple[SimulatedMedia, bytes] | GraphAnswer:
+MEDIA_URL_SECONDS = 300  # Meta's media URLs expire after five minutes
+
+
+def media_file(media_id: str, authorization: str | None, issued_at: str) -> SimulatedMedia | GraphAnswer:
+    """A file behind the URL ``GET /{media-id}`` handed out: it needs the bearer token of the
+    number's account, as Meta's does, and expires after ``MEDIA_URL_SECONDS``."""
     media = SimulatedMedia.objects.filter(media_id=media_id).first()
     if media is None:
         return graph_error(404, 100, "Media not found.")
     auth = authenticate(media.phone_number_id, authorization)
     if isinstance(auth, GraphAnswer):
         return auth
-    with media.file.open("rb") as handle:
-        return media, handle.read()
+    try:
+        age = time.time() - float(issued_at)
+    except ValueError:
+        age = MEDIA_URL_SECONDS + 1
+    if not 0 <= age <= MEDIA_URL_SECONDS:
+        return graph_error(404, 100, "The media URL has expired: ask GET /{media-id} for a new one.")
+    return media
+
+
+def handle_media_upload(
+    phone_number_id: str, authorization: str | None, fields: dict[str, str], upload: tuple[str, str, bytes] | None
+) -> GraphAnswer:
+    """``POST /{phone-number-id}/media`` (multipart ``file``, ``type``, ``messaging_product``):
+    Meta keeps the file and answers its id, which a message then sends."""
+    auth = authenticate(phone_number_id, authorization)
+    if isinstance(auth, GraphAnswer):
+        return auth
+    if fields.get("messaging_product") != "whatsapp":
+        return graph_error(400, 100, "(#100) The parameter messaging_product is required.")
+    if upload is None or not upload[2]:
+        return graph_error(400, 100, "(#100) The parameter file is required.")
+    filename, mime_type, data = upload
+    media = media_store(
+        phone_number_id=phone_number_id, filename=filename, mime_type=fields.get("type") or mime_type, data=data
+    )
+    return GraphAnswer(200, {"id": media.media_id})
+
+
+def media_store(*, phone_number_id: str, filename: str, mime_type: str, data: bytes) -> SimulatedMedia:
+    return SimulatedMedia.objects.create(
+        media_id=str(random.randint(10**15, 10**16 - 1)),
+        phone_number_id=phone_number_id,
+        mime_type=mime_type or "application/octet-stream",
+        sha256=hashlib.sha256(data).hexdigest(),
+        file_size=len(data),
+        filename=filename,
+        file=ContentFile(data, name=filename or "upload.bin"),
+    )
+
+
+def media_kind(mime_type: str, data: bytes) -> tuple[str, dict[str, Any]]:
+    """The kind of message a phone sends for a file, as WhatsApp would: a WebP is a sticker
+    (``animated`` from its header), audio is audio, video is video, JPEG and PNG are images,
+    anything else a document."""
+    if mime_type == "image/webp":
+        animated = data[12:16] == b"VP8X" and len(data) > 20 and bool(data[20] & 0x02)
+        return "sticker", {"animated": animated}
+    if mime_type in ("image/jpeg", "image/png"):
+        return "image", {}
+    if mime_type.startswith("video/"):
+        return "video", {}
+    if mime_type.startswith("audio/"):
+        return "audio", {}
+    return "document", {}
 
 
 # --- The phone: the customer writes -----------------------------------------------------------------
@@ -444,9 +508,10 @@ def phone_send(
     text: str = "",
     upload: tuple[str, str, bytes] | None = None,
     reply: tuple[str, str] | None = None,
+    voice: bool = False,
 ) -> SimulatedMessage:
     """The simulated customer sends text, a file (``(filename, mime type, bytes)``) with ``text``
-    as caption, or taps a reply button (``(button id, title)``) of an interactive message.
+    as caption (an image, video, audio, document or sticker by its type; ``voice``: a voice note), or taps a reply button (``(button id, title)``) of an interactive message.
     Stored for the phone, then delivered to PyTake as a signed webhook from the background
     thread."""
     wa_id = "".join(c for c in wa_id if c.isdigit())
@@ -460,20 +525,18 @@ def phone_send(
     message: dict[str, Any] = {"from": wa_id, "id": wamid, "timestamp": str(int(time.time()))}
     if upload is not None:
         filename, mime_type, data = upload
-        kind = "image" if mime_type.startswith("image/") else "document"
-        media = SimulatedMedia.objects.create(
-            media_id=str(random.randint(10**15, 10**16 - 1)),
-            phone_number_id=phone_number_id,
-            mime_type=mime_type or "application/octet-stream",
-            sha256=hashlib.sha256(data).hexdigest(),
-            file_size=len(data),
-            filename=filename,
-            file=ContentFile(data, name=filename or "upload.bin"),
-        )
+        mime_type = mime_type or "application/octet-stream"
+        if voice:  # a voice note is recorded as OGG/Opus by WhatsApp
+            mime_type = "audio/ogg; codecs=opus"
+        kind, extra = media_kind(mime_type.split(";")[0], data)
+        media = media_store(phone_number_id=phone_number_id, filename=filename, mime_type=mime_type, data=data)
         payload: dict[str, Any] = {"mime_type": media.mime_type, "sha256": media.sha256, "id": media.media_id}
+        payload.update(extra)
+        if kind == "audio":
+            payload["voice"] = voice
         if kind == "document":
             payload["filename"] = filename
-        if text:
+        if text and kind in ("image", "video", "document"):
             payload["caption"] = text
         message.update({"type": kind, kind: payload})
     elif reply is not None:

@@ -4,9 +4,11 @@ the simulator is installed (``PYTAKE_SIMULATOR``)."""
 from __future__ import annotations
 
 import json
+import time
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
@@ -15,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from conversations.models import Contact, WhatsAppAccount
 from pytake.errors import error_body
 from simulator import services
-from simulator.models import FaultKind, SimulatedMessage, SimulatorFault
+from simulator.models import FaultKind, SimulatedMedia, SimulatedMessage, SimulatorFault
 
 
 def _answer(answer: services.GraphAnswer) -> JsonResponse:
@@ -38,16 +40,44 @@ def graph_messages(request: HttpRequest, version: str, phone_number_id: str) -> 
 @require_http_methods(["GET"])
 def graph_media(request: HttpRequest, version: str, media_id: str) -> HttpResponse:
     url = request.build_absolute_uri(reverse("simulator-media-download", args=[media_id]))
+    url += f"?ts={int(time.time())}"  # short-lived, like Meta's
     return _answer(services.handle_media_get(media_id, request.headers.get("Authorization"), url))
 
 
+@csrf_exempt
+@require_http_methods(["POST"])
+def graph_media_upload(request: HttpRequest, version: str, phone_number_id: str) -> HttpResponse:
+    upload = request.FILES.get("file")
+    return _answer(
+        services.handle_media_upload(
+            phone_number_id,
+            request.headers.get("Authorization"),
+            {k: str(v) for k, v in request.POST.items()},
+            (upload.name or "file", upload.content_type or "application/octet-stream", upload.read())
+            if upload is not None
+            else None,
+        )
+    )
+
+
 @require_http_methods(["GET"])
-def media_download(request: HttpRequest, media_id: str) -> HttpResponse:
-    result = services.media_bytes(media_id, request.headers.get("Authorization"))
+def media_download(request: HttpRequest, media_id: str) -> HttpResponseBase:
+    result = services.media_file(media_id, request.headers.get("Authorization"), request.GET.get("ts", ""))
     if isinstance(result, services.GraphAnswer):
         return _answer(result)
-    media, data = result
-    return HttpResponse(data, content_type=media.mime_type)
+    return FileResponse(result.file.open("rb"), content_type=result.mime_type)
+
+
+@require_http_methods(["GET"])
+def phone_media(request: HttpRequest, media_id: str) -> HttpResponseBase:
+    """A file of the phone's thread, for the phone page (sent by it or to it)."""
+    media = SimulatedMedia.objects.filter(media_id=media_id).first()
+    if media is None:
+        return _bad("not_found", "Media not found.", 404)
+    response = FileResponse(media.file.open("rb"), content_type=media.mime_type.split(";")[0])
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @csrf_exempt
@@ -144,6 +174,7 @@ def phone_send(request: HttpRequest) -> HttpResponse:
             if upload is not None
             else None,
             reply=(reply_id[:256], reply_title[:20]) if reply_id and reply_title else None,
+            voice=request.POST.get("voice", "") in ("1", "true", "on"),
         )
     except services.PhoneError as exc:
         return _bad("invalid", str(exc))

@@ -67,7 +67,9 @@ def webchat_state(*, customer: WebchatCustomer) -> dict[str, Any]:
         raise NotFound("Conversation not found.")
     entry = queue.queue_position(conversation=conversation) if conversation.queued_at else None
     history = list(
-        messages_visible_to_customer(conversation=conversation).select_related("sender").order_by("-id")[:100]
+        messages_visible_to_customer(conversation=conversation)
+        .select_related("sender", "attachment")
+        .order_by("-id")[:100]
     )[::-1]
     return {
         "conversation_id": conversation.pk,

@@ -8,14 +8,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from conversations.models import Tenant
+from conversations import services
+from conversations.models import MessageType, Tenant
 from conversations.serializers import MessageSerializer
+from conversations.views import refuse_oversized_body
 from pytake.throttling import _FailOpen
 from webchat.auth import WebchatCustomer, WebchatTokenAuthentication
 from webchat.sessions import webchat_session_start, webchat_state
@@ -96,6 +99,47 @@ class WebchatConversationView(APIView):
         customer = request.user
         assert isinstance(customer, WebchatCustomer)
         return Response(webchat_state(customer=customer))
+
+
+# What a web-chat customer may attach: photos and documents.
+CUSTOMER_KINDS = frozenset({MessageType.IMAGE, MessageType.DOCUMENT})
+
+
+class WebchatFileSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    text = serializers.CharField(max_length=1024, required=False, allow_blank=True, help_text="The caption.")
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+
+
+class WebchatFileView(APIView):
+    """``POST /api/webchat/messages/`` (multipart, the web-chat token): the customer sends a photo
+    (JPEG, PNG) or a document (PDF, text, Office), with an optional caption; 201 with the
+    message, 200 for a ``client_id`` already stored. Text goes over the socket."""
+
+    authentication_classes = [WebchatTokenAuthentication]
+    permission_classes = [IsWebchatCustomer]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": WebchatFileSerializer}, responses={201: MessageSerializer})
+    def post(self, request: Request) -> Response:
+        customer = request.user
+        assert isinstance(customer, WebchatCustomer)
+        refuse_oversized_body(request)
+        body = WebchatFileSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        checked = services.media_upload_read(
+            upload=upload, filename=upload.name or "", declared_type=upload.content_type or "", kinds=CUSTOMER_KINDS
+        )
+        message, created = services.message_create_webchat_media(
+            conversation_id=customer.conversation_id,
+            upload=checked,
+            caption=body.validated_data.get("text", ""),
+            client_id=body.validated_data.get("client_id"),
+        )
+        return Response(
+            MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 def webchat_page(request: HttpRequest, tenant_slug: str) -> HttpResponse:

@@ -7,9 +7,10 @@ process keeps connections alive between calls (httpx clients are thread-safe).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from django.conf import settings
@@ -200,12 +201,45 @@ class GraphClient:
             file_size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
         )
 
-    def media_download(self, *, url: str, max_bytes: int) -> bytes:
-        """The bytes behind a media URL (which also needs the access token)."""
-        response = self._request("GET", url)
-        if len(response.content) > max_bytes:
-            raise GraphError(200, None, f"Media larger than {max_bytes} bytes.")
-        return response.content
+    @contextmanager
+    def media_stream(self, *, url: str, max_bytes: int) -> Iterator[Iterator[bytes]]:
+        """The bytes behind a media URL (which needs the access token too), as chunks read from
+        the network as they are consumed: a file over ``max_bytes`` (by its ``Content-Length``,
+        or counted while reading) stops with a permanent ``GraphError`` without being read whole."""
+        headers = {"Authorization": f"Bearer {self.access_token}"}
+        try:
+            with http_client().stream("GET", url, headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error_from(response)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise GraphError(200, None, f"The file is {declared} bytes, over the {max_bytes}-byte limit.")
+                yield response.iter_bytes(MEDIA_CHUNK)
+        except httpx.TransportError as exc:
+            raise GraphError(0, None, f"{type(exc).__name__}: {exc}"[:255], transient=True) from exc
+
+    def media_upload(self, *, handle: IO[bytes], filename: str, mime_type: str) -> str:
+        """Upload a file to ``/{phone-number-id}/media`` (multipart, streamed from ``handle``);
+        returns Meta's media id, good for sending for 30 days."""
+        try:
+            response = http_client().post(
+                f"{self.root}/{self.phone_number_id}/media",
+                data={"messaging_product": "whatsapp", "type": mime_type},
+                files={"file": (filename or "file", handle, mime_type)},
+                headers={"Authorization": f"Bearer {self.access_token}"},
+            )
+        except httpx.TransportError as exc:
+            raise GraphError(0, None, f"{type(exc).__name__}: {exc}"[:255], transient=True) from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        data = response.json()
+        if not isinstance(data, dict) or not data.get("id"):
+            raise GraphError(200, None, "The Graph API answered the upload without a media id.")
+        return str(data["id"])
+
+
+MEDIA_CHUNK = 64 * 1024
 
 
 # --- What a message says, as the Cloud API spells it: (type, the object under that type) --------
@@ -231,8 +265,11 @@ def buttons_content(text: str, buttons: list[str]) -> tuple[str, dict[str, Any]]
     }
 
 
-def media_content(kind: str, link: str, *, caption: str = "", filename: str = "") -> tuple[str, dict[str, Any]]:
-    content: dict[str, Any] = {"link": link}
+def media_content(
+    kind: str, link: str = "", *, media_id: str = "", caption: str = "", filename: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """A media message by Meta's media id (an upload) or by a public link."""
+    content: dict[str, Any] = {"id": media_id} if media_id else {"link": link}
     if caption and kind in {"image", "video", "document"}:
         content["caption"] = caption
     if filename and kind == "document":

@@ -9,12 +9,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversations.media import MEDIA_TYPES
 from conversations.models import (
+    Attachment,
     Channel,
     Contact,
     Conversation,
     ConversationStatus,
     Direction,
+    MediaStatus,
     Message,
     MessageStatus,
     MessageType,
@@ -126,7 +129,7 @@ def message_create_inbound(
                 status=ConversationStatus.OPEN,
                 last_message_at=created_at,
             )
-        message = Message.objects.create(
+        message = Message(
             tenant_id=account.tenant_id,
             conversation=conversation,
             direction=Direction.INBOUND,
@@ -139,5 +142,30 @@ def message_create_inbound(
             created_at=created_at,
             delivered_at=timezone.now(),
         )
+        attachment = _pending_attachment(message)  # tied first: message.new carries its media
+        message.save()
+        if attachment is not None:
+            attachment.save()
         conversation_record_inbound_locked(conversation=conversation, message=message)
     return message, True
+
+
+def _pending_attachment(message: Message) -> Attachment | None:
+    """The file of an inbound media message, ``pending`` until the download task has it (what
+    Meta declared, until the content is checked)."""
+    content = message.content if isinstance(message.content, dict) else {}
+    declared = content.get("media")
+    if message.type not in MEDIA_TYPES or not isinstance(declared, dict):
+        return None
+    media_id = str(declared.get("id") or "")
+    return Attachment(
+        tenant_id=message.tenant_id,
+        message=message,
+        mime_type=str(declared.get("mime_type") or "")[:128],
+        filename=str(declared.get("filename") or "")[:255],
+        status=MediaStatus.PENDING if media_id else MediaStatus.FAILED,
+        error="" if media_id else "WhatsApp sent no media id for this file.",
+        voice=bool(declared.get("voice")),
+        animated=bool(declared.get("animated")),
+        remote_id=media_id[:128],
+    )

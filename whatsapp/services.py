@@ -5,11 +5,11 @@ The webhook view, the Celery tasks and the admin call these; they stay thin.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
-import mimetypes
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,14 +18,22 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversations import channels, interactive
+from conversations import channels, files, interactive
+from conversations import media as media_rules
 from conversations import services as conversation_services
-from conversations.models import Channel, Direction, Message, MessageStatus, MessageType, WhatsAppAccount
+from conversations.models import (
+    Attachment,
+    Channel,
+    Direction,
+    MediaStatus,
+    Message,
+    MessageStatus,
+    MessageType,
+    WhatsAppAccount,
+)
 from pytake.errors import ApplicationError, ErrorCode, Forbidden, InvalidInput
 from whatsapp import inbound, parsing
 from whatsapp.client import (
@@ -167,7 +175,7 @@ def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMes
         created_at=update.timestamp,
         sender_type=update.sender_type,
     )
-    if created and update.message_type in parsing.MEDIA_KINDS and update.content.get("media", {}).get("id"):
+    if created and update.message_type in parsing.MEDIA_KINDS and (update.content.get("media") or {}).get("id"):
         backend = channels.backend_for(Channel.WHATSAPP)  # this app's own backend (whatsapp.channel)
         if backend is not None:
             transaction.on_commit(lambda: backend.fetch_media(message_id=message.pk), robust=True)
@@ -274,11 +282,12 @@ def _client_for(account: WhatsAppAccount) -> GraphClient:
 
 
 def _send_one(client: GraphClient, message: Message, to: str) -> str:
-    kind, content = _content_of(message)
+    media_id = media_upload_for_send(client, message) if message.type in parsing.MEDIA_KINDS else None
+    kind, content = _content_of(message, media_id=media_id)
     return client.send(to=to, kind=kind, content=content, callback_data=_callback_data(message))
 
 
-def _content_of(message: Message) -> tuple[str, dict[str, Any]]:
+def _content_of(message: Message, *, media_id: str | None = None) -> tuple[str, dict[str, Any]]:
     """The message in the Cloud API's terms: its type and the object under it."""
     content = message.content if isinstance(message.content, dict) else {}
     if message.type == MessageType.TEXT:
@@ -290,11 +299,15 @@ def _content_of(message: Message) -> tuple[str, dict[str, Any]]:
             return buttons_content(message.text, buttons)
         return text_content(message.text)
     if message.type in parsing.MEDIA_KINDS:
+        filename = str(content.get("filename", ""))
+        if media_id:
+            filename = filename or message.attachment.filename
         return media_content(
             message.type,
             str(content.get("link", "")),
+            media_id=media_id or "",
             caption=str(content.get("caption", "")),
-            filename=str(content.get("filename", "")),
+            filename=filename,
         )
     if message.type == MessageType.TEMPLATE:
         return template_content(
@@ -331,7 +344,7 @@ def _send_claim(message_id: int) -> Iterator[bool]:
 def _sendable(message_id: int) -> Message | None:
     """The message if it is an outbound WhatsApp message still to be sent, else ``None``."""
     message = (
-        Message.objects.select_related("conversation__contact", "whatsapp_account")
+        Message.objects.select_related("conversation__contact", "whatsapp_account", "attachment")
         .filter(pk=message_id, direction=Direction.OUTBOUND)
         .first()
     )
@@ -396,42 +409,107 @@ def mark_read(*, account_id: int, wamid: str, typing: bool = False) -> None:
 # --- Media --------------------------------------------------------------------------------------
 
 
+class MediaRefused(Exception):
+    """The file Meta served is not one PyTake keeps (over the limit, a hash that does not match,
+    content of no type it carries): permanent, the message's media is ``failed``."""
+
+
+def _sha256_matches(expected: str, hex_digest: str) -> bool:
+    """Meta's ``sha256`` is the file's SHA-256, as hex or as base64 of the raw digest."""
+    expected = expected.strip()
+    if not expected:
+        return True  # nothing to check against
+    if expected.lower() == hex_digest:
+        return True
+    return expected == base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
 def media_fetch(*, message_id: int) -> Message | None:
-    """Download an inbound message's media through the Graph API into Django's default storage
-    and record where it is in ``content["media"]["path"]`` (served at ``MEDIA_URL``)."""
-    message = Message.objects.select_related("whatsapp_account").filter(pk=message_id).first()
+    """Download an inbound message's file through the Graph API into storage.
+
+    ``GET /{media-id}`` gives a short-lived URL, fetched with the bearer token as a stream: the
+    bytes go to a temporary file while being counted and hashed, so a file over Meta's limit for
+    its kind stops the download as soon as the limit is passed, and memory stays at one chunk.
+    The ``sha256`` Meta sent is checked, the type is taken from the content (never only from
+    Meta's ``mime_type``), then the file is written to storage and the attachment becomes
+    ``ready`` (``message.updated``). Raises ``GraphError`` (the task retries transient ones) or
+    ``MediaRefused``."""
+    message = Message.objects.select_related("whatsapp_account", "attachment").filter(pk=message_id).first()
     if message is None or message.whatsapp_account is None:
         return None
-    media = (message.content or {}).get("media") or {}
-    if not media.get("id") or media.get("path"):
+    try:
+        attachment = message.attachment
+    except Attachment.DoesNotExist:
         return message
+    if attachment.status != MediaStatus.PENDING or not attachment.remote_id:
+        return message
+    declared = (message.content or {}).get("media") or {}
     client = _client_for(message.whatsapp_account)
-    info = client.media_info(media_id=str(media["id"]))
-    data = client.media_download(url=info.url, max_bytes=settings.WHATSAPP_MEDIA_MAX_BYTES)
-    extension = mimetypes.guess_extension((info.mime_type or "").split(";")[0].strip()) or ".bin"
-    name = f"whatsapp/{message.tenant_id}/{message.pk}-{media['id']}{extension}"
-    path = default_storage.save(name, ContentFile(data))
-    with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message_id)
-        content: dict[str, Any] = dict(message.content or {})
-        content["media"] = {
-            **(content.get("media") or {}),
-            "path": path,
-            "url": default_storage.url(path),
-            "mime_type": info.mime_type,
-            "size": len(data),
-        }
-        message.content = content
-        message.save(update_fields=["content"])
+    info = client.media_info(media_id=attachment.remote_id)
+    kind_limit = media_rules.max_bytes_for(message.type, animated=attachment.animated)
+    limit = min(kind_limit, int(settings.WHATSAPP_MEDIA_MAX_BYTES))
+    if info.file_size is not None and info.file_size > limit:
+        raise MediaRefused(f"The file is {info.file_size} bytes; the limit for a {message.type} is {limit}.")
+    try:
+        with client.media_stream(url=info.url, max_bytes=limit) as chunks:
+            spooled = files.spool(chunks, max_bytes=limit)
+    except files.TooLarge:
+        raise MediaRefused(f"The file is over the {limit}-byte limit for a {message.type}.") from None
+    try:
+        expected = str(declared.get("sha256") or info.sha256 or "")
+        if not _sha256_matches(expected, spooled.sha256):
+            raise MediaRefused("The file's SHA-256 does not match the one WhatsApp sent.")
+        if spooled.size == 0:
+            raise MediaRefused("WhatsApp served an empty file.")
+        sniffed = media_rules.sniff(spooled.head, filename=attachment.filename)
+        attachment.mime_type = sniffed.mime_type if sniffed is not None else "application/octet-stream"
+        files.attachment_save_file(attachment, spooled)
+    finally:
+        spooled.close()
+    try:
+        conversation_services.attachment_update(
+            message_id=message_id,
+            file=attachment.file.name,
+            mime_type=attachment.mime_type,
+            size=spooled.size,
+            sha256=spooled.sha256,
+            animated=attachment.animated or bool(sniffed and sniffed.animated),
+            status=MediaStatus.READY,
+            error="",
+        )
+    except BaseException:
+        files.file_delete(attachment.file.name)
+        raise
+    message.refresh_from_db()
     return message
 
 
 def media_fetch_failed(*, message_id: int, error: BaseException) -> None:
-    with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id).first()
-        if message is None:
-            return
-        content: dict[str, Any] = dict(message.content or {})
-        content["media"] = {**(content.get("media") or {}), "error": str(error)[:500]}
-        message.content = content
-        message.save(update_fields=["content"])
+    """The download failed for good: the message keeps its place, its media says ``failed`` and
+    why (``message.updated``); staff may retry it (``POST /api/messages/{id}/media/retry/``)."""
+    if isinstance(error, GraphError):
+        reason = error.title if not error.details else f"{error.title}: {error.details}"
+        if error.code is not None:
+            reason = f"{reason} (WhatsApp error {error.code})"
+    else:
+        reason = str(error)
+    conversation_services.attachment_update(
+        message_id=message_id, status=MediaStatus.FAILED, error=reason[:500] or "The download failed."
+    )
+
+
+def media_upload_for_send(client: GraphClient, message: Message) -> str | None:
+    """Meta's media id for an outbound message's file: uploaded once (the id is kept on the
+    attachment, so a retried send does not upload again). None for a message with no file."""
+    try:
+        attachment = message.attachment
+    except Attachment.DoesNotExist:
+        return None
+    if attachment.remote_id:
+        return attachment.remote_id
+    with attachment.file.open("rb") as handle:
+        media_id = client.media_upload(handle=handle, filename=attachment.filename, mime_type=attachment.mime_type)
+    # Not a change the inbox shows: no event (a queryset update sends no post_save).
+    Attachment.objects.filter(pk=attachment.pk).update(remote_id=media_id)
+    attachment.remote_id = media_id
+    return media_id

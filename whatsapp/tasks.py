@@ -80,7 +80,16 @@ def download_media(self: Task, message_id: int) -> None:
     except GraphError as exc:
         if exc.transient and self.request.retries < MEDIA_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=backoff(self.request.retries), **_options()) from exc
+        logger.warning("WhatsApp media of message %s not downloaded: %s", message_id, exc)
         services.media_fetch_failed(message_id=message_id, error=exc)
+    except services.MediaRefused as exc:
+        logger.warning("WhatsApp media of message %s refused: %s", message_id, exc)
+        services.media_fetch_failed(message_id=message_id, error=exc)
+    except Exception as exc:  # storage or database trouble: worth another try, then say so
+        if self.request.retries < MEDIA_MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=backoff(self.request.retries), **_options()) from exc
+        logger.exception("WhatsApp media of message %s not stored", message_id)
+        services.media_fetch_failed(message_id=message_id, error=RuntimeError(f"Not stored: {type(exc).__name__}"))
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, name="whatsapp.mark_read")

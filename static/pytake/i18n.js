@@ -123,6 +123,7 @@ const STRINGS = {
     "webchat.reconnecting": "reconnecting…",
     "webchat.offline": "offline",
     "webchat.visitor": "Visitor",
+    "webchat.attach": "Attach a photo or document",
     // History lines, from content.system = {event, …} (system.js; the server's flow/system_lines.py
     // holds the same templates). ".by": someone, not the system, did it.
     "system.taken": "{to_name} took the conversation",
@@ -151,6 +152,17 @@ const STRINGS = {
     "preview.reaction": "👍 Reaction",
     "preview.template": "📝 Template",
     "preview.unsupported": "⚠️ Unsupported message",
+    "media.image": "Photo",
+    "media.sticker": "Sticker",
+    "media.video": "Video",
+    "media.audio": "Audio",
+    "media.voice": "Voice note",
+    "media.document": "Document",
+    "media.pending": "downloading…",
+    "media.failed": "could not be downloaded: {reason}",
+    "media.retry": "Try again",
+    "media.unavailable": "File unavailable",
+    "media.attach": "Attach a photo or document",
   },
   pt: {
     "lang.label": "Idioma",
@@ -273,6 +285,7 @@ const STRINGS = {
     "webchat.reconnecting": "reconectando…",
     "webchat.offline": "sem conexão",
     "webchat.visitor": "Visitante",
+    "webchat.attach": "Anexar foto ou documento",
     "system.taken": "{to_name} assumiu a conversa",
     "system.assigned": "Atribuída a {to_name} automaticamente",
     "system.assigned.by": "Atribuída a {to_name} por {by_name}",
@@ -298,6 +311,17 @@ const STRINGS = {
     "preview.reaction": "👍 Reação",
     "preview.template": "📝 Modelo",
     "preview.unsupported": "⚠️ Mensagem não suportada",
+    "media.image": "Foto",
+    "media.sticker": "Figurinha",
+    "media.video": "Vídeo",
+    "media.audio": "Áudio",
+    "media.voice": "Mensagem de voz",
+    "media.document": "Documento",
+    "media.pending": "baixando…",
+    "media.failed": "não foi possível baixar: {reason}",
+    "media.retry": "Tentar de novo",
+    "media.unavailable": "Arquivo indisponível",
+    "media.attach": "Anexar uma foto ou documento",
   },
 };
 
@@ -352,7 +376,8 @@ export function hasText(key) {
   return key in STRINGS.en;
 }
 
-/** Apply the dictionary to `data-i18n`, `data-i18n-placeholder`, `data-i18n-aria-label` in `root`. */
+/** Apply the dictionary to `data-i18n`, `data-i18n-placeholder`, `data-i18n-aria-label` and
+ * `data-i18n-title` in `root`. */
 export function translate(root = document) {
   document.documentElement.lang = locale();
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
@@ -360,6 +385,7 @@ export function translate(root = document) {
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) {
     el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
   }
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
 }
 
 /** Fill a <select> with the languages and keep it in sync. */

@@ -6,6 +6,7 @@
 // (resent with the same client_id, so the server never stores one twice).
 // `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
 import { locale, t, translate } from "../pytake/i18n.js";
+import { mediaNode } from "../pytake/media.js";
 import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } from "../pytake/realtime.js";
 
@@ -44,6 +45,21 @@ const session = {
     this.token = data.token;
     this.conversationId = data.conversation_id;
     localStorage.setItem(storeKey, JSON.stringify({ token: data.token, name: body.name }));
+    return data;
+  },
+  /** Send a photo or a document (multipart, with the token); answers the stored message. */
+  async attach(file, caption, clientId) {
+    const form = new FormData();
+    form.append("file", file);
+    if (caption) form.append("text", caption);
+    form.append("client_id", clientId);
+    const r = await fetch("/api/webchat/messages/", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${this.token}` },
+      body: form,
+    });
+    const data = await r.json();
+    if (!r.ok) throw new Error(data.message || `HTTP ${r.status}`);
     return data;
   },
   async state() {
@@ -97,7 +113,9 @@ const ui = {
     li.className = m.direction + (m.sender_type === "bot" ? " bot" : "");
     li.dataset.id = String(m.id);
     li.dataset.createdAt = m.created_at;
-    li.textContent = (m.content && m.content.text) || m.text || `[${m.type}]`;
+    li.textContent = "";
+    if (m.media) li.appendChild(mediaNode(m.media, { type: m.type, getToken: () => session.token }));
+    else li.textContent = (m.content && m.content.text) || m.text || `[${m.type}]`;
     const meta = document.createElement("span");
     meta.className = "meta";
     const name = m.sender_type === "agent" && m.sender ? `${m.sender.name} · ` : "";
@@ -125,11 +143,12 @@ const ui = {
     pending.set(clientId, li);
     $("messages").scrollTop = $("messages").scrollHeight;
   },
-  failed(clientId) {
+  failed(clientId, reason) {
     const li = pending.get(clientId);
     if (!li) return;
     li.classList.add("failed");
     li.querySelector(".tick")?.replaceWith(ui.tick("failed"));
+    if (reason) li.appendChild(Object.assign(document.createElement("small"), { className: "reason", textContent: reason }));
   },
   tick(status) {
     const span = document.createElement("span");
@@ -191,6 +210,20 @@ function send(text) {
   rt.send(text, clientId).catch(() => ui.failed(clientId)); // refused by the server (too long…)
 }
 
+/** A photo or a document, with what is typed as its caption. */
+async function attach(file) {
+  if (!file) return;
+  const caption = $("text").value.trim();
+  const clientId = newClientId();
+  ui.pendingMessage(`📎 ${file.name}`, clientId);
+  $("text").value = "";
+  try {
+    ui.message(await session.attach(file, caption, clientId));
+  } catch (err) {
+    ui.failed(clientId, err.message); // too large, not a photo or document…: the server says why
+  }
+}
+
 function stopTyping() {
   if (!typingTimer) return;
   clearTimeout(typingTimer);
@@ -222,6 +255,7 @@ function connect() {
     if (m.sender_type === "agent" || m.content?.notice?.event === "agent_joined") ui.queue(null);
   });
   rt.on("message.status", (s) => ui.status(s));
+  rt.on("message.updated", (m) => ui.message(m)); // its file finished (or failed) downloading
   rt.on("typing", (t) => {
     ui.typing(t.state === "start");
     clearTimeout(customerTypingTimer);
@@ -252,6 +286,10 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   send($("text").value);
   $("text").value = "";
+});
+$("file").addEventListener("change", () => {
+  attach($("file").files[0]);
+  $("file").value = "";
 });
 $("text").addEventListener("input", () => {
   if (!typingTimer) rt.typing(session.conversationId, "start");

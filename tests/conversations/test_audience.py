@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async as db
 from rest_framework.test import APIClient
 
 from conversations.access import Audience, Recipients
-from conversations.models import Channel, Role
+from conversations.models import Attachment, Channel, Role
 from flow import assignment
 from realtime.events import event_record
 from realtime.presence import reset_registry
@@ -133,6 +133,10 @@ async def test_socket_and_rest_agree_for_every_event_and_viewer(tenant, other_te
         factories.MessageFactory(
             conversation=conversation, internal=True, direction="outbound", sender_type="agent"
         )  # a note: message.new for staff only
+        photo = factories.MessageFactory(conversation=conversation, type="image", content={"caption": "foto"})
+        attachment = Attachment.objects.create(tenant_id=tenant.pk, message=photo, mime_type="image/png")
+        attachment.status = "failed"
+        attachment.save()  # message.updated (its download failed)
         conversation.refresh_from_db()
         conversation.unread_count = 3
         conversation.save()  # conversation.updated
@@ -151,6 +155,7 @@ async def test_socket_and_rest_agree_for_every_event_and_viewer(tenant, other_te
     assert {e["type"] for e in produced} >= {
         "message.new",
         "message.status",
+        "message.updated",
         "conversation.updated",
         "queue.updated",
         "broadcast",

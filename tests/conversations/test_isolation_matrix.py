@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async as db
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from conversations.models import Channel, Role
+from conversations.models import Attachment, Channel, Role
 from realtime.presence import reset_registry
 from realtime.tokens import WebchatToken
 from tests import factories
@@ -46,6 +47,9 @@ def _fill(path, victim):
     if "{" not in path:
         return None
     ids = {"conversation_id": victim.pk}
+    media_message = victim.messages.filter(attachment__isnull=False).first()
+    if media_message is not None:  # the file endpoints: the victim's file, which holds the secret
+        ids["message_id"] = media_message.pk
     if path.startswith("/api/contacts/"):
         ids["id"] = victim.contact_id
     elif path.startswith("/api/conversations/"):
@@ -71,9 +75,14 @@ def _snapshot(victim):
 
 
 @pytest.mark.django_db
-def test_rest_matrix(api_for, tenant, other_tenant, agent, agent2):
+def test_rest_matrix(api_for, tenant, other_tenant, agent, agent2, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
     victim = factories.ConversationFactory(tenant=tenant, assignee=agent2, unread_count=1)
     factories.MessageFactory(conversation=victim, content={"text": "VICTIM-SECRET"})
+    document = factories.MessageFactory(conversation=victim, type="document")
+    attachment = Attachment(tenant=tenant, message=document, mime_type="text/plain", filename="s.txt", status="ready")
+    attachment.file.save("secret.txt", ContentFile(b"VICTIM-SECRET"), save=False)
+    attachment.save()
     outsider_admin = factories.UserFactory(tenant=other_tenant, role=Role.ADMIN)
     deactivated = factories.UserFactory(tenant=tenant, role=Role.ADMIN)
     expired = AccessToken.for_user(outsider_admin)

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from conversations import services as conversation_services
-from conversations.models import Direction, Message, MessageStatus, MessageType
+from conversations.models import Attachment, Direction, MediaStatus, Message, MessageStatus, MessageType
 from pytake.errors import Conflict, NotFound
 from simulator import services as simulator
 from simulator.models import SimDirection, SimulatedMessage, SimulatorFault
@@ -283,14 +283,14 @@ def test_phone_image_is_downloaded_into_storage(phone, account):
     assert response.status_code == 202, response.text
 
     def downloaded():
-        m = Message.objects.filter(type=MessageType.IMAGE).first()
-        return m if m and m.content.get("media", {}).get("path") else None
+        m = Message.objects.filter(type=MessageType.IMAGE).select_related("attachment").first()
+        return m if m and m.attachment.status == MediaStatus.READY else None
 
     message = wait_until(downloaded, what="media downloaded")
     assert message.content["caption"] == "look"
-    with default_storage.open(message.content["media"]["path"], "rb") as handle:
+    with default_storage.open(message.attachment.file.name, "rb") as handle:
         assert handle.read() == PNG
-    assert message.content["media"]["mime_type"] == "image/png"
+    assert message.attachment.mime_type == "image/png"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -317,11 +317,13 @@ def test_media_download_fails_cleanly_for_a_missing_media_id(sim, account, conve
         whatsapp_message_id="wamid.nomedia",
         content={"media": {"id": "424242"}},
     )
+    Attachment.objects.create(tenant=conversation.tenant, message=message, remote_id="424242")
     from whatsapp.tasks import download_media
 
     download_media.delay(message.pk)
-    message.refresh_from_db()
-    assert "does not exist" in message.content["media"]["error"]
+    attachment = Attachment.objects.get(message=message)
+    assert attachment.status == MediaStatus.FAILED  # the message stays, its file says why
+    assert "does not exist" in attachment.error
 
 
 # --- The Graph API's own checks -----------------------------------------------------------------------

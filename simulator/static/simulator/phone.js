@@ -17,10 +17,11 @@ function describe(m) {
   const b = m.body || {};
   switch (m.type) {
     case "text": return { text: b.body || "" };
-    case "image": case "sticker": return { text: b.caption || "", image: b.link || null, label: b.link ? "" : "📷 Image" };
-    case "document": return { text: b.caption || "", label: "📄 " + (b.filename || b.link || "Document") };
-    case "audio": return { label: "🎵 Audio" };
-    case "video": return { text: b.caption || "", label: "🎬 Video" };
+    case "image": return { text: b.caption || "", image: m.media_url || b.link || null };
+    case "sticker": return { image: m.media_url || b.link || null, label: b.animated ? "Animated sticker" : "" };
+    case "document": return { text: b.caption || "", label: "📄 " + (b.filename || b.link || "Document"), href: m.media_url || b.link || null };
+    case "audio": return { label: b.voice ? "🎤 Voice note" : "🎵 Audio", audio: m.media_url || b.link || null };
+    case "video": return { text: b.caption || "", video: m.media_url || b.link || null, label: "🎬 Video" };
     case "template": return { label: "Template: " + (b.name || "") };
     case "reaction": return { label: "Reacted " + (b.emoji || "") };
     case "interactive":
@@ -46,6 +47,12 @@ function render(m) {
   const d = describe(m);
   if (d.label) { const s = document.createElement("em"); s.textContent = d.label; li.append(s, document.createElement("br")); }
   if (d.image) { const img = document.createElement("img"); img.src = d.image; img.alt = ""; li.append(img); }
+  if (d.audio) { const a = document.createElement("audio"); a.controls = true; a.preload = "none"; a.src = d.audio; li.append(a); }
+  if (d.video) { const v = document.createElement("video"); v.controls = true; v.preload = "metadata"; v.src = d.video; li.append(v); }
+  if (d.href) {
+    const a = document.createElement("a"); a.href = d.href; a.textContent = "Download"; a.rel = "noopener";
+    a.setAttribute("download", ""); li.append(a, document.createElement("br"));
+  }
   if (d.text) { li.append(document.createTextNode(d.text)); }
   if (d.buttons && d.buttons.length) {
     const row = document.createElement("div");
@@ -159,6 +166,7 @@ $("file").addEventListener("change", () => {
   const f = $("file").files[0];
   $("file-name").hidden = !f;
   $("file-name").textContent = f ? `Attached: ${f.name} (the text becomes its caption)` : "";
+  $("voice-row").hidden = !(f && f.type.startsWith("audio/"));
 });
 async function send(fields) {
   if (!state.waId) { say("Choose or create a customer first."); return false; }
@@ -177,8 +185,14 @@ async function send(fields) {
 $("composer").addEventListener("submit", async (e) => {
   e.preventDefault();
   const fields = { text: $("text").value };
-  if ($("file").files[0]) { fields.file = $("file").files[0]; }
-  if (await send(fields)) { $("text").value = ""; $("file").value = ""; $("file-name").hidden = true; }
+  if ($("file").files[0]) {
+    fields.file = $("file").files[0];
+    if ($("voice").checked) { fields.voice = "1"; }
+  }
+  if (await send(fields)) {
+    $("text").value = ""; $("file").value = ""; $("file-name").hidden = true;
+    $("voice").checked = false; $("voice-row").hidden = true;
+  }
 });
 
 const accounts = JSON.parse($("accounts").textContent);
