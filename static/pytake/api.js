@@ -148,14 +148,15 @@ export class Session {
       if (qs) url += (url.includes("?") ? "&" : "?") + qs;
     }
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const form = body instanceof FormData; // a file upload: the browser writes its multipart header
+    if (body !== undefined && !form) headers["Content-Type"] = "application/json";
     if (auth && token) headers.Authorization = `Bearer ${token}`;
     let response;
     try {
       response = await fetch(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : form ? body : JSON.stringify(body),
         credentials: "omit", // JWT only: no session cookie, so no CSRF exposure
       });
     } catch {

@@ -124,6 +124,7 @@ const STRINGS = {
     "webchat.offline": "offline",
     "webchat.visitor": "Visitor",
     "webchat.attach": "Attach a photo or document",
+    "composer.attach": "Attach a file",
     // History lines, from content.system = {event, …} (system.js; the server's flow/system_lines.py
     // holds the same templates). ".by": someone, not the system, did it.
     "system.taken": "{to_name} took the conversation",
@@ -286,6 +287,7 @@ const STRINGS = {
     "webchat.offline": "sem conexão",
     "webchat.visitor": "Visitante",
     "webchat.attach": "Anexar foto ou documento",
+    "composer.attach": "Anexar arquivo",
     "system.taken": "{to_name} assumiu a conversa",
     "system.assigned": "Atribuída a {to_name} automaticamente",
     "system.assigned.by": "Atribuída a {to_name} por {by_name}",

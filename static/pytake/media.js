@@ -40,10 +40,11 @@ export function mediaLabel(type, media) {
 
 /**
  * A short-lived URL that serves the file without credentials.
- * `getToken()` returns the bearer token (staff JWT or web-chat token).
+ * `getToken()` returns the bearer token (staff JWT or web-chat token), or a promise of it.
  */
 export async function mediaLink(media, getToken) {
-  const r = await fetch(`${media.url}link/`, { headers: { Authorization: `Bearer ${getToken()}` } });
+  const token = await getToken(); // a string, or a promise of one (the inbox refreshes its token)
+  const r = await fetch(`${media.url}link/`, { headers: { Authorization: `Bearer ${token}` } });
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
   return (await r.json()).url;
 }

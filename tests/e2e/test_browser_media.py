@@ -13,7 +13,7 @@ from conversations.models import Channel, Conversation, MediaStatus, Message, Me
 from tests import media_samples as samples
 from tests.browser import scenario
 from tests.conftest import access_token_for
-from tests.e2e.test_browser_inbox import LIVE
+from tests.e2e.test_browser_inbox import LIVE, login, open_conversation, shot
 from tests.e2e.test_browser_webchat import open_widget
 from tests.simulator.support import wait_until
 
@@ -109,9 +109,60 @@ def test_the_simulator_phone_sends_a_photo_and_a_voice_note_that_arrive_ready(ne
         "image/jpeg",
     )
     assert (voice["type"], voice["media"]["voice"], voice["media"]["mime_type"]) == ("audio", True, "audio/ogg")
+
+    # The agent's inbox shows the photo with its caption and a player for the voice note.
+    inbox = new_page()
+    login(inbox, demo.supervisor)
+    open_conversation(inbox, "Maria Silva")
+    photo = inbox.locator(".msg-in img.pt-media-image")
+    expect(photo).to_have_attribute("src", re.compile(r"/media/signed/"), timeout=LIVE)
+    expect(inbox.locator(".msg-in figcaption", has_text="Olha o defeito")).to_be_visible()
+    expect(inbox.locator(".msg-in audio")).to_have_count(1)
+    inbox.wait_for_function(
+        "() => { const i = document.querySelector('.msg-in img.pt-media-image'); return !!i && i.complete; }",
+        timeout=LIVE,
+    )
     file = httpx.get(
         asgi_server.url + voice["media"]["url"],
         headers={"Authorization": f"Bearer {access_token_for(demo.agent)}"},
         timeout=10,
     )
     assert file.content == samples.OGG_OPUS
+
+
+@pytest.mark.browser
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_an_agent_sends_a_pdf_from_the_inbox_that_reaches_the_phone(new_page, demo, asgi_server):
+    phone = new_page(viewport={"width": 900, "height": 800})
+    phone.goto("/simulator/phone/")
+    phone.locator("#new-wa-id").fill(demo.maria.contact.wa_id)
+    phone.locator("#new-name").fill("Maria Silva")
+    phone.get_by_role("button", name="Use").click()
+    expect(phone.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    phone.get_by_label("Message").fill("Pode mandar o boleto?")  # opens the 24-hour window
+    phone.get_by_role("button", name="Send").click()
+
+    inbox = new_page()
+    login(inbox, demo.supervisor)
+    open_conversation(inbox, "Maria Silva")
+    expect(inbox.locator(".msg-in", has_text="Pode mandar o boleto?")).to_be_visible(timeout=LIVE)
+    inbox.locator("#composer-text").fill("Segue o boleto")
+    inbox.locator("#composer-file").set_input_files(
+        {"name": "boleto.pdf", "mimeType": "application/pdf", "buffer": samples.PDF}
+    )
+    card = inbox.locator(".msg-out a.pt-media-document")
+    expect(card).to_contain_text("boleto.pdf", timeout=LIVE)
+    expect(inbox.locator(".msg-out figcaption", has_text="Segue o boleto")).to_be_visible()
+    expect(inbox.locator(".msg-out", has_text="boleto.pdf").locator(".tick")).to_have_attribute(
+        "data-status", re.compile("sent|delivered|read"), timeout=LIVE
+    )
+    expect(phone.locator(".bubble", has_text="boleto.pdf")).to_be_visible(timeout=LIVE)
+    shot(inbox, "inbox-media")
+
+    # A file the server refuses (a page named .pdf) says why on its bubble, and nothing is sent.
+    inbox.locator("#composer-file").set_input_files(
+        {"name": "fatura.pdf", "mimeType": "application/pdf", "buffer": samples.HTML}
+    )
+    expect(inbox.locator(".msg-out[data-status='failed']", has_text="fatura.pdf")).to_be_visible(timeout=LIVE)
+    assert not Message.objects.filter(conversation=demo.maria, attachment__filename="fatura.pdf").exists()

@@ -94,6 +94,73 @@ export async function postMessage(text, clientId, { note = false } = {}) {
 
 onRetry((message, { note }) => postMessage(message.text, message.client_id, { note }));
 
+// --- files: the 📎 button, dropping a file on the conversation, pasting an image -----------------
+
+/** Send `file` to the open conversation, with what is in the box as its caption. The server
+ * checks the file's type from its content and the channel's limits; a refusal shows on the bubble. */
+export async function postFile(file) {
+  const id = openId();
+  if (id === null || !file) return;
+  const caption = noteMode ? "" : composer.value.trim();
+  if (caption) {
+    composer.value = "";
+    autoGrow();
+  }
+  const clientId = newClientId();
+  const user = me();
+  const optimistic = {
+    id: null,
+    client_id: clientId,
+    conversation_id: id,
+    direction: "outbound",
+    sender_type: "agent",
+    sender: { id: user.id, name: user.name },
+    type: "document",
+    text: caption ? `${file.name} · ${caption}` : file.name,
+    status: "pending",
+    error: null,
+    internal: false,
+    created_at: new Date().toISOString(),
+  };
+  upsertMessage(optimistic);
+  const form = new FormData();
+  form.append("file", file, file.name);
+  form.append("client_id", clientId);
+  if (caption) form.append("text", caption);
+  try {
+    const saved = await session.post(`conversations/${id}/messages/`, form);
+    if (id === openId()) upsertMessage(saved);
+  } catch (error) {
+    if (id !== openId()) return;
+    const reason = error instanceof ApiError ? { code: error.code, title: error.message } : null;
+    upsertMessage({ ...optimistic, status: "failed", error: reason, local: !reason });
+  }
+}
+
+$("composer-file").addEventListener("change", (event) => {
+  const [file] = event.target.files;
+  event.target.value = "";
+  postFile(file);
+});
+
+const pane = $("messages");
+pane.addEventListener("dragover", (event) => {
+  if (openId() !== null && event.dataTransfer?.types.includes("Files")) event.preventDefault();
+});
+pane.addEventListener("drop", (event) => {
+  const [file] = event.dataTransfer?.files || [];
+  if (!file || openId() === null) return;
+  event.preventDefault();
+  postFile(file);
+});
+composer.addEventListener("paste", (event) => {
+  const item = [...(event.clipboardData?.items || [])].find((i) => i.kind === "file");
+  const file = item?.getAsFile();
+  if (!file) return;
+  event.preventDefault();
+  postFile(file);
+});
+
 // --- typing (ours) ---------------------------------------------------------------------------
 
 let typingSentAt = 0;

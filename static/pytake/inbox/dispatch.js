@@ -2,7 +2,7 @@
 // A module that shows a new kind of event adds its handler here, nowhere else.
 
 import { removeConversation } from "./list.js";
-import { onMessageNew, onMessageStatus } from "./messages.js";
+import { onMessageNew, onMessageStatus, onMessageUpdated } from "./messages.js";
 import { onCustomerMessage, onRevoked, onTyping, readIfSeen } from "./pane.js";
 import { loadQueueSoon } from "./queue.js";
 import { acceptCopy } from "./state.js";
@@ -17,6 +17,7 @@ export const DISPATCH = {
   "conversation.revoked": [(data) => removeConversation(data.id), onRevoked],
   "message.new": [onMessageNew, onCustomerMessage],
   "message.status": [onMessageStatus],
+  "message.updated": [onMessageUpdated],
   typing: [onTyping],
   presence: [onPresence],
   // Presence is ephemeral (not replayed): after a resume, ask for the team again; and make a

@@ -4,6 +4,7 @@
 
 import { t } from "../i18n.js";
 import { compareMessages, placeMessage } from "../order.js";
+import { mediaNode } from "../media.js";
 import { MESSAGE_STATUS_RANK } from "../realtime.js";
 import { kindText, systemText } from "../system.js";
 import { $, clockTime } from "./dom.js";
@@ -173,9 +174,18 @@ function renderMessage(message, { quiet = true } = {}) {
   sender.textContent = note ? `${t("note.label")} · ${message.sender?.name || ""}` : system ? "" : senderName;
   sender.classList.toggle("msg-note-label", note);
   sender.hidden = !sender.textContent;
-  li.querySelector(".msg-text").textContent = system
-    ? systemText(message.content)
-    : message.text || (message.type !== "text" ? kindText(message.type) : "");
+  const text = li.querySelector(".msg-text");
+  if (message.media) {
+    // A photo, voice note, document…: its player or card, with the caption under it.
+    const retryDownload = message.id ? () => session.post(`messages/${message.id}/media/retry/`) : undefined;
+    text.replaceChildren(
+      mediaNode(message.media, { type: message.type, getToken: () => session.token(), onRetry: retryDownload }),
+    );
+  } else {
+    text.textContent = system
+      ? systemText(message.content)
+      : message.text || (message.type !== "text" ? kindText(message.type) : "");
+  }
   const time = li.querySelector("time");
   time.dateTime = message.created_at;
   time.textContent = clockTime(message.created_at);
@@ -230,6 +240,11 @@ function withPendingNote(message) {
 export function onMessageNew(message) {
   if (message.conversation_id !== openId()) return;
   upsertMessage(withPendingNote(message));
+}
+
+/** A message changed in place (its file finished or failed downloading): the bubble shows it. */
+export function onMessageUpdated(message) {
+  if (message.conversation_id === openId()) upsertMessage(message);
 }
 
 export function onMessageStatus(data) {
