@@ -98,6 +98,9 @@ def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_pat
         "PYTAKE_DATA_DIR": str(tmp_path),
         "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
         "PYTAKE_MANIFEST_STATIC": "1",
+        # The phone page is the simulator's: collected only when it is installed.
+        "PYTAKE_SIMULATOR": "1",
+        "PYTAKE_SIMULATOR_IN_PRODUCTION": "1",
         "DJANGO_SETTINGS_MODULE": "tests.browser.hashed_imports",
     }
     subprocess.run(

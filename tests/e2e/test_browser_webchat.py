@@ -288,6 +288,9 @@ def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_
         "PYTAKE_DATA_DIR": str(tmp_path),
         "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
         "PYTAKE_MANIFEST_STATIC": "1",
+        # The phone page is the simulator's: collected only when it is installed.
+        "PYTAKE_SIMULATOR": "1",
+        "PYTAKE_SIMULATOR_IN_PRODUCTION": "1",
     }
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],

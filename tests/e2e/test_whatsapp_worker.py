@@ -103,7 +103,7 @@ def test_burst_of_500_webhooks_on_a_real_worker(celery_worker_process, tenant):
         assert response.status_code == 200, response.content
     accepted_in = time.monotonic() - started
 
-    total = len(payloads) + len(redeliveries)
+    total = len(payloads)  # a redelivery (the same signed body again) is the delivery stored first
     _wait_for(lambda: WebhookEvent.objects.filter(status=WebhookEventStatus.PROCESSED).count() == total, 180, proc, log)
     assert WebhookEvent.objects.count() == total
     assert not WebhookEvent.objects.exclude(status=WebhookEventStatus.PROCESSED).exists()
@@ -115,4 +115,4 @@ def test_burst_of_500_webhooks_on_a_real_worker(celery_worker_process, tenant):
         assert conversation.unread_count == 10
         assert conversation.last_message_preview.endswith("message 9")  # Meta's order, not arrival order
     # The webhook only stores and enqueues: 550 deliveries accepted well within Meta's timeout.
-    assert accepted_in / total < 0.5
+    assert accepted_in / (total + len(redeliveries)) < 0.5
