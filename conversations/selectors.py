@@ -1,9 +1,9 @@
 """Reads, always scoped to what the asking user may see (``conversations.access``)."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from conversations.access import contacts_visible_to, conversations_visible_to
-from conversations.models import Contact, Conversation, ConversationStatus, Message, User
+from conversations.models import Contact, Conversation, ConversationLabel, ConversationStatus, Message, User
 from pytake.errors import NotFound
 
 
@@ -15,6 +15,7 @@ def conversation_list(
     unassigned: bool = False,
     channel: str | None = None,
     search: str | None = None,
+    labels: list[int] | None = None,
 ) -> QuerySet[Conversation]:
     qs = conversations_visible_to(user=user).select_related("contact", "assignee")
     if status:
@@ -27,6 +28,8 @@ def conversation_list(
         qs = qs.filter(channel=channel)
     if search and search.strip():
         qs = qs.filter(contact__in=contact_list(user=user, search=search))
+    if labels:
+        qs = qs.filter(Exists(ConversationLabel.objects.filter(conversation_id=OuterRef("pk"), label_id__in=labels)))
     return qs.order_by("-last_message_at", "-id")
 
 

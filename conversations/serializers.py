@@ -158,8 +158,8 @@ class ContactSerializer(ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "wa_id", "phone", "name", "profile_name", "display_name", "created_at"]
-        read_only_fields = ["id", "wa_id", "phone", "profile_name", "display_name", "created_at"]
+        fields = ["id", "wa_id", "phone", "name", "profile_name", "display_name", "custom_attributes", "created_at"]
+        read_only_fields = ["id", "wa_id", "phone", "profile_name", "display_name", "custom_attributes", "created_at"]
 
 
 class ConversationSerializer(ModelSerializer):
@@ -167,6 +167,12 @@ class ConversationSerializer(ModelSerializer):
     assignee = UserBriefSerializer(read_only=True, allow_null=True)
     window_expires_at = serializers.SerializerMethodField(
         help_text="End of WhatsApp's 24-hour window for free-form replies (null: closed or not WhatsApp)."
+    )
+    labels = serializers.ListField(
+        source="label_ids",
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Ids of its labels (GET /api/labels/ names and colours them).",
     )
     seq = serializers.IntegerField(
         source="event_seq",
@@ -194,6 +200,8 @@ class ConversationSerializer(ModelSerializer):
             "window_expires_at",
             "created_at",
             "resolved_at",
+            "snoozed_until",
+            "labels",
         ]
         read_only_fields = fields
 
@@ -246,6 +254,14 @@ class ConversationFilterSerializer(serializers.Serializer):
     assignee = serializers.RegexField(r"^(me|\d+)$", required=False, help_text='"me" or a user id.')
     unassigned = serializers.BooleanField(required=False, default=False)
     search = serializers.CharField(required=False, max_length=100)
+    labels = serializers.RegexField(
+        r"^\d+(,\d+)*$",
+        required=False,
+        help_text="Label ids, comma-separated: conversations with any of them.",
+    )
+
+    def validate_labels(self, value: str) -> list[int]:
+        return sorted({int(part) for part in value.split(",")})
 
 
 class MessagePageSerializer(serializers.Serializer):

@@ -72,6 +72,8 @@ def conversation_move_locked(conversation: Conversation, new_status: str) -> Non
         )
     conversation.status = new_status
     conversation.resolved_at = timezone.now() if new_status == ConversationStatus.RESOLVED else None
+    if new_status != ConversationStatus.SNOOZED:
+        conversation.snoozed_until = None
 
 
 def system_message_create_locked(*, conversation: Conversation, text: str, data: dict[str, Any]) -> Message:
@@ -243,7 +245,7 @@ def conversation_record_inbound_locked(*, conversation: Conversation, message: M
         conversation.last_customer_message_at is None or message.created_at > conversation.last_customer_message_at
     ):
         conversation.last_customer_message_at = message.created_at
-    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING):
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING, ConversationStatus.SNOOZED):
         conversation_move_locked(conversation, ConversationStatus.OPEN)
     conversation.save()
     if customer:

@@ -2,12 +2,14 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
 
-from conversations import views
+from conversations import toolbox_views, views
 from conversations.auth import TokenObtainPairView
 
 router = SimpleRouter(trailing_slash=True)
 router.register("conversations", views.ConversationViewSet, basename="conversation")
 router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("labels", toolbox_views.LabelViewSet, basename="label")
+router.register("saved-replies", toolbox_views.SavedReplyViewSet, basename="saved-reply")
 
 urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),

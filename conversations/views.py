@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import access, selectors, services
+from conversations import access, labels, selectors, services
 from conversations.models import Contact, Conversation, User
 from conversations.serializers import (
     ContactSerializer,
@@ -24,6 +24,7 @@ from conversations.serializers import (
     MessageSerializer,
     TextSerializer,
 )
+from conversations.toolbox_serializers import ConversationPatchSerializer
 
 
 def _user(request: Request) -> User:
@@ -84,6 +85,18 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def _answer(self, conversation: Conversation) -> Response:
         return Response(ConversationSerializer(conversation, context={"request": self.request}).data)
+
+    @extend_schema(request=ConversationPatchSerializer, responses=ConversationSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Change a conversation's labels: ``{"labels": [ids]}``, all of them. Any staff member
+        who may see the conversation may; the change is announced as ``conversation.updated``."""
+        self.get_object()  # visibility first: a foreign conversation is a 404 whatever the body says
+        body = ConversationPatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = labels.conversation_labels_set(
+            user=_user(request), conversation_id=pk, label_ids=body.validated_data["labels"]
+        )
+        return self._answer(conversation)
 
     @extend_schema(request=None, responses=ConversationSerializer)
     @action(detail=True, methods=["post"])

@@ -40,6 +40,10 @@ class ErrorCode(StrEnum):
     INVALID_TYPE = "invalid_type"  # a message type that cannot be sent this way
     INVALID_TRANSITION = "invalid_transition"  # a status move the lifecycle does not allow
     OUTSIDE_WINDOW = "outside_window"  # WhatsApp's 24-hour window is closed: only a template
+    # The agent's toolbox
+    UNKNOWN_VARIABLE = "unknown_variable"  # a saved reply names a variable PyTake cannot fill
+    INVALID_ATTRIBUTE = "invalid_attribute"  # a custom attribute unknown, or its value not of its type
+    PARTIAL_FAILURE = "partial_failure"  # a bulk action failed for some ids: ``extra.results`` says which
     # Assignment
     INVALID_ASSIGNEE = "invalid_assignee"
     FORBIDDEN_ASSIGNMENT = "forbidden_assignment"  # agents take or hand back only

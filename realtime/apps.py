@@ -8,7 +8,7 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: models load only once the app registry is ready.
         from pytake.health import register_draining_check
-        from realtime import signals  # noqa: F401  (connects the publish path)
+        from realtime import signals, toolbox_signals  # noqa: F401  (connect the publish path)
         from realtime.lifecycle import is_draining
 
         register_draining_check(is_draining)

@@ -1,0 +1,87 @@
+"""Shapes of the agent's toolbox (labels, saved replies, search, mentions, the contact panel),
+shared by the REST API and the real-time events."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from conversations.models import ContactAttributeDefinition, ConversationMention, Label, SavedReply, SavedReplyScope
+from conversations.serializers import ModelSerializer, UserBriefSerializer
+from conversations.toolbox_models import COLOUR
+
+
+class LabelSerializer(ModelSerializer):
+    colour = serializers.CharField(max_length=7, validators=[COLOUR], required=False, default="#6b7280")
+
+    class Meta:
+        model = Label
+        fields = ["id", "name", "colour", "description", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        # Uniqueness (case-insensitive) is the service's to check: it answers Conflict.
+        validators: list[object] = []
+
+
+class ConversationPatchSerializer(serializers.Serializer):
+    labels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=50,
+        help_text="The conversation's label ids, all of them (an empty list removes every label).",
+    )
+
+
+class SavedReplySerializer(ModelSerializer):
+    scope = serializers.ChoiceField(
+        choices=SavedReplyScope.choices,
+        default=SavedReplyScope.PERSONAL,
+        help_text="tenant: everyone's (supervisors and admins manage them); personal: only yours.",
+    )
+    owner = UserBriefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SavedReply
+        fields = ["id", "scope", "short_code", "content", "owner", "created_at", "updated_at"]
+        read_only_fields = ["id", "owner", "created_at", "updated_at"]
+        validators: list[object] = []
+
+
+class SavedReplyUpdateSerializer(serializers.Serializer):
+    short_code = serializers.RegexField(r"^[\w-]{1,32}$", required=False)
+    content = serializers.CharField(max_length=4096, required=False)
+
+
+class SavedReplyFilterSerializer(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=SavedReplyScope.choices, required=False)
+    search = serializers.CharField(required=False, max_length=100, help_text="Part of the short code or text.")
+
+
+class RenderQuerySerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField(min_value=1)
+
+
+class RenderedSerializer(serializers.Serializer):
+    text = serializers.CharField()
+
+
+class AttributeDefinitionSerializer(ModelSerializer):
+    class Meta:
+        model = ContactAttributeDefinition
+        fields = ["id", "key", "label", "type", "options", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators: list[object] = []
+
+
+class NotificationSerializer(ModelSerializer):
+    kind = serializers.SerializerMethodField()
+    author = UserBriefSerializer(read_only=True, allow_null=True)
+    text = serializers.SerializerMethodField(help_text="The note that mentioned you.")
+
+    class Meta:
+        model = ConversationMention
+        fields = ["id", "kind", "conversation_id", "message_id", "author", "text", "created_at", "read_at"]
+        read_only_fields = fields
+
+    def get_kind(self, obj: ConversationMention) -> str:
+        return "mention"
+
+    def get_text(self, obj: ConversationMention) -> str:
+        return obj.message.text

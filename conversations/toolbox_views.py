@@ -1,0 +1,119 @@
+"""REST API of the agent's toolbox: labels, saved replies, search, mentions and the contact panel.
+Views validate input, call one selector or service, and serialise the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from conversations import labels, saved_replies
+from conversations.models import Label, SavedReply, User
+from conversations.toolbox_serializers import (
+    LabelSerializer,
+    RenderedSerializer,
+    RenderQuerySerializer,
+    SavedReplyFilterSerializer,
+    SavedReplySerializer,
+    SavedReplyUpdateSerializer,
+)
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class LabelViewSet(viewsets.ModelViewSet):
+    """``/api/labels/``: the tenant's labels. Every staff member reads them; supervisors and
+    admins create, change and delete them (others get 403 ``forbidden``)."""
+
+    serializer_class = LabelSerializer
+    pagination_class = None
+    queryset = Label.objects.none()  # for the schema; get_queryset scopes every request
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Label]:
+        return labels.labels_of_tenant(user=_user(self.request))
+
+    def get_object(self) -> Label:
+        return labels.label_for_user(user=_user(self.request), label_id=self.kwargs["pk"])
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = LabelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        label = labels.label_save(user=_user(request), **body.validated_data)
+        return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        label = self.get_object()
+        body = LabelSerializer(label, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        values = {"name": label.name, "colour": label.colour, "description": label.description}
+        values.update(body.validated_data)
+        label = labels.label_save(user=_user(request), label=label, **values)
+        return Response(LabelSerializer(label).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        labels.label_delete(user=_user(request), label=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SavedReplyViewSet(viewsets.ModelViewSet):
+    """``/api/saved-replies/``: the tenant's saved replies and the caller's personal ones
+    (``?scope=tenant|personal``, ``?search=``). Anyone creates personal ones; supervisors and
+    admins manage the tenant's. ``GET …/{id}/render/?conversation_id=`` fills its variables."""
+
+    serializer_class = SavedReplySerializer
+    pagination_class = None
+    queryset = SavedReply.objects.none()  # for the schema; get_queryset scopes every request
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[SavedReply]:
+        filters = SavedReplyFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return saved_replies.saved_reply_list(user=_user(self.request), **filters.validated_data)
+
+    def get_object(self) -> SavedReply:
+        return saved_replies.saved_reply_for_user(user=_user(self.request), saved_reply_id=self.kwargs["pk"])
+
+    @extend_schema(parameters=[SavedReplyFilterSerializer])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = SavedReplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reply = saved_replies.saved_reply_create(user=_user(request), **body.validated_data)
+        return Response(SavedReplySerializer(reply).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SavedReplyUpdateSerializer, responses=SavedReplySerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        reply = self.get_object()
+        body = SavedReplyUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reply = saved_replies.saved_reply_update(user=_user(request), reply=reply, **body.validated_data)
+        return Response(SavedReplySerializer(reply).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        saved_replies.saved_reply_delete(user=_user(request), reply=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[RenderQuerySerializer], responses=RenderedSerializer)
+    @action(detail=True, methods=["get"])
+    def render(self, request: Request, pk: str) -> Response:
+        reply = self.get_object()
+        query = RenderQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        text = saved_replies.saved_reply_render(
+            user=_user(request), reply=reply, conversation_id=query.validated_data["conversation_id"]
+        )
+        return Response({"text": text})
