@@ -67,6 +67,23 @@ def staff_of_tenant(*, user: User) -> QuerySet[User]:
     )
 
 
+def message_page_around(
+    *, conversation: Conversation, around: int, limit: int = 50
+) -> tuple[list[Message], bool, bool]:
+    """The page that opens a conversation at one message (a search hit): that message with up to
+    ``limit // 2`` older ones and the rest newer, oldest first; and whether more exist before and
+    after it (continue with ``before=`` the first id, ``after=`` the last)."""
+    if not Message.objects.filter(conversation=conversation, pk=around).exists():
+        raise NotFound("Message not found in this conversation.")
+    qs = messages_of(conversation=conversation)
+    older_wanted = limit // 2
+    older = list(qs.filter(pk__lt=around).order_by("-id")[: older_wanted + 1])
+    newer_wanted = limit - min(len(older), older_wanted)
+    newer = list(qs.filter(pk__gte=around).order_by("id")[: newer_wanted + 1])
+    more_before, more_after = len(older) > older_wanted, len(newer) > newer_wanted
+    return [*reversed(older[:older_wanted]), *newer[:newer_wanted]], more_before, more_after
+
+
 def message_page(
     *, conversation: Conversation, before: int | None = None, after: int | None = None, limit: int = 50
 ) -> tuple[list[Message], bool]:

@@ -267,11 +267,16 @@ class ConversationFilterSerializer(serializers.Serializer):
 class MessagePageSerializer(serializers.Serializer):
     before = serializers.IntegerField(required=False, min_value=1)
     after = serializers.IntegerField(required=False, min_value=1)
+    around = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Open the history at this message (a search hit): it and its neighbours, oldest first.",
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("before") and attrs.get("after"):
-            raise serializers.ValidationError("Use either before or after, not both.")
+        if sum(1 for key in ("before", "after", "around") if attrs.get(key)) > 1:
+            raise serializers.ValidationError("Use one of before, after and around.")
         return attrs
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from conversations.models import ContactAttributeDefinition, ConversationMention, Label, SavedReply, SavedReplyScope
-from conversations.serializers import ModelSerializer, UserBriefSerializer
+from conversations.models import (
+    Contact,
+    ContactAttributeDefinition,
+    Conversation,
+    ConversationMention,
+    Label,
+    SavedReply,
+    SavedReplyScope,
+)
+from conversations.serializers import ContactSerializer, MessageSerializer, ModelSerializer, UserBriefSerializer
 from conversations.toolbox_models import COLOUR
 
 
@@ -85,3 +93,50 @@ class NotificationSerializer(ModelSerializer):
 
     def get_text(self, obj: ConversationMention) -> str:
         return obj.message.text
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=200, trim_whitespace=True, help_text="Words to find.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=20)
+
+
+class ContactBriefSerializer(ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Contact
+        fields = ["id", "display_name", "phone"]
+        read_only_fields = fields
+
+
+class SearchConversationSerializer(ModelSerializer):
+    contact = ContactBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "status", "channel", "assignee_id", "contact"]
+        read_only_fields = fields
+
+
+class MessageHitSerializer(serializers.Serializer):
+    message = MessageSerializer()
+    conversation = SearchConversationSerializer(source="message.conversation")
+    rank = serializers.FloatField(help_text="Higher is better (PostgreSQL's ts_rank; 0 on SQLite).")
+    highlight = serializers.CharField(
+        help_text="HTML-safe: the text escaped, matched words in <mark>…</mark>, nothing else."
+    )
+
+
+class ContactHitSerializer(ContactSerializer):
+    latest_conversation_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The newest conversation of theirs you may open."
+    )
+
+    class Meta(ContactSerializer.Meta):
+        fields = [*ContactSerializer.Meta.fields, "latest_conversation_id"]
+        read_only_fields = fields
+
+
+class SearchResultSerializer(serializers.Serializer):
+    messages = MessageHitSerializer(many=True)
+    contacts = ContactHitSerializer(many=True)

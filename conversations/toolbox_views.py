@@ -11,8 +11,9 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from conversations import labels, saved_replies
+from conversations import labels, saved_replies, search
 from conversations.models import Label, SavedReply, User
 from conversations.toolbox_serializers import (
     LabelSerializer,
@@ -21,6 +22,8 @@ from conversations.toolbox_serializers import (
     SavedReplyFilterSerializer,
     SavedReplySerializer,
     SavedReplyUpdateSerializer,
+    SearchQuerySerializer,
+    SearchResultSerializer,
 )
 
 
@@ -117,3 +120,21 @@ class SavedReplyViewSet(viewsets.ModelViewSet):
             user=_user(request), reply=reply, conversation_id=query.validated_data["conversation_id"]
         )
         return Response({"text": text})
+
+
+class SearchView(APIView):
+    """``GET /api/search/?q=``: messages (text, captions, internal notes) and contacts (names,
+    numbers, notes about them) the caller may see, best first, highlighted. Open a message hit
+    with ``GET /api/conversations/{id}/messages/?around=<message id>``."""
+
+    @extend_schema(parameters=[SearchQuerySerializer], responses=SearchResultSerializer)
+    def get(self, request: Request) -> Response:
+        query = SearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q, limit = query.validated_data["q"], query.validated_data["limit"]
+        user = _user(request)
+        result = {
+            "messages": search.message_search(user=user, q=q, limit=limit),
+            "contacts": search.contact_search(user=user, q=q, limit=min(limit, 10)),
+        }
+        return Response(SearchResultSerializer(result).data)

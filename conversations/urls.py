@@ -21,5 +21,6 @@ urlpatterns = [
         name="conversation-messages",
     ),
     path("conversations/<int:conversation_id>/notes/", views.NoteCreateView.as_view(), name="conversation-notes"),
+    path("search/", toolbox_views.SearchView.as_view(), name="search"),
     *router.urls,
 ]

@@ -77,7 +77,10 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return selectors.conversation_list(user=_user(self.request), **filters.validated_data)
 
     def get_object(self) -> Conversation:
-        return access.conversation_for_user(user=_user(self.request), conversation_id=self.kwargs["pk"])
+        # Reading one conversation also admits one the caller was mentioned in; changing it does not.
+        return access.conversation_for_user(
+            user=_user(self.request), conversation_id=self.kwargs["pk"], read_only=self.action == "retrieve"
+        )
 
     @extend_schema(parameters=[ConversationFilterSerializer])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -116,14 +119,36 @@ class ConversationMessagesView(APIView):
                 "results": MessageSerializer(many=True),
                 "has_more": serializers.BooleanField(),
                 "next": serializers.CharField(allow_null=True),
+                "has_more_before": serializers.BooleanField(
+                    required=False, help_text="With around: older messages exist (before= the first id)."
+                ),
+                "has_more_after": serializers.BooleanField(
+                    required=False, help_text="With around: newer messages exist (after= the last id)."
+                ),
             },
         ),
     )
     def get(self, request: Request, conversation_id: int) -> Response:
-        conversation = access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        conversation = access.conversation_for_user(
+            user=_user(request), conversation_id=conversation_id, read_only=True
+        )
         params = MessagePageSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         before, after, limit = (params.validated_data.get(k) for k in ("before", "after", "limit"))
+        around = params.validated_data.get("around")
+        if around:
+            rows, more_before, more_after = selectors.message_page_around(
+                conversation=conversation, around=around, limit=limit
+            )
+            return Response(
+                {
+                    "results": MessageSerializer(rows, many=True).data,
+                    "has_more": more_before or more_after,
+                    "next": None,
+                    "has_more_before": more_before,
+                    "has_more_after": more_after,
+                }
+            )
         rows, has_more = selectors.message_page(conversation=conversation, before=before, after=after, limit=limit)
         next_url = None
         if has_more and rows:
