@@ -89,7 +89,9 @@ def label_delete(*, user: User, label: Label) -> None:
         label.delete()
 
 
-def _tenant_labels(*, tenant_id: int, label_ids: list[int]) -> list[int]:
+def tenant_label_ids(*, tenant_id: int, label_ids: list[int]) -> list[int]:
+    """``label_ids``, sorted and once each, if all are labels of the tenant; ``InvalidInput``
+    naming the others otherwise."""
     wanted = sorted(set(label_ids))
     found = sorted(Label.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True))
     unknown = [pk for pk in wanted if pk not in found]
@@ -117,9 +119,9 @@ def conversation_labels_set_locked(
     tenant_id = conversation.tenant_id
     current = set(ConversationLabel.objects.filter(conversation=conversation).values_list("label_id", flat=True))
     if replace is not None:
-        wanted = set(_tenant_labels(tenant_id=tenant_id, label_ids=list(replace)))
+        wanted = set(tenant_label_ids(tenant_id=tenant_id, label_ids=list(replace)))
     else:
-        wanted = (current | set(_tenant_labels(tenant_id=tenant_id, label_ids=list(add)))) - set(remove)
+        wanted = (current | set(tenant_label_ids(tenant_id=tenant_id, label_ids=list(add)))) - set(remove)
     if wanted == current:
         return False
     ConversationLabel.objects.filter(conversation=conversation, label_id__in=current - wanted).delete()

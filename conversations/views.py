@@ -68,6 +68,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     serializer_class = ConversationSerializer
     pagination_class = InboxPagination
     queryset = Conversation.objects.none()  # for the schema; get_queryset scopes every request
+    lookup_value_regex = r"[0-9]+"  # /api/conversations/bulk/ (flow) is not a conversation
 
     def get_queryset(self) -> QuerySet[Conversation]:
         if self.action != "list":

@@ -43,7 +43,6 @@ class ErrorCode(StrEnum):
     # The agent's toolbox
     UNKNOWN_VARIABLE = "unknown_variable"  # a saved reply names a variable PyTake cannot fill
     INVALID_ATTRIBUTE = "invalid_attribute"  # a custom attribute unknown, or its value not of its type
-    PARTIAL_FAILURE = "partial_failure"  # a bulk action failed for some ids: ``extra.results`` says which
     # Assignment
     INVALID_ASSIGNEE = "invalid_assignee"
     FORBIDDEN_ASSIGNMENT = "forbidden_assignment"  # agents take or hand back only
