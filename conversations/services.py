@@ -9,7 +9,7 @@ where a message goes is its channel's (``conversations.channels``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from conversations import channels
 from conversations.access import conversation_for_user, customer_conversation
+from conversations.mentions import mentions_record
 from conversations.models import (
     Conversation,
     ConversationStatus,
@@ -298,15 +299,16 @@ def message_create_webchat(*, conversation_id: int, text: str, client_id: str | 
     return _create_once(conversation_id=conversation_id, client_id=client_id, create=create, seen=lambda: None)
 
 
-def note_create(*, user: User, conversation_id: object, text: str) -> Message:
+def note_create(*, user: User, conversation_id: object, text: str, mentions: Iterable[int] = ()) -> Message:
     """An internal note on a conversation the user may see: staff only, never sent to the customer
-    (the publish path keeps ``internal`` messages from the web-chat customer; no sender runs)."""
+    (the publish path keeps ``internal`` messages from the web-chat customer; no sender runs).
+    Teammates it names (``@name``, or by id in ``mentions``) are notified (``conversations.mentions``)."""
     text = (text or "").strip()
     if not text:
         raise InvalidInput("The note is empty.", code=ErrorCode.EMPTY_MESSAGE)
     with transaction.atomic():
         conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
-        return Message.objects.create(
+        note = Message.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
             direction=Direction.OUTBOUND,
@@ -318,6 +320,8 @@ def note_create(*, user: User, conversation_id: object, text: str) -> Message:
             internal=True,
             created_at=timezone.now(),
         )
+        mentions_record(note=note, author=user, user_ids=mentions)
+    return note
 
 
 # --- delivery -----------------------------------------------------------------------------------

@@ -140,3 +140,27 @@ class ContactHitSerializer(ContactSerializer):
 class SearchResultSerializer(serializers.Serializer):
     messages = MessageHitSerializer(many=True)
     contacts = ContactHitSerializer(many=True)
+
+
+class NoteCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=4096, trim_whitespace=True)
+    mentions = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Ids of teammates to notify, besides those named @name in the text.",
+    )
+
+
+class NotificationFilterSerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, default=False)
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class ReadCountSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many became read.")
+    unread = serializers.IntegerField()

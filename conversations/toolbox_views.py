@@ -9,14 +9,18 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import labels, saved_replies, search
-from conversations.models import Label, SavedReply, User
+from conversations import labels, mentions, saved_replies, search
+from conversations.models import ConversationMention, Label, SavedReply, User
 from conversations.toolbox_serializers import (
     LabelSerializer,
+    NotificationFilterSerializer,
+    NotificationSerializer,
+    ReadCountSerializer,
     RenderedSerializer,
     RenderQuerySerializer,
     SavedReplyFilterSerializer,
@@ -24,7 +28,9 @@ from conversations.toolbox_serializers import (
     SavedReplyUpdateSerializer,
     SearchQuerySerializer,
     SearchResultSerializer,
+    UnreadCountSerializer,
 )
+from pytake.errors import NotFound
 
 
 def _user(request: Request) -> User:
@@ -138,3 +144,52 @@ class SearchView(APIView):
             "contacts": search.contact_search(user=user, q=q, limit=min(limit, 10)),
         }
         return Response(SearchResultSerializer(result).data)
+
+
+class NotificationPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class NotificationViewSet(viewsets.GenericViewSet):
+    """``/api/notifications/``: the caller's own notifications (a teammate mentioned them in a
+    note), newest first; ``?unread=true`` for the unread ones. Live: ``notification`` and
+    ``notification.read`` on the caller's socket."""
+
+    serializer_class = NotificationSerializer
+    pagination_class = NotificationPagination
+    queryset = ConversationMention.objects.none()  # for the schema; get_queryset scopes every request
+
+    def get_queryset(self) -> QuerySet[ConversationMention]:
+        filters = NotificationFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return mentions.notifications_of(user=_user(self.request), unread=filters.validated_data["unread"])
+
+    @extend_schema(parameters=[NotificationFilterSerializer], responses=NotificationSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+    @extend_schema(responses=UnreadCountSerializer)
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request: Request) -> Response:
+        return Response({"unread": mentions.notifications_unread_count(user=_user(request))})
+
+    @extend_schema(request=None, responses=ReadCountSerializer)
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str) -> Response:
+        """Mark one read (another user's, or a missing id: 404)."""
+        user = _user(request)
+        if not mentions.notifications_of(user=user).filter(pk=int(pk) if pk.isdigit() else 0).exists():
+            raise NotFound("Notification not found.")
+        marked = mentions.notifications_mark_read(user=user, ids=[int(pk)])
+        return Response({"marked": marked, "unread": mentions.notifications_unread_count(user=user)})
+
+    @extend_schema(request=None, responses=ReadCountSerializer)
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        user = _user(request)
+        marked = mentions.notifications_mark_read(user=user)
+        return Response({"marked": marked, "unread": mentions.notifications_unread_count(user=user)})

@@ -10,6 +10,7 @@ router.register("conversations", views.ConversationViewSet, basename="conversati
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("labels", toolbox_views.LabelViewSet, basename="label")
 router.register("saved-replies", toolbox_views.SavedReplyViewSet, basename="saved-reply")
+router.register("notifications", toolbox_views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),

@@ -22,9 +22,8 @@ from conversations.serializers import (
     MessageCreateSerializer,
     MessagePageSerializer,
     MessageSerializer,
-    TextSerializer,
 )
-from conversations.toolbox_serializers import ConversationPatchSerializer
+from conversations.toolbox_serializers import ConversationPatchSerializer, NoteCreateSerializer
 
 
 def _user(request: Request) -> User:
@@ -176,15 +175,19 @@ class ConversationMessagesView(APIView):
 
 
 class NoteCreateView(APIView):
-    """``POST /api/conversations/{id}/notes/``: an internal note, seen by staff only."""
+    """``POST /api/conversations/{id}/notes/``: an internal note, seen by staff only; teammates
+    it names with ``@name`` (or by id in ``mentions``) are notified."""
 
-    @extend_schema(request=TextSerializer, responses={201: MessageSerializer})
+    @extend_schema(request=NoteCreateSerializer, responses={201: MessageSerializer})
     def post(self, request: Request, conversation_id: int) -> Response:
         # Visibility first: a conversation the caller may not see is a 404 whatever the body says.
         access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
-        body = TextSerializer(data=request.data)
+        body = NoteCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         note = services.note_create(
-            user=_user(request), conversation_id=conversation_id, text=body.validated_data["text"]
+            user=_user(request),
+            conversation_id=conversation_id,
+            text=body.validated_data["text"],
+            mentions=body.validated_data["mentions"],
         )
         return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from conversations import audit, labels
 from conversations.access import conversation_for_user
+from conversations.mentions import mentions_record
 from conversations.models import (
     AuditAction,
     Conversation,
@@ -117,7 +118,7 @@ def conversation_transfer(
             conversation=conversation, assignee=assignee, actor=actor, reason="transfer", transfer=True
         )
         if note:
-            Message.objects.create(
+            written = Message.objects.create(
                 tenant_id=conversation.tenant_id,
                 conversation=conversation,
                 direction=Direction.OUTBOUND,
@@ -129,6 +130,7 @@ def conversation_transfer(
                 internal=True,
                 created_at=timezone.now(),
             )
+            mentions_record(note=written, author=actor)
     return conversation
 
 

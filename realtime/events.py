@@ -57,6 +57,7 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "contact_attribute.saved": frozenset({"id", "key", "label", "type", "options"}),
     "contact_attribute.deleted": frozenset({"id", "key"}),
     "notification": frozenset({"id", "kind", "conversation_id", "message_id", "author", "text", "read_at"}),
+    "notification.read": frozenset({"id", "read_at"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position"})
 

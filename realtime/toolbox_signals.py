@@ -96,10 +96,20 @@ def contact_attribute_deleted(
 def mention_saved(
     sender: type[ConversationMention], instance: ConversationMention, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
-    if created and not raw:
+    if raw:
+        return
+    recipients = Recipients(Audience.USER, user_id=instance.user_id)
+    if created:
         event_record(
             tenant_id=instance.tenant_id,
             type="notification",
             data=representation(NotificationSerializer, instance),
-            recipients=Recipients(Audience.USER, user_id=instance.user_id),
+            recipients=recipients,
+        )
+    elif instance.read_at is not None:  # read on one device: the others drop it from the unread
+        event_record(
+            tenant_id=instance.tenant_id,
+            type="notification.read",
+            data={"id": instance.pk, "read_at": instance.read_at},
+            recipients=recipients,
         )
