@@ -8,6 +8,7 @@ from rest_framework import serializers
 from conversations.models import (
     Contact,
     ContactAttributeDefinition,
+    ContactNote,
     Conversation,
     ConversationMention,
     Label,
@@ -164,3 +165,33 @@ class UnreadCountSerializer(serializers.Serializer):
 class ReadCountSerializer(serializers.Serializer):
     marked = serializers.IntegerField(help_text="How many became read.")
     unread = serializers.IntegerField()
+
+
+class ContactUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    custom_attributes = serializers.DictField(
+        required=False,
+        help_text="Values by field key (GET /api/contact-attributes/), merged into the stored ones; null clears one.",
+    )
+
+
+class ContactNoteSerializer(ModelSerializer):
+    author = UserBriefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ContactNote
+        fields = ["id", "contact_id", "author", "text", "created_at"]
+        read_only_fields = ["id", "contact_id", "author", "created_at"]
+
+
+class ContactMergeSerializer(serializers.Serializer):
+    merge_id = serializers.IntegerField(min_value=1, help_text="The contact merged into this one, then deleted.")
+
+
+class ContactImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, UTF-8, a header row: name, phone, wa_id and contact field keys.")
+
+
+class ContactImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()

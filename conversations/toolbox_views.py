@@ -14,9 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import labels, mentions, saved_replies, search
-from conversations.models import ConversationMention, Label, SavedReply, User
+from conversations import contacts, labels, mentions, saved_replies, search
+from conversations.models import ContactAttributeDefinition, ConversationMention, Label, SavedReply, User
 from conversations.toolbox_serializers import (
+    AttributeDefinitionSerializer,
     LabelSerializer,
     NotificationFilterSerializer,
     NotificationSerializer,
@@ -193,3 +194,44 @@ class NotificationViewSet(viewsets.GenericViewSet):
         user = _user(request)
         marked = mentions.notifications_mark_read(user=user)
         return Response({"marked": marked, "unread": mentions.notifications_unread_count(user=user)})
+
+
+class ContactAttributeViewSet(viewsets.ModelViewSet):
+    """``/api/contact-attributes/``: the tenant's contact fields (text, number, date, list).
+    Every staff member reads them; admins define them. A field's key and type are fixed."""
+
+    serializer_class = AttributeDefinitionSerializer
+    pagination_class = None
+    queryset = ContactAttributeDefinition.objects.none()  # for the schema; get_queryset scopes every request
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[ContactAttributeDefinition]:
+        return contacts.attribute_definitions(user=_user(self.request))
+
+    def get_object(self) -> ContactAttributeDefinition:
+        return contacts.attribute_definition_for_user(user=_user(self.request), definition_id=self.kwargs["pk"])
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = AttributeDefinitionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        definition = contacts.attribute_definition_save(user=_user(request), **body.validated_data)
+        return Response(AttributeDefinitionSerializer(definition).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        definition = self.get_object()
+        body = AttributeDefinitionSerializer(definition, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        values: dict[str, Any] = {
+            "key": definition.key,
+            "label": definition.label,
+            "type": definition.type,
+            "options": definition.options,
+        }
+        values.update(body.validated_data)
+        definition = contacts.attribute_definition_save(user=_user(request), definition=definition, **values)
+        return Response(AttributeDefinitionSerializer(definition).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        contacts.attribute_definition_delete(user=_user(request), definition=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

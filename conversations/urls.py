@@ -11,6 +11,7 @@ router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("labels", toolbox_views.LabelViewSet, basename="label")
 router.register("saved-replies", toolbox_views.SavedReplyViewSet, basename="saved-reply")
 router.register("notifications", toolbox_views.NotificationViewSet, basename="notification")
+router.register("contact-attributes", toolbox_views.ContactAttributeViewSet, basename="contact-attribute")
 
 urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
@@ -23,5 +24,10 @@ urlpatterns = [
     ),
     path("conversations/<int:conversation_id>/notes/", views.NoteCreateView.as_view(), name="conversation-notes"),
     path("search/", toolbox_views.SearchView.as_view(), name="search"),
+    path(
+        "contacts/<int:contact_id>/notes/<int:note_id>/",
+        views.ContactNoteDeleteView.as_view(),
+        name="contact-note-delete",
+    ),
     *router.urls,
 ]

@@ -5,15 +5,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations import access, labels, selectors, services
+from conversations import access, contacts, labels, selectors, services
 from conversations.models import Contact, Conversation, User
 from conversations.serializers import (
     ContactSerializer,
@@ -22,8 +25,18 @@ from conversations.serializers import (
     MessageCreateSerializer,
     MessagePageSerializer,
     MessageSerializer,
+    TextSerializer,
 )
-from conversations.toolbox_serializers import ConversationPatchSerializer, NoteCreateSerializer
+from conversations.toolbox_serializers import (
+    ContactImportResultSerializer,
+    ContactImportSerializer,
+    ContactMergeSerializer,
+    ContactNoteSerializer,
+    ContactUpdateSerializer,
+    ConversationPatchSerializer,
+    NoteCreateSerializer,
+)
+from pytake.errors import InvalidInput
 
 
 def _user(request: Request) -> User:
@@ -46,18 +59,95 @@ class NamePagination(CursorPagination):
     max_page_size = 200
 
 
-class ContactViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
-):
-    """The tenant's contacts. ``?search=`` matches name, profile name, phone and WhatsApp id."""
+class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The tenant's contacts. ``?search=`` matches name, profile name, phone and WhatsApp id.
+
+    The contact panel beside a chat: ``PATCH`` the name and custom attributes, ``notes/``,
+    ``conversations/`` (their conversations the caller may read); supervisors and admins
+    ``merge/`` two contacts, ``export/`` and ``import/`` CSV."""
 
     serializer_class = ContactSerializer
     pagination_class = NamePagination
     queryset = Contact.objects.none()  # for the schema; get_queryset scopes every request
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "patch", "post", "head", "options"]
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self) -> QuerySet[Contact]:
         return selectors.contact_list(user=_user(self.request), search=self.request.query_params.get("search"))
+
+    def get_object(self) -> Contact:
+        return contacts.contact_for_user(user=_user(self.request), contact_id=self.kwargs["pk"])
+
+    @extend_schema(request=ContactUpdateSerializer, responses=ContactSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Name and custom attribute values (checked against each field's type:
+        ``invalid_attribute`` names the wrong ones, and nothing changes)."""
+        self.get_object()  # visibility first
+        body = ContactUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        contact = contacts.contact_update(user=_user(request), contact_id=pk, **body.validated_data)
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(methods=["GET"], responses=ContactNoteSerializer(many=True))
+    @extend_schema(methods=["POST"], request=TextSerializer, responses={201: ContactNoteSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def notes(self, request: Request, pk: str) -> Response:
+        """Notes about the contact, newest first; any staff member who sees the contact adds one."""
+        if request.method == "GET":
+            rows = contacts.contact_notes(user=_user(request), contact_id=pk)[:200]
+            return Response(ContactNoteSerializer(rows, many=True).data)
+        self.get_object()  # visibility first
+        body = TextSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = contacts.contact_note_create(user=_user(request), contact_id=pk, text=body.validated_data["text"])
+        return Response(ContactNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ConversationSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def conversations(self, request: Request, pk: str) -> Response:
+        """The contact's conversations the caller may read, newest first (at most 100)."""
+        rows = contacts.contact_conversations(user=_user(request), contact_id=pk)[:100]
+        return Response(ConversationSerializer(rows, many=True).data)
+
+    @extend_schema(request=ContactMergeSerializer, responses=ContactSerializer)
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str) -> Response:
+        """Merge ``merge_id`` into this contact (supervisors and admins; audited)."""
+        self.get_object()  # visibility first
+        body = ContactMergeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        contact = contacts.contacts_merge(user=_user(request), keep_id=pk, merge_id=body.validated_data["merge_id"])
+        return Response(ContactSerializer(contact).data)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponse:
+        """Every contact of the tenant as CSV (supervisors and admins)."""
+        text = contacts.contacts_csv(user=_user(request))
+        response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
+        return response
+
+    @extend_schema(request={"multipart/form-data": ContactImportSerializer}, responses=ContactImportResultSerializer)
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_csv(self, request: Request) -> Response:
+        """Create or update contacts from CSV (supervisors and admins): all rows or none."""
+        body = ContactImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            text = body.validated_data["file"].read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("The file is not UTF-8 text.", extra={"fields": {"file": ["Not UTF-8."]}}) from None
+        return Response(contacts.contacts_import(user=_user(request), text=text))
+
+
+class ContactNoteDeleteView(APIView):
+    """``DELETE /api/contacts/{id}/notes/{note_id}/``: its author, or a supervisor or admin."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, contact_id: int, note_id: int) -> Response:
+        contacts.contact_note_delete(user=_user(request), contact_id=contact_id, note_id=note_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
