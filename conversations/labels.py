@@ -75,6 +75,11 @@ def label_save(*, user: User, label: Label | None = None, name: str, colour: str
 def label_delete(*, user: User, label: Label) -> None:
     """Delete a label: the conversations that carried it lose it (each announced as updated)."""
     _require_manager(user)
+    label_remove(label=label)
+
+
+def label_remove(*, label: Label) -> None:
+    """``label_delete`` without the role check: for Django admin, whose operators have no tenant."""
     with transaction.atomic():
         conversation_ids = list(
             ConversationLabel.objects.filter(label=label)

@@ -121,3 +121,20 @@ def test_deleting_a_label_takes_it_off_its_conversations_live(api_for, tenant, s
     assert conversation.label_ids == [billing.pk]
     assert Event.objects.filter(type="conversation.updated").latest("seq").data["labels"] == [billing.pk]
     assert Event.objects.filter(type="label.deleted").get().data == {"id": vip.pk}
+
+
+def test_deleting_a_label_in_django_admin_takes_it_off_its_conversations(client, tenant):
+    from conversations.models import User
+
+    operator = User.objects.create_superuser("ops@example.test", "pw-123456789")
+    client.force_login(operator)
+    vip = label(tenant)
+    conversation = factories.ConversationFactory(tenant=tenant, label_ids=[vip.pk])
+    ConversationLabel.objects.create(conversation=conversation, label=vip)
+    assert client.get("/admin/conversations/label/").status_code == 200
+    response = client.post(f"/admin/conversations/label/{vip.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.label_ids == [] and not Label.objects.exists()
+    for page in ("savedreply", "contactattributedefinition", "contactnote", "conversationmention"):
+        assert client.get(f"/admin/conversations/{page}/").status_code == 200, page
