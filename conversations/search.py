@@ -6,7 +6,9 @@ dictionaries (a match in either counts; ``ts_rank`` of both orders the hits), se
 GIN indexes of migration 0014, whose expression ``DOCUMENT_SQL`` must repeat; the page's hits
 are highlighted by ``ts_headline``. Contacts are matched anywhere in their name, profile name,
 phone or WhatsApp id, served by the trigram index of migration 0009. On SQLite (the embedded
-default) both are a plain case-insensitive match, newest first.
+default) both are a plain case-insensitive match, newest first. A word found in more than
+``CANDIDATES`` messages is ranked among the newest of them: search serves finding a recent
+conversation, and ranking every match of a common word grows with the history.
 
 A highlight is HTML-safe: the message's text escaped, with ``<mark>…</mark>`` around the matched
 words and nothing else.
@@ -35,6 +37,7 @@ CONFIGS = ("portuguese", "english")
 MARK_START, MARK_STOP = "\ue000", "\ue001"  # private-use characters: never in a message's text
 HEADLINE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords=24, MinWords=8, MaxFragments=2"
 SNIPPET_CHARS = 80
+CANDIDATES = 500  # matches ranked per search, the newest ones
 
 
 @dataclass
@@ -78,8 +81,17 @@ def message_search(*, user: User, q: str, limit: int = 20) -> list[MessageHit]:
     if _on_postgres():
         matches = " OR ".join(_matches_sql(config) for config in CONFIGS)
         rank = " + ".join(_rank_sql(config) for config in CONFIGS)
-        ranked = list(
+        # Ranked among the newest CANDIDATES matches only: a common word matches tens of
+        # thousands of messages, and ranking means re-reading each one's text; the GIN index
+        # finds the matches, the newest are taken by id, then ts_rank orders those.
+        newest = (
             qs.filter(RawSQL(f"({matches})", [term] * len(CONFIGS), output_field=BooleanField()))
+            .order_by("-id")
+            .values("pk")[:CANDIDATES]
+        )
+        ranked = list(
+            Message.objects.filter(pk__in=newest)
+            .select_related("conversation__contact", "sender")
             .annotate(rank=RawSQL(rank, [term] * len(CONFIGS), output_field=FloatField()))
             .order_by("-rank", "-id")[:limit]
         )
