@@ -161,7 +161,10 @@ class Contact(models.Model):
     name = models.CharField(max_length=200, blank=True)
     profile_name = models.CharField(max_length=200, blank=True, help_text="Name from the WhatsApp profile.")
     custom_attributes = models.JSONField(
-        default=dict, blank=True, help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition)."
+        default=dict,
+        db_default={},  # rows inserted in SQL (bulk imports, the bench's seed) get {} too
+        blank=True,
+        help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition).",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -222,6 +225,7 @@ class Conversation(TrackedFieldsMixin, models.Model):
     )
     label_ids = models.JSONField(
         default=list,
+        db_default=[],  # rows inserted in SQL (the bench's seed) get [] too
         blank=True,
         editable=False,
         help_text="Ids of its labels, sorted: a copy of its ConversationLabel rows kept by conversations.labels, "

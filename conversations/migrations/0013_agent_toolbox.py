@@ -91,12 +91,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='custom_attributes',
-            field=models.JSONField(blank=True, default=dict, help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition)."),
+            field=models.JSONField(blank=True, db_default={}, default=dict, help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition)."),
         ),
         migrations.AddField(
             model_name='conversation',
             name='label_ids',
-            field=models.JSONField(blank=True, default=list, editable=False, help_text='Ids of its labels, sorted: a copy of its ConversationLabel rows kept by conversations.labels, so that the inbox and every conversation event carry them without a query.'),
+            field=models.JSONField(blank=True, db_default=[], default=list, editable=False, help_text='Ids of its labels, sorted: a copy of its ConversationLabel rows kept by conversations.labels, so that the inbox and every conversation event carry them without a query.'),
         ),
         migrations.AddField(
             model_name='conversation',
