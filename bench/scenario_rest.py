@@ -570,6 +570,7 @@ class Endpoint:
     role: str  # agent | supervisor: whose token
     urls: list[str]
     page_param: str  # page_size (inbox) or limit (history): the query-count check varies it
+    results_key: str = "results"  # where the answer's rows are ("messages" for search)
 
 
 def endpoints(seed_record: dict[str, Any]) -> tuple[list[Endpoint], dict[str, str]]:
@@ -629,11 +630,11 @@ def endpoints(seed_record: dict[str, Any]) -> tuple[list[Endpoint], dict[str, st
         Endpoint("history_older", "history: older page, before= (agent)", "agent", older, "limit"),
         Endpoint(
             "search_agent", "search: words in messages (agent)", "agent",
-            [f"/api/search/?{urlencode({'q': q})}" for q in SEARCH_TERMS], "limit",
+            [f"/api/search/?{urlencode({'q': q})}" for q in SEARCH_TERMS], "limit", "messages",
         ),
         Endpoint(
             "search_supervisor", "search: words in messages (supervisor)", "supervisor",
-            [f"/api/search/?{urlencode({'q': q})}" for q in SEARCH_TERMS + contact_names[:5]], "limit",
+            [f"/api/search/?{urlencode({'q': q})}" for q in SEARCH_TERMS + contact_names[:5]], "limit", "messages",
         ),
     ], tokens  # fmt: skip
 
@@ -680,7 +681,7 @@ def query_counts(eps: list[Endpoint], tokens: dict[str, str]) -> dict[str, Any]:
                 response = client.get(url)
             assert response.status_code == 200, (url, response.status_code, response.content[:300])
             counts[str(size)] = len(captured.captured_queries)
-            rows[str(size)] = len(response.json()["results"])
+            rows[str(size)] = len(response.json()[ep.results_key])
             if size == 50:
                 sql = [q["sql"] for q in captured.captured_queries]
         result[ep.name] = {

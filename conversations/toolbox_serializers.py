@@ -98,7 +98,7 @@ class NotificationSerializer(ModelSerializer):
 
 class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=200, trim_whitespace=True, help_text="Words to find.")
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=20)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
 
 class ContactBriefSerializer(ModelSerializer):

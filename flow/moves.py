@@ -115,7 +115,7 @@ def conversation_transfer(
     note = note.strip()
     with transaction.atomic():
         conversation = assignment.conversation_assign(
-            conversation=conversation, assignee=assignee, actor=actor, reason="transfer", transfer=True
+            conversation=conversation, assignee=assignee, actor=actor, transfer=True
         )
         if note:
             written = Message.objects.create(

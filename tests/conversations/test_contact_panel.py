@@ -154,3 +154,17 @@ def test_two_whatsapp_customers_are_not_merged(api_for, tenant, supervisor):
     response = api_for(supervisor).post(f"/api/contacts/{a.pk}/merge/", {"merge_id": b.pk}, format="json")
     assert response.status_code == 409
     assert Contact.objects.filter(pk__in=[a.pk, b.pk]).count() == 2
+
+
+def test_panel_lists_run_a_constant_number_of_queries(api_for, tenant, supervisor, django_assert_num_queries):
+    contact = factories.ContactFactory(tenant=tenant)
+    client = api_for(supervisor)
+    for count in (2, 8):
+        while Conversation.objects.filter(contact=contact).count() < count:
+            agent = factories.UserFactory(tenant=tenant)
+            factories.ConversationFactory(tenant=tenant, contact=contact, assignee=agent)
+            ContactNote.objects.create(tenant=tenant, contact=contact, author=agent, text="seen")
+        with django_assert_num_queries(3):  # the user, the contact, the page (with assignees)
+            assert len(client.get(f"/api/contacts/{contact.pk}/conversations/").json()) == count
+        with django_assert_num_queries(3):  # the user, the contact, the notes with their authors
+            assert len(client.get(f"/api/contacts/{contact.pk}/notes/").json()) == count

@@ -89,3 +89,13 @@ def test_saved_replies_of_another_tenant_are_not_found(api_for, tenant, foreign_
     assert client.patch(f"/api/saved-replies/{reply.pk}/", {"content": "x"}, format="json").status_code == 404
     assert SavedReply.objects.get().content == "Hi"
     assert foreign_admin.role == Role.ADMIN
+
+
+def test_saved_reply_list_runs_a_constant_number_of_queries(api_for, tenant, agent, django_assert_num_queries):
+    client = api_for(agent)
+    for count in (2, 8):
+        while SavedReply.objects.count() < count:
+            n = SavedReply.objects.count()
+            SavedReply.objects.create(tenant=tenant, owner=agent if n % 2 else None, short_code=f"c{n}", content="x")
+        with django_assert_num_queries(2):  # the user, then the replies with their owners
+            assert len(client.get("/api/saved-replies/").json()) == count
