@@ -82,7 +82,10 @@ def message_search(*, user: User, q: str, limit: int = 20) -> list[MessageHit]:
         if not newest:
             return []
         ranked = list(
-            Message.objects.filter(pk__in=newest)
+            # One array parameter, not an IN of 200 (Django prepares each value of an IN: ~10 ms).
+            Message.objects.filter(
+                RawSQL('"conversations_message"."id" = ANY(%s)', [newest], output_field=BooleanField())
+            )
             .select_related("conversation__contact", "sender")
             .annotate(rank=RawSQL(RANK_SQL, [term] * len(CONFIGS), output_field=FloatField()))
             .order_by("-rank", "-id")[:limit]
