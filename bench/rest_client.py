@@ -61,7 +61,8 @@ class Runner:
                 if response.status_code != 200:
                     errors.append(f"{url}: HTTP {response.status_code} {body[:200]!r}")
                     continue
-                results = json.loads(body).get("results")
+                answer = json.loads(body)
+                results = answer.get("results", answer.get("messages"))  # search answers "messages"
                 if not isinstance(results, list):
                     errors.append(f"{url}: no results list")
                     continue

@@ -69,6 +69,10 @@ CONCURRENCIES = (1, 8)
 HUGE = (20_000, 15_000, 12_000, 10_000, 10_000, 8_000, 8_000, 7_000, 5_000, 5_000)
 MIN_MESSAGES = 5  # first inbound, bot reply, assignment note, an exchange, resolution note
 
+# What agents look for: a common word (thousands of matches), a rare one, two words, a number,
+# a word no message has. (Contact names are added for the supervisor.)
+SEARCH_TERMS = ["refund", "coupon WELCOME10", "48213", "subscription cancel", "tracking", "zzyzx"]
+
 TEXTS_IN = [
     "Hi, I ordered a pair of running shoes last week and the tracking has not moved since Monday.",
     "Good morning! Can I change the delivery address of order 48213?",
@@ -566,6 +570,7 @@ class Endpoint:
     role: str  # agent | supervisor: whose token
     urls: list[str]
     page_param: str  # page_size (inbox) or limit (history): the query-count check varies it
+    results_key: str = "results"  # where the answer's rows are ("messages" for search)
 
 
 def endpoints(seed_record: dict[str, Any]) -> tuple[list[Endpoint], dict[str, str]]:
@@ -623,6 +628,14 @@ def endpoints(seed_record: dict[str, Any]) -> tuple[list[Endpoint], dict[str, st
             [f"/api/conversations/{pk}/messages/?limit=50" for pk in sample], "limit",
         ),
         Endpoint("history_older", "history: older page, before= (agent)", "agent", older, "limit"),
+        Endpoint(
+            "search_agent", "search: words in messages (agent)", "agent",
+            [f"/api/search/?{urlencode({'q': q})}" for q in SEARCH_TERMS], "limit", "messages",
+        ),
+        Endpoint(
+            "search_supervisor", "search: words in messages (supervisor)", "supervisor",
+            [f"/api/search/?{urlencode({'q': q})}" for q in SEARCH_TERMS + contact_names[:5]], "limit", "messages",
+        ),
     ], tokens  # fmt: skip
 
 
@@ -668,7 +681,7 @@ def query_counts(eps: list[Endpoint], tokens: dict[str, str]) -> dict[str, Any]:
                 response = client.get(url)
             assert response.status_code == 200, (url, response.status_code, response.content[:300])
             counts[str(size)] = len(captured.captured_queries)
-            rows[str(size)] = len(response.json()["results"])
+            rows[str(size)] = len(response.json()[ep.results_key])
             if size == 50:
                 sql = [q["sql"] for q in captured.captured_queries]
         result[ep.name] = {

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from conversations.models import Attachment, Channel, Contact, Conversation, Message, User
+from conversations.models import Attachment, Channel, Contact, Conversation, ConversationMention, Message, User
 from pytake.errors import NotFound
 
 if TYPE_CHECKING:
@@ -58,15 +58,35 @@ def conversations_visible_to(*, user: User | AnonymousUser) -> QuerySet[Conversa
     )
 
 
-def conversation_for_user(*, user: User, conversation_id: object, lock: bool = False) -> Conversation:
+def conversations_readable_by(*, user: User | AnonymousUser) -> QuerySet[Conversation]:
+    """``conversations_visible_to``, and besides, for an agent, the conversations a teammate
+    mentioned them in (``ConversationMention``): those they may open and read, never change —
+    every write goes through ``conversation_for_user`` without ``read_only``, which ignores
+    mentions. Live events stay with the audience rule: a mention grants a look, not a seat."""
+    if not user.is_authenticated or user.tenant_id is None:
+        return Conversation.objects.none()
+    if user.is_supervisor:
+        return conversations_visible_to(user=user)
+    mentioned = Exists(ConversationMention.objects.filter(user_id=user.pk, conversation_id=OuterRef("pk")))
+    return Conversation.objects.filter(
+        _staff_q(user_id=user.pk, is_supervisor=False) | Q(mentioned), tenant_id=user.tenant_id
+    )
+
+
+def conversation_for_user(
+    *, user: User, conversation_id: object, lock: bool = False, read_only: bool = False
+) -> Conversation:
     """The conversation, if ``user`` may read it; otherwise ``NotFound``, the same for another
     tenant's id as for a missing one. With ``lock``, call inside a transaction: the row is locked
-    until it ends."""
+    until it ends. ``read_only``: also a conversation the user was mentioned in (for reads only:
+    never with ``lock``)."""
+    assert not (lock and read_only), "a read-only grant never locks for a write"
     try:
         pk = int(str(conversation_id))
     except (TypeError, ValueError):
         raise NotFound("Conversation not found.") from None
-    qs = conversations_visible_to(user=user).select_related("contact", "assignee", "whatsapp_account")
+    visible = conversations_readable_by(user=user) if read_only else conversations_visible_to(user=user)
+    qs = visible.select_related("contact", "assignee", "whatsapp_account")
     if lock:
         qs = qs.select_for_update(of=("self",))
     conversation = qs.filter(pk=pk).first()

@@ -114,3 +114,6 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from conversations import toolbox_admin  # noqa: E402, F401  (registers the toolbox's models)

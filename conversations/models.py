@@ -162,6 +162,12 @@ class Contact(models.Model):
     phone = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=200, blank=True)
     profile_name = models.CharField(max_length=200, blank=True, help_text="Name from the WhatsApp profile.")
+    custom_attributes = models.JSONField(
+        default=dict,
+        db_default={},  # rows inserted in SQL (bulk imports, the bench's seed) get {} too
+        blank=True,
+        help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,6 +195,7 @@ class Channel(models.TextChoices):
 class ConversationStatus(models.TextChoices):
     OPEN = "open", "Open"
     PENDING = "pending", "Pending"
+    SNOOZED = "snoozed", "Snoozed"
     RESOLVED = "resolved", "Resolved"
 
 
@@ -215,6 +222,17 @@ class Conversation(TrackedFieldsMixin, models.Model):
         null=True, blank=True, help_text="Start of WhatsApp's 24-hour customer-service window."
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A snoozed conversation returns to open at this time (Celery beat)."
+    )
+    label_ids = models.JSONField(
+        default=list,
+        db_default=[],  # rows inserted in SQL (the bench's seed) get [] too
+        blank=True,
+        editable=False,
+        help_text="Ids of its labels, sorted: a copy of its ConversationLabel rows kept by conversations.labels, "
+        "so that the inbox and every conversation event carry them without a query.",
+    )
     event_seq = models.PositiveBigIntegerField(
         default=0, editable=False, help_text="Sequence number of the conversation's last durable event."
     )
@@ -233,6 +251,7 @@ class Conversation(TrackedFieldsMixin, models.Model):
             # (an agent with thousands of them sorted them all for each page: docs/benchmarks.md).
             models.Index(fields=["tenant", "assignee", "-last_message_at", "-id"], name="conv_assignee_recent_idx"),
             models.Index(fields=["tenant", "contact"], name="conv_contact_idx"),
+            models.Index(fields=["snoozed_until"], condition=Q(status="snoozed"), name="conv_snoozed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -345,6 +364,8 @@ class AuditAction(models.TextChoices):
     REOPEN = "reopen", "Reopened"
     STATUS = "status", "Changed status"
     BROADCAST = "broadcast", "Broadcast"
+    SNOOZE = "snooze", "Snoozed"
+    MERGE = "merge", "Merged contacts"
 
 
 class AuditEntry(models.Model):
@@ -414,3 +435,28 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mime_type or 'file'} of message #{self.message_id} ({self.status})"
+
+
+# The agent's toolbox, in a module of its own (see its docstring); imported here so that Django
+# registers its models with the app's.
+from conversations.toolbox_models import (  # noqa: E402
+    AttributeType,
+    ContactAttributeDefinition,
+    ContactNote,
+    ConversationLabel,
+    ConversationMention,
+    Label,
+    SavedReply,
+    SavedReplyScope,
+)
+
+__all__ = [
+    "AttributeType",
+    "ContactAttributeDefinition",
+    "ContactNote",
+    "ConversationLabel",
+    "ConversationMention",
+    "Label",
+    "SavedReply",
+    "SavedReplyScope",
+]

@@ -1,9 +1,9 @@
 """Reads, always scoped to what the asking user may see (``conversations.access``)."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from conversations.access import contacts_visible_to, conversations_visible_to
-from conversations.models import Contact, Conversation, ConversationStatus, Message, User
+from conversations.models import Contact, Conversation, ConversationLabel, ConversationStatus, Message, User
 from pytake.errors import NotFound
 
 
@@ -15,6 +15,7 @@ def conversation_list(
     unassigned: bool = False,
     channel: str | None = None,
     search: str | None = None,
+    labels: list[int] | None = None,
 ) -> QuerySet[Conversation]:
     qs = conversations_visible_to(user=user).select_related("contact", "assignee")
     if status:
@@ -27,6 +28,8 @@ def conversation_list(
         qs = qs.filter(channel=channel)
     if search and search.strip():
         qs = qs.filter(contact__in=contact_list(user=user, search=search))
+    if labels:
+        qs = qs.filter(Exists(ConversationLabel.objects.filter(conversation_id=OuterRef("pk"), label_id__in=labels)))
     return qs.order_by("-last_message_at", "-id")
 
 
@@ -62,6 +65,23 @@ def staff_of_tenant(*, user: User) -> QuerySet[User]:
         )
         .order_by("name", "email")
     )
+
+
+def message_page_around(
+    *, conversation: Conversation, around: int, limit: int = 50
+) -> tuple[list[Message], bool, bool]:
+    """The page that opens a conversation at one message (a search hit): that message with up to
+    ``limit // 2`` older ones and the rest newer, oldest first; and whether more exist before and
+    after it (continue with ``before=`` the first id, ``after=`` the last)."""
+    if not Message.objects.filter(conversation=conversation, pk=around).exists():
+        raise NotFound("Message not found in this conversation.")
+    qs = messages_of(conversation=conversation)
+    older_wanted = limit // 2
+    older = list(qs.filter(pk__lt=around).order_by("-id")[: older_wanted + 1])
+    newer_wanted = limit - min(len(older), older_wanted)
+    newer = list(qs.filter(pk__gte=around).order_by("id")[: newer_wanted + 1])
+    more_before, more_after = len(older) > older_wanted, len(newer) > newer_wanted
+    return [*reversed(older[:older_wanted]), *newer[:newer_wanted]], more_before, more_after
 
 
 def message_page(

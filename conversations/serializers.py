@@ -169,8 +169,8 @@ class ContactSerializer(ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "wa_id", "phone", "name", "profile_name", "display_name", "created_at"]
-        read_only_fields = ["id", "wa_id", "phone", "profile_name", "display_name", "created_at"]
+        fields = ["id", "wa_id", "phone", "name", "profile_name", "display_name", "custom_attributes", "created_at"]
+        read_only_fields = ["id", "wa_id", "phone", "profile_name", "display_name", "custom_attributes", "created_at"]
 
 
 class ConversationSerializer(ModelSerializer):
@@ -178,6 +178,12 @@ class ConversationSerializer(ModelSerializer):
     assignee = UserBriefSerializer(read_only=True, allow_null=True)
     window_expires_at = serializers.SerializerMethodField(
         help_text="End of WhatsApp's 24-hour window for free-form replies (null: closed or not WhatsApp)."
+    )
+    labels = serializers.ListField(
+        source="label_ids",
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Ids of its labels (GET /api/labels/ names and colours them).",
     )
     seq = serializers.IntegerField(
         source="event_seq",
@@ -205,6 +211,8 @@ class ConversationSerializer(ModelSerializer):
             "window_expires_at",
             "created_at",
             "resolved_at",
+            "snoozed_until",
+            "labels",
         ]
         read_only_fields = fields
 
@@ -308,6 +316,14 @@ class ConversationFilterSerializer(serializers.Serializer):
     assignee = serializers.RegexField(r"^(me|\d{1,19})$", required=False, help_text='"me" or a user id.')
     unassigned = serializers.BooleanField(required=False, default=False)
     search = serializers.CharField(required=False, max_length=100)
+    labels = serializers.RegexField(
+        r"^\d+(,\d+)*$",
+        required=False,
+        help_text="Label ids, comma-separated: conversations with any of them.",
+    )
+
+    def validate_labels(self, value: str) -> list[int]:
+        return sorted({int(part) for part in value.split(",")})
 
     def validate_assignee(self, value: str) -> str:
         if value != "me" and not 1 <= int(value) <= MAX_ID:
@@ -322,11 +338,17 @@ class ContactFilterSerializer(serializers.Serializer):
 class MessagePageSerializer(serializers.Serializer):
     before = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     after = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    around = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Open the history at this message (a search hit): it and its neighbours, oldest first.",
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("before") and attrs.get("after"):
-            raise serializers.ValidationError("Use either before or after, not both.")
+        if sum(1 for key in ("before", "after", "around") if attrs.get(key)) > 1:
+            raise serializers.ValidationError("Use one of before, after and around.")
         return attrs
 
 

@@ -9,7 +9,7 @@ where a message goes is its channel's (``conversations.channels``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from conversations import channels, files, media
 from conversations.access import attachment_for_user, conversation_for_user, customer_conversation
+from conversations.mentions import mentions_record
 from conversations.models import (
     Attachment,
     Conversation,
@@ -77,6 +78,8 @@ def conversation_move_locked(conversation: Conversation, new_status: str) -> Non
         )
     conversation.status = new_status
     conversation.resolved_at = timezone.now() if new_status == ConversationStatus.RESOLVED else None
+    if new_status != ConversationStatus.SNOOZED:
+        conversation.snoozed_until = None
 
 
 def system_message_create_locked(*, conversation: Conversation, text: str, data: dict[str, Any]) -> Message:
@@ -456,7 +459,7 @@ def conversation_record_inbound_locked(*, conversation: Conversation, message: M
         conversation.last_customer_message_at is None or message.created_at > conversation.last_customer_message_at
     ):
         conversation.last_customer_message_at = message.created_at
-    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING):
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING, ConversationStatus.SNOOZED):
         conversation_move_locked(conversation, ConversationStatus.OPEN)
     conversation.save()
     if customer:
@@ -496,15 +499,16 @@ def message_create_webchat(*, conversation_id: int, text: str, client_id: str | 
     )
 
 
-def note_create(*, user: User, conversation_id: object, text: str) -> Message:
+def note_create(*, user: User, conversation_id: object, text: str, mentions: Iterable[int] = ()) -> Message:
     """An internal note on a conversation the user may see: staff only, never sent to the customer
-    (the publish path keeps ``internal`` messages from the web-chat customer; no sender runs)."""
+    (the publish path keeps ``internal`` messages from the web-chat customer; no sender runs).
+    Teammates it names (``@name``, or by id in ``mentions``) are notified (``conversations.mentions``)."""
     text = (text or "").strip()
     if not text:
         raise InvalidInput("The note is empty.", code=ErrorCode.EMPTY_MESSAGE)
     with transaction.atomic():
         conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
-        return Message.objects.create(
+        note = Message.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
             direction=Direction.OUTBOUND,
@@ -516,6 +520,8 @@ def note_create(*, user: User, conversation_id: object, text: str) -> Message:
             internal=True,
             created_at=timezone.now(),
         )
+        mentions_record(note=note, author=user, user_ids=mentions)
+    return note
 
 
 # --- delivery -----------------------------------------------------------------------------------

@@ -2,9 +2,18 @@
 
 from conversations.models import ConversationStatus, MessageStatus
 
+# pending: waiting on the customer; snoozed: set aside until ``snoozed_until`` (Celery beat
+# reopens it then, and so does the customer writing first).
 CONVERSATION_TRANSITIONS: dict[str, frozenset[str]] = {
-    ConversationStatus.OPEN: frozenset({ConversationStatus.PENDING, ConversationStatus.RESOLVED}),
-    ConversationStatus.PENDING: frozenset({ConversationStatus.OPEN, ConversationStatus.RESOLVED}),
+    ConversationStatus.OPEN: frozenset(
+        {ConversationStatus.PENDING, ConversationStatus.SNOOZED, ConversationStatus.RESOLVED}
+    ),
+    ConversationStatus.PENDING: frozenset(
+        {ConversationStatus.OPEN, ConversationStatus.SNOOZED, ConversationStatus.RESOLVED}
+    ),
+    ConversationStatus.SNOOZED: frozenset(
+        {ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.RESOLVED}
+    ),
     ConversationStatus.RESOLVED: frozenset({ConversationStatus.OPEN}),
 }
 

@@ -92,6 +92,7 @@ def conversation_assign(
     actor: User | None,
     reason: str = "",
     expect_waiting: bool = False,
+    transfer: bool = False,
 ) -> Conversation:
     """Give ``conversation`` to ``assignee`` (or back to the queue with ``None``).
 
@@ -100,6 +101,7 @@ def conversation_assign(
     (automatic assignment, absent agents, admin actions by operators). Two agents taking the same
     conversation at once: the row lock serialises them and the second gets ``Conflict``
     ``already_assigned``. ``expect_waiting`` (automatic assignment): refuse unless it still waits.
+    ``transfer``: an agent may also hand their own conversation to another staff member.
     Every change of hands is recorded as an internal system message.
     """
     if assignee is not None and (assignee.tenant_id != conversation.tenant_id or not assignee.is_active):
@@ -109,7 +111,8 @@ def conversation_assign(
         if actor is not None and not actor.is_supervisor:
             taking = assignee is not None and assignee.pk == actor.pk
             releasing = assignee is None and conversation.assignee_id == actor.pk
-            if not (taking or releasing):
+            passing_on = transfer and assignee is not None and conversation.assignee_id == actor.pk
+            if not (taking or releasing or passing_on):
                 raise InvalidInput(
                     "Agents can only take conversations or hand back their own.", code=ErrorCode.FORBIDDEN_ASSIGNMENT
                 )

@@ -3,6 +3,7 @@ Their names are kept from when the flow lived in ``conversations`` (queued tasks
 
 from celery import shared_task
 
+from flow import moves
 from flow import services as flow
 
 
@@ -24,3 +25,8 @@ def auto_resolve() -> int:
 @shared_task(name="conversations.requeue_absent_agents")
 def requeue_absent_agents() -> int:
     return flow.agents_requeue_absent()
+
+
+@shared_task(name="flow.wake_snoozed")
+def wake_snoozed() -> int:
+    return moves.snoozed_wake_due()

@@ -66,3 +66,6 @@ class ErrorCode(StrEnum):
     INVALID_SIGNATURE = "invalid_signature"
     INVALID_PAYLOAD = "invalid_payload"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    # The agent's toolbox
+    UNKNOWN_VARIABLE = "unknown_variable"  # a saved reply names a variable PyTake cannot fill
+    INVALID_ATTRIBUTE = "invalid_attribute"  # a custom attribute unknown, or its value not of its type

@@ -224,6 +224,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "queue-sweep": {"task": "conversations.queue_sweep", "schedule": 30.0},
     "auto-resolve": {"task": "conversations.auto_resolve", "schedule": 300.0},
     "requeue-absent-agents": {"task": "conversations.requeue_absent_agents", "schedule": 60.0},
+    "wake-snoozed": {"task": "flow.wake_snoozed", "schedule": 60.0},
     "prune-event-log": {"task": "realtime.tasks.prune_events", "schedule": 15 * 60.0},
     "requeue-stale-webhooks": {"task": "whatsapp.requeue_stale_webhooks", "schedule": 60.0},
     "requeue-stale-sends": {"task": "whatsapp.requeue_stale_sends", "schedule": 60.0},
@@ -320,6 +321,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two "status" choice sets (a conversation's, a message's): each its own component name.
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "conversations.models.ConversationStatus",
+        "MessageStatusEnum": "conversations.models.MessageStatus",
+    },
 }
 
 # --- WhatsApp ---------------------------------------------------------------------------------

@@ -51,6 +51,15 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "conversation.revoked": frozenset({"id"}),
     "queue.updated": frozenset({"size", "conversation_id", "reason"}),
     "broadcast": frozenset({"text", "from"}),
+    # The agent's toolbox (realtime/toolbox_signals.py)
+    "label.saved": frozenset({"id", "name", "colour"}),
+    "label.deleted": frozenset({"id"}),
+    "saved_reply.saved": frozenset({"id", "scope", "short_code", "content"}),
+    "saved_reply.deleted": frozenset({"id"}),
+    "contact_attribute.saved": frozenset({"id", "key", "label", "type", "options"}),
+    "contact_attribute.deleted": frozenset({"id", "key"}),
+    "notification": frozenset({"id", "kind", "conversation_id", "message_id", "author", "text", "read_at"}),
+    "notification.read": frozenset({"id", "read_at"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position", "queue.left"})
 
