@@ -257,6 +257,18 @@ class Conversation(TrackedFieldsMixin, models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.contact} ({self.get_status_display()})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # ``event_seq`` is advanced only in SQL, by the event log under the row's lock
+        # (realtime.events): saving a copy read before an event would write an older value back,
+        # and the next event would reuse a seq.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                field.attname
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname != "event_seq"
+            ]
+        super().save(*args, **kwargs)
+
 
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"

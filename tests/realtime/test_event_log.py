@@ -57,3 +57,17 @@ def test_an_event_is_recorded_in_as_few_statements_as_the_database_allows(tenant
     assert (stored.seq, stored.conversation_seq, stored.data["seq"]) == (3, None, 2)
     conversation.refresh_from_db()
     assert conversation.event_seq == 2
+
+
+def test_saving_a_copy_read_before_an_event_never_takes_the_conversations_seq_back():
+    conversation = factories.ConversationFactory()
+    stale = type(conversation).objects.get(pk=conversation.pk)
+    factories.MessageFactory(conversation=conversation)  # message.new advances the seq in SQL
+    stale.unread_count = 5
+    stale.save()  # conversation.updated, from a copy read before that event
+    factories.MessageFactory(conversation=conversation)
+    seqs = list(
+        Event.objects.filter(conversation_id=conversation.pk).order_by("seq").values_list("conversation_seq", flat=True)
+    )
+    assert len(seqs) >= 3
+    assert seqs == sorted(set(seqs))  # one seq per event, in the order of the log
