@@ -40,8 +40,10 @@ def bot_context_for(*, conversation: Conversation, before: Message | None = None
     intents = list(BotIntent.objects.filter(tenant_id=conversation.tenant_id, is_active=True))
     qs = Message.objects.filter(conversation=conversation, internal=False)
     if before is not None:
-        qs = qs.exclude(pk=before.pk).filter(created_at__lte=before.created_at)
-    recent = list(qs.order_by("-created_at", "-id")[:HISTORY_LENGTH])[::-1]
+        qs = qs.filter(pk__lt=before.pk)
+    # Messages are in the order they were stored (their id), as everywhere: WhatsApp's times are
+    # whole seconds, so a customer's message and the bot's answer can share one.
+    recent = list(qs.order_by("-id")[:HISTORY_LENGTH])[::-1]
     bot_messages = [m for m in recent if m.sender_type == SenderType.BOT]
     language = bot.default_language
     if bot_messages:
@@ -62,7 +64,7 @@ def conversation_language(*, conversation: Conversation) -> str:
     tenant's bot language. Everything said to the customer uses it."""
     latest = (
         Message.objects.filter(conversation=conversation, sender_type=SenderType.BOT)
-        .order_by("-created_at", "-id")
+        .order_by("-id")
         .values_list("content", flat=True)
         .first()
     )
@@ -81,9 +83,7 @@ def tenant_language(*, tenant_id: int) -> str:
 def consecutive_fallbacks(*, conversation: Conversation) -> int:
     """How many of the bot's latest answers in a row were fallbacks."""
     count = 0
-    answers = Message.objects.filter(conversation=conversation, sender_type=SenderType.BOT).order_by(
-        "-created_at", "-id"
-    )
+    answers = Message.objects.filter(conversation=conversation, sender_type=SenderType.BOT).order_by("-id")
     for message in answers[:20]:
         meta = message.content.get("bot") if isinstance(message.content, dict) else None
         if not meta or meta.get("kind") == IntentKind.QUEUED:
