@@ -266,6 +266,20 @@ class MessageSerializer(ModelSerializer):
         return media_representation(obj)
 
 
+def customer_view(data: dict[str, Any]) -> dict[str, Any]:
+    """A message's representation as its web-chat customer sees it: without what only staff may
+    read (what the bot understood, with its confidence and sentiment; the agent's user id and
+    role: the customer sees the agent's name)."""
+    view = dict(data)
+    content = view.get("content")
+    if isinstance(content, dict) and "bot" in content:
+        view["content"] = {key: value for key, value in content.items() if key != "bot"}
+    sender = view.get("sender")
+    if isinstance(sender, dict):
+        view["sender"] = {"name": sender.get("name", "")}
+    return view
+
+
 def media_representation(message: Message) -> dict[str, Any] | None:
     """The ``media`` object of a message: from its attachment (the history selects it along;
     a message of another type is never looked up)."""
@@ -292,6 +306,19 @@ def media_representation(message: Message) -> dict[str, Any] | None:
         "voice": attachment.voice,
         "animated": attachment.animated,
     }
+
+
+class SenderNameSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+
+
+class CustomerMessageSerializer(MessageSerializer):
+    """``MessageSerializer`` as a web-chat customer reads it (``customer_view``)."""
+
+    sender = SenderNameSerializer(read_only=True, allow_null=True)  # type: ignore[assignment]
+
+    def to_representation(self, instance: Message) -> dict[str, Any]:
+        return customer_view(super().to_representation(instance))
 
 
 class MessageCreateSerializer(serializers.Serializer):

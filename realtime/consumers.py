@@ -36,7 +36,7 @@ from pytake.logging import bind as bind_log_context
 from pytake.logging import new_request_id
 from realtime import groups, lifecycle
 from realtime.auth import Principal, client_gone, resolve_principal, token_from_scope
-from realtime.events import Recipients, apublish_ephemeral, envelope_text
+from realtime.events import Recipients, apublish_ephemeral, customer_event_text, customer_text, envelope_text
 from realtime.hub import Hub, hub, send_close
 from realtime.presence import Connection, presence_batcher, registry
 from realtime.protocol import (
@@ -50,9 +50,9 @@ from realtime.protocol import (
     TokenBucket,
     origin_allowed,
 )
-from realtime.replay import replay_after, tenant_last_event_id
+from realtime.replay import customer_position, customer_resume_point, replay_after, tenant_last_event_id
 from realtime.sweep import watch
-from realtime.wire import Wire, event_frame, frame
+from realtime.wire import Wire, customer_event_frame, event_frame, frame
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 "data": {
                     "user": {"id": p.user_id, "role": p.role, "tenant_id": p.tenant_id},
                     "conversation_id": p.conversation_id,
-                    "last_event_id": self.last_id,
+                    "last_event_id": await self._position(self.last_id),
                     "heartbeat_seconds": settings.PYTAKE_WS_HEARTBEAT_SECONDS,
                     "resume_window_seconds": settings.PYTAKE_EVENT_RETENTION_HOURS * 3600,
                     "limits": {
@@ -354,7 +354,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         back while its access was checked."""
         self.access_dropped = False
         last = await database_sync_to_async(tenant_last_event_id, thread_sensitive=False)(principal.tenant_id)
-        await self._send_json({"type": "resync", "data": {"reason": "access_changed", "last_event_id": last}})
+        data = {"reason": "access_changed", "last_event_id": await self._position(last)}
+        await self._send_json({"type": "resync", "data": data})
 
     def _close_soon(self, code: int) -> None:
         if not self.closed:
@@ -535,7 +536,25 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         last = frame.get("last_event_id")
         if isinstance(last, bool) or not isinstance(last, int) or last < 0:
             raise InvalidInput("last_event_id must be a non-negative integer.", code=ErrorCode.INVALID)
+        if self.principal.is_customer:  # a seq of the customer's conversation: its event id here
+            assert self.principal.conversation_id is not None
+            point = await database_sync_to_async(customer_resume_point, thread_sensitive=False)(
+                tenant_id=self.principal.tenant_id, conversation_id=self.principal.conversation_id, position=last
+            )
+            if isinstance(point, str):
+                data = {"reason": point, "last_event_id": await self._position(0)}
+                await self._send_json({"type": "resync", "ref": frame.get("ref"), "data": data})
+                return
+            last = point
         await self._replay(last, ref=frame.get("ref"), answer=True)
+
+    async def _position(self, last_event_id: int) -> int:
+        """The position a client is told: the tenant's event id for staff; for a web-chat
+        customer, the seq of their conversation's newest event they may see."""
+        if not self.principal.is_customer:
+            return last_event_id
+        assert self.principal.conversation_id is not None
+        return await database_sync_to_async(customer_position, thread_sensitive=False)(self.principal.conversation_id)
 
     async def catch_up(self) -> None:
         """Called by the hub when the channel layer was away (events may have been lost on the
@@ -558,13 +577,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                     {
                         "type": "resync",
                         "ref": ref,
-                        "data": {"reason": replay.resync, "last_event_id": replay.last_event_id},
+                        "data": {"reason": replay.resync, "last_event_id": await self._position(replay.last_event_id)},
                     }
                 )
                 return
             texts = [text for event_id, text in zip(replay.ids, replay.frames, strict=True) if not self._seen(event_id)]
+            if self.principal.is_customer:
+                texts = [customer_text(text) for text in texts]
             if answer:
-                data = {"replayed": len(texts), "last_event_id": replay.last_event_id}
+                data = {"replayed": len(texts), "last_event_id": await self._position(replay.last_event_id)}
                 texts.append(_json({"type": "ack", "ref": ref, "data": data}))
             await self._send_all(texts)
         finally:
@@ -639,7 +660,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event_id = message.get("id")
         if event_id is not None and self._seen(event_id):
             return False
-        wire.put(event_frame(message))
+        wire.put(customer_event_frame(message) if self.principal.is_customer else event_frame(message))
         return True
 
     def _admits(self, message: dict[str, Any]) -> bool:
@@ -675,6 +696,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event_id = message.get("id")
         if event_id is not None and self._seen(event_id):
             return False
+        if self.principal.is_customer:
+            await self._send_text(customer_event_text(message), customer_event_frame(message))
+            return True
         text = message["text"]
         user_id = self.principal.user_id
         if user_id is not None and user_id in message.get("presence_users", ()):

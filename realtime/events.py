@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from conversations.access import Recipients
 from conversations.models import Conversation
+from conversations.serializers import customer_view
 from pytake import metrics
 from pytake.transactions import on_commit_robust
 from realtime import groups
@@ -203,7 +204,10 @@ def event_record(
     missing = schema - data.keys()
     if missing:
         raise ValueError(f"{type} event lacks {sorted(missing)}")
-    counted = conversation is not None and counts_in_seq and recipients.audience == Audience.STAFF
+    # A web-chat customer's events count too: the customer's resume position is their seq.
+    counted = (
+        conversation is not None and counts_in_seq and (recipients.audience == Audience.STAFF or recipients.customer)
+    )
     text = envelope_text(data)
     event = Event(
         tenant_id=tenant_id,
@@ -240,6 +244,31 @@ def envelope_of(event: Event) -> dict[str, Any]:
             envelope["seq"] = event.conversation_seq
     envelope["data"] = event.data
     return envelope
+
+
+def customer_text(text: str) -> str:
+    """An event's frame as a web-chat customer receives it: its ``id`` is its conversation's
+    ``seq`` (the tenant's event ids would tell a customer how busy the business is; the widget's
+    position is per conversation), and a message in it is the customer's view of it."""
+    envelope = json.loads(text)
+    if "id" in envelope:
+        envelope["id"] = envelope.pop("seq", None)
+    data = envelope.get("data")
+    if str(envelope.get("type", "")).startswith("message.") and isinstance(data, dict):
+        envelope["data"] = customer_view(data)
+    elif isinstance(data, dict) and isinstance(data.get("user"), dict):  # typing: who, by name
+        envelope["data"] = {**data, "user": {"name": data["user"].get("name", "")}}
+    return envelope_text(envelope)
+
+
+def customer_event_text(message: dict[str, Any]) -> str:
+    """``customer_text`` of a channel-layer message, once per message: the hub hands the same
+    message to every socket of the process."""
+    try:
+        return message["_customer_text"]  # type: ignore[no-any-return]
+    except KeyError:
+        text = message["_customer_text"] = customer_text(message["text"])
+        return text
 
 
 def recipients_of(event: Event) -> Recipients:

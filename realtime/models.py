@@ -39,7 +39,16 @@ class Event(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "seq"], name="event_unique_seq_per_tenant")]
-        indexes = [models.Index(fields=["created_at"], name="event_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="event_created_idx"),
+            # A web-chat customer's position (their conversation's seq) found at a resume; only
+            # the events customers may see are indexed.
+            models.Index(
+                fields=["conversation_id", "conversation_seq"],
+                condition=models.Q(customer=True),
+                name="event_customer_position_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} #{self.seq} (tenant {self.tenant_id})"

@@ -41,6 +41,37 @@ def tenant_last_event_id(tenant_id: int) -> int:
     return TenantEventCounter.objects.filter(tenant_id=tenant_id).values_list("last_seq", flat=True).first() or 0
 
 
+def customer_position(conversation_id: int) -> int:
+    """A web-chat customer's position in their conversation: the ``seq`` of its newest event the
+    customer may see (0 before the first). Customers count in their conversation's seq, never in
+    the tenant's event ids."""
+    latest = (
+        Event.objects.filter(customer_events_q(conversation_id=conversation_id), conversation_seq__isnull=False)
+        .order_by("-conversation_seq")
+        .values_list("conversation_seq", flat=True)
+        .first()
+    )
+    return latest or 0
+
+
+def customer_resume_point(*, tenant_id: int, conversation_id: int, position: int) -> int | str:
+    """The tenant event id a customer's ``position`` (a seq of their conversation) stands for,
+    or the reason for a resync when it stands for none: ahead of the conversation
+    (``unknown_position``) or pruned (``expired``)."""
+    if position == 0:
+        return 0
+    seq = (
+        Event.objects.filter(
+            customer_events_q(conversation_id=conversation_id), tenant_id=tenant_id, conversation_seq=position
+        )
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if seq is not None:
+        return seq
+    return "unknown_position" if position > customer_position(conversation_id) else "expired"
+
+
 def visible_events(principal: Principal, joined: set[int]) -> Q:
     """The events a principal may replay: the audience rule (``conversations.access``) plus, for
     staff, message events only of the conversations the socket has joined."""

@@ -24,6 +24,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from realtime.events import customer_event_text
+
 
 def frame(text: str) -> bytes:
     """The bytes of an unmasked, unfragmented text frame of ``text`` (a server's frame)."""
@@ -37,6 +39,15 @@ def event_frame(message: dict[str, Any]) -> bytes:
         return message["_frame"]  # type: ignore[no-any-return]
     except KeyError:
         data = message["_frame"] = frame(message["text"])
+        return data
+
+
+def customer_event_frame(message: dict[str, Any]) -> bytes:
+    """``event_frame`` of the web-chat customer's form of the event (``customer_event_text``)."""
+    try:
+        return message["_customer_frame"]  # type: ignore[no-any-return]
+    except KeyError:
+        data = message["_customer_frame"] = frame(customer_event_text(message))
         return data
 
 

@@ -10,7 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from conversations.access import customer_conversation, messages_visible_to_customer
 from conversations.models import Channel, Contact, Conversation, ConversationStatus, Tenant
-from conversations.serializers import MessageSerializer
+from conversations.serializers import CustomerMessageSerializer
 from flow import queue
 from pytake.errors import ErrorCode, InvalidInput, NotFound
 from realtime.tokens import WebchatToken
@@ -78,5 +78,5 @@ def webchat_state(*, customer: WebchatCustomer) -> dict[str, Any]:
         "queue": (
             {"position": entry.position, "estimated_wait_seconds": entry.estimated_wait_seconds} if entry else None
         ),
-        "messages": MessageSerializer(history, many=True).data,
+        "messages": CustomerMessageSerializer(history, many=True).data,
     }

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from conversations import services
 from conversations.models import MessageType, Tenant
-from conversations.serializers import MessageSerializer
+from conversations.serializers import CustomerMessageSerializer
 from conversations.views import refuse_oversized_body
 from pytake.throttling import _FailOpen
 from webchat.auth import WebchatCustomer, WebchatTokenAuthentication
@@ -91,7 +91,7 @@ class WebchatConversationView(APIView):
                     {"position": serializers.IntegerField(), "estimated_wait_seconds": serializers.IntegerField()},
                     allow_null=True,
                 ),
-                "messages": MessageSerializer(many=True),
+                "messages": CustomerMessageSerializer(many=True),
             },
         )
     )
@@ -120,7 +120,7 @@ class WebchatFileView(APIView):
     permission_classes = [IsWebchatCustomer]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request={"multipart/form-data": WebchatFileSerializer}, responses={201: MessageSerializer})
+    @extend_schema(request={"multipart/form-data": WebchatFileSerializer}, responses={201: CustomerMessageSerializer})
     def post(self, request: Request) -> Response:
         customer = request.user
         assert isinstance(customer, WebchatCustomer)
@@ -138,7 +138,7 @@ class WebchatFileView(APIView):
             client_id=body.validated_data.get("client_id"),
         )
         return Response(
-            MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            CustomerMessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 

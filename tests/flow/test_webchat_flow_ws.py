@@ -4,6 +4,7 @@ import pytest
 from channels.db import database_sync_to_async as db
 from rest_framework.test import APIClient
 
+from conversations.models import Message
 from flow.bot.defaults import bot_seed_defaults
 from flow.bot.models import BotSettings
 from realtime.presence import reset_registry
@@ -38,6 +39,11 @@ def open_widget(tenant, name):
 
 
 @db
+def stored_content(message_id):
+    return Message.objects.get(pk=message_id).content
+
+
+@db
 def seed_bot(tenant):
     bot_seed_defaults(tenant=tenant)
     BotSettings.objects.filter(tenant=tenant).update(business_hours={})
@@ -54,8 +60,10 @@ async def test_customer_asks_for_human_sees_position_2_then_1(tenant, agent, sup
     answer = await next_of(maria, "message.new")
     while answer["data"]["sender_type"] != "bot":
         answer = await next_of(maria, "message.new")
-    assert answer["data"]["content"]["bot"]["intent"] == "business_hours"
     assert "Falar com atendente" in answer["data"]["content"]["quick_replies"]
+    # What the bot understood, and how sure it was, is for staff; the customer sees the answer.
+    assert "bot" not in answer["data"]["content"]
+    assert (await stored_content(answer["data"]["id"]))["bot"]["intent"] == "business_hours"
 
     # She presses the quick reply: the bot hands over; no agent is connected, so she waits, first.
     await command(maria, action="message", text="Falar com atendente", client_id="m2")
