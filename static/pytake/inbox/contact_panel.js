@@ -13,6 +13,7 @@ const STORAGE_KEY = "pytake.contactPanel";
 let wanted = localStorage.getItem(STORAGE_KEY) === "1";
 let definitions = null; // the tenant's contact fields, once read
 let contactId = null; // whose details the panel holds
+let conversationId = null; // for which open conversation (its previous ones are the others)
 let contact = null;
 let dirty = false; // a field was edited and not saved: live copies do not overwrite it
 let ticket = 0;
@@ -43,14 +44,18 @@ function render() {
   $("contact-panel").hidden = !shown;
   $("act-contact").setAttribute("aria-expanded", String(shown));
   document.body.classList.toggle("contact-open", shown);
-  if (!shown) return;
+  if (!shown) {
+    contactId = conversationId = null; // read again when shown again
+    return;
+  }
   const id = conv.contact?.id ?? null;
-  if (id !== contactId) {
+  if (id !== contactId || conv.id !== conversationId) {
+    if (id !== contactId) dirty = false;
     contactId = id;
+    conversationId = conv.id;
     contact = conv.contact || null;
-    dirty = false;
     renderFacts();
-    renderAttributes();
+    if (!dirty) renderAttributes();
     load(id);
   } else {
     // A live copy: the contact as it travels in the conversation (name, fields).
