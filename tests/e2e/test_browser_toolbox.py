@@ -4,6 +4,7 @@ opens a conversation at the message found, the contact panel (fields, notes, pre
 conversations; a sheet at phone width), pending / snooze / transfer, bulk actions, mentions
 that reach the teammate live, and the keyboard shortcuts."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -114,6 +115,7 @@ def test_walk_saved_reply_label_search_contact_and_a_mention_seen_live(new_page,
     alex.locator("#search-input").fill("48213")
     hit = alex.locator(f".search-hit[data-message-id='{toolbox['order_line']}']")
     expect(hit.locator("mark")).to_have_text("48213")
+    shot(alex, "toolbox-search")
     hit.click()
     expect(alex.locator("#search-dialog")).to_be_hidden()
     found = alex.locator(f"#message-list li[data-id='{toolbox['order_line']}']")
@@ -310,6 +312,11 @@ def test_contact_panel_notes_and_previous_conversations_as_a_sheet_at_phone_widt
     expect(note.locator(".contact-note-text")).to_have_text("Prefere ser chamada pela manhã.")
     expect(note.locator(".contact-note-meta")).to_contain_text("Alex Agent")
     assert ContactNote.objects.filter(contact=demo.maria.contact_id).count() == 1
+    page.locator("#app-lang").select_option("pt")
+    expect(panel.get_by_role("heading", name="Notas")).to_be_visible()
+    expect(note.get_by_role("button", name="Excluir")).to_be_visible()
+    shot(page, "toolbox-contact-phone-pt")
+    page.locator("#app-lang").select_option("en")
     note.get_by_role("button", name="Delete").click()
     expect(note).to_have_count(0)
     assert not ContactNote.objects.filter(contact=demo.maria.contact_id).exists()
@@ -410,18 +417,22 @@ def test_keyboard_shortcuts(new_page, demo, toolbox):
     expect(page.locator(".conv-item")).to_have_count(3)
     names = page.locator(".conv-item .conv-name").all_text_contents()
 
+    def opened(name):
+        # Opening ends with the focus in the message box: the next key is pressed after that.
+        expect(page.locator("#conv-title")).to_have_text(name)
+        expect(composer(page)).to_be_focused()
+        page.locator("#messages").focus()
+
     page.keyboard.press("j")
-    expect(page.locator("#conv-title")).to_have_text(names[0])
-    page.locator("#messages").focus()
+    opened(names[0])
     page.keyboard.press("j")
-    expect(page.locator("#conv-title")).to_have_text(names[1])
-    page.locator("#messages").focus()
+    opened(names[1])
     page.keyboard.press("k")
-    expect(page.locator("#conv-title")).to_have_text(names[0])
+    opened(names[0])
     # Alt+↓ works from the message box too.
     composer(page).focus()
     page.keyboard.press("Alt+ArrowDown")
-    expect(page.locator("#conv-title")).to_have_text(names[1])
+    opened(names[1])
     # In the box, letters are letters.
     composer(page).press_sequentially("jk")
     expect(composer(page)).to_have_value("jk")
@@ -475,3 +486,54 @@ def test_a_mention_shows_a_desktop_notification_when_they_are_on(new_page, demo,
     bruno.locator("#mentions-toggle").click()
     bruno.locator("#mentions-read-all").click()
     expect(bruno.locator("#mentions-count")).to_be_hidden()
+
+
+def test_agents_keep_their_own_saved_replies_and_supervisors_the_teams(new_page, demo, toolbox):
+    page = new_page()
+    login(page, demo.agent)
+    page.locator("#saved-open").click()
+    dialog = page.locator("#saved-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#saved-list li")).to_have_count(2)
+    expect(page.locator("#saved-scope-wrap")).to_be_hidden()  # agents save their own only
+    # The team's replies are not theirs to delete.
+    expect(dialog.locator("#saved-list li[data-short-code='ola'] .saved-delete")).to_be_hidden()
+
+    page.locator("#saved-code").fill("track")
+    page.locator("#saved-content").fill("Seu código de rastreio, {{contact.email}}: ")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator("#saved-error")).to_contain_text("contact.email")
+    page.locator("#saved-content").fill("{{contact.first_name}}, seu código de rastreio é ")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator("#saved-list li[data-short-code='track']")).to_contain_text("mine")
+    reply = SavedReply.objects.get(short_code="track")
+    assert reply.owner_id == demo.agent.pk and reply.scope == "personal"
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    open_conversation(page, "Maria Silva")
+    composer(page).press_sequentially("/tr")
+    expect(page.locator("#composer-suggest li")).to_have_text([re.compile("/track")])
+    composer(page).press("Enter")
+    expect(composer(page)).to_have_value("Maria, seu código de rastreio é")
+
+    page.locator("#saved-open").click()
+    dialog.locator("#saved-list li[data-short-code='track']").get_by_role("button", name="Delete").click()
+    expect(dialog.locator("#saved-list li")).to_have_count(2)
+    assert not SavedReply.objects.filter(short_code="track").exists()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    boss = new_page()
+    login(boss, demo.supervisor)
+    boss.locator("#saved-open").click()
+    expect(boss.locator("#saved-scope-wrap")).to_be_visible()
+    boss.locator("#saved-code").fill("horario")
+    boss.locator("#saved-content").fill("Atendemos das 9h às 18h.")
+    boss.locator("#saved-scope").select_option("tenant")
+    boss.locator("#saved-dialog").get_by_role("button", name="Save").click()
+    expect(boss.locator("#saved-list li[data-short-code='horario']")).to_contain_text("team")
+    # The agent's next "/" offers it.
+    composer(page).fill("")
+    composer(page).press_sequentially("/hor")
+    expect(page.locator("#composer-suggest li")).to_have_count(1, timeout=LIVE)

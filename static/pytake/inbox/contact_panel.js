@@ -17,6 +17,8 @@ let conversationId = null; // for which open conversation (its previous ones are
 let contact = null;
 let dirty = false; // a field was edited and not saved: live copies do not overwrite it
 let ticket = 0;
+let shownNotes = [];
+let shownConversations = [];
 
 function setWanted(value) {
   wanted = value;
@@ -176,6 +178,7 @@ $("contact-attrs").addEventListener("submit", async (event) => {
 // --- notes ----------------------------------------------------------------------------------------
 
 function renderNotes(notes) {
+  shownNotes = notes;
   const user = me();
   $("contact-notes").replaceChildren(
     ...notes.map((note) => {
@@ -192,6 +195,7 @@ function renderNotes(notes) {
       remove.addEventListener("click", async () => {
         try {
           await session.request(`contacts/${contactId}/notes/${note.id}/`, { method: "DELETE" });
+          shownNotes = shownNotes.filter((n) => n.id !== note.id);
           li.remove();
         } catch (error) {
           $("contact-attrs-result").textContent = error.message;
@@ -220,6 +224,7 @@ $("contact-note-form").addEventListener("submit", async (event) => {
 // --- previous conversations ------------------------------------------------------------------------
 
 function renderConversations(conversations) {
+  shownConversations = conversations;
   const openNow = openCopy()?.id;
   const others = conversations.filter((conv) => conv.id !== openNow);
   const rows = others.map((conv) => {
@@ -242,4 +247,12 @@ function renderConversations(conversations) {
     rows.push(li);
   }
   $("contact-conversations").replaceChildren(...rows);
+}
+
+/** The language changed: the panel's own texts. */
+export function relabelContactPanel() {
+  if ($("contact-panel").hidden) return;
+  renderFacts();
+  renderNotes(shownNotes);
+  renderConversations(shownConversations);
 }

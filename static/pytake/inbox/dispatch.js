@@ -8,6 +8,7 @@ import { loadQueueSoon } from "./queue.js";
 import { onAttributeDefinitionsChange } from "./contact_panel.js";
 import { onLabelDeleted, onLabelSaved } from "./labels.js";
 import { onNotification, onNotificationRead } from "./notifications.js";
+import { onSavedRepliesChange } from "./saved_replies.js";
 import { acceptCopy } from "./state.js";
 import { loadAgents, onPresence, showBroadcast } from "./team.js";
 
@@ -35,6 +36,8 @@ export const DISPATCH = {
   "contact_attribute.deleted": [onAttributeDefinitionsChange],
   notification: [onNotification],
   "notification.read": [onNotificationRead],
+  "saved_reply.saved": [onSavedRepliesChange],
+  "saved_reply.deleted": [onSavedRepliesChange],
 };
 
 /** Subscribe every handler of the table to `client`; returns the unsubscribers. */

@@ -31,12 +31,18 @@ document.addEventListener("click", (event) => {
   }
 });
 
-// Escape closes an open panel, not the conversation behind it (read before anyone else: the
-// panel's focused box may have just been redrawn, leaving the focus on the page).
+// Escape closes an open panel or dialog, not the conversation behind it (read before anyone
+// else: the focused element may have just been redrawn, leaving the focus on the page; a
+// dialog closes itself, as the browser does on Escape).
 window.addEventListener(
   "keydown",
   (event) => {
-    if (event.key !== "Escape" || !open.size) return;
+    if (event.key !== "Escape") return;
+    if (document.querySelector("dialog[open]")) {
+      event.stopPropagation();
+      return;
+    }
+    if (!open.size) return;
     event.stopPropagation();
     for (const pair of [...open]) {
       hide(pair);

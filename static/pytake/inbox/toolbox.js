@@ -7,7 +7,7 @@ import "./moves.js";
 import "./saved_replies.js";
 import "./shortcuts.js";
 import { relabelBulk } from "./bulk.js";
-import { onAttributeDefinitionsChange } from "./contact_panel.js";
+import { onAttributeDefinitionsChange, relabelContactPanel } from "./contact_panel.js";
 import { loadLabels } from "./labels.js";
 import { loadNotifications, relabelNotifications } from "./notifications.js";
 import { relabelSearch } from "./search.js";
@@ -20,6 +20,7 @@ export async function loadToolbox() {
 /** The language changed: the toolbox's own texts. */
 export function relabelToolbox() {
   relabelBulk();
+  relabelContactPanel();
   relabelNotifications();
   relabelSearch();
 }
