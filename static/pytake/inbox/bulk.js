@@ -73,6 +73,12 @@ async function act(body) {
   try {
     const answer = await busyWhile("bulk-bar", session.post("conversations/bulk/", { ids: [...selected], ...body }));
     $("bulk-result").textContent = t("bulk.result", { ok: answer.succeeded, failed: answer.failed });
+    if (body.action === "resolve") {
+      // Resolved ones leave the open list: they are no longer chosen (those refused stay).
+      for (const result of answer.results) if (result.ok) selected.delete(result.id);
+      renderBar();
+      renderList();
+    }
   } catch (error) {
     $("bulk-result").textContent = error.message;
   }
