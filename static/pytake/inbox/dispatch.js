@@ -5,6 +5,10 @@ import { removeConversation } from "./list.js";
 import { onMessageNew, onMessageStatus, onMessageUpdated } from "./messages.js";
 import { onCustomerMessage, onRevoked, onTyping, readIfSeen } from "./pane.js";
 import { loadQueueSoon } from "./queue.js";
+import { onAttributeDefinitionsChange } from "./contact_panel.js";
+import { onLabelDeleted, onLabelSaved } from "./labels.js";
+import { onNotification, onNotificationRead } from "./notifications.js";
+import { onSavedRepliesChange } from "./saved_replies.js";
 import { acceptCopy } from "./state.js";
 import { loadAgents, onPresence, showBroadcast } from "./team.js";
 
@@ -25,6 +29,15 @@ export const DISPATCH = {
   resumed: [() => loadAgents().catch(() => {}), readIfSeen],
   "queue.updated": [loadQueueSoon],
   broadcast: [showBroadcast],
+  // The agent's toolbox: the tenant's labels and contact fields, and our mentions.
+  "label.saved": [onLabelSaved],
+  "label.deleted": [onLabelDeleted],
+  "contact_attribute.saved": [onAttributeDefinitionsChange],
+  "contact_attribute.deleted": [onAttributeDefinitionsChange],
+  notification: [onNotification],
+  "notification.read": [onNotificationRead],
+  "saved_reply.saved": [onSavedRepliesChange],
+  "saved_reply.deleted": [onSavedRepliesChange],
 };
 
 /** Subscribe every handler of the table to `client`; returns the unsubscribers. */

@@ -9,10 +9,22 @@ import { notifyNewMessage } from "./notify.js";
 import { freshest, isSupervisor, me, onNewerCopy, openId, requestOpen, session } from "./state.js";
 import { renderBroadcastForm } from "./team.js";
 
-const filter = { scope: "mine", status: "open", search: "" };
+const filter = { scope: "mine", status: "open", search: "", labels: [] };
 const shown = new Map(); // the list as filtered now: id -> conversation
 let next = null; // the next page's URL
 let lastRequest = 0;
+const rowRenderers = []; // fn(li, conv) after a row is filled (labels' chips, bulk selection)
+
+/** `fn(li, conv)` each time a row of the list is filled: other modules add to the row. */
+export function onRowRender(fn) {
+  rowRenderers.push(fn);
+}
+
+/** Show only conversations with any of the labels `ids` (none: every conversation). */
+export function setLabelFilter(ids) {
+  filter.labels = [...ids];
+  loadList();
+}
 
 /** Agents start on their own conversations, supervisors on all. */
 export function resetList() {
@@ -34,6 +46,7 @@ export function keepListed(conv) {
 
 function listQuery() {
   const query = { status: filter.status || undefined, search: filter.search || undefined };
+  if (filter.labels.length) query.labels = filter.labels.join(",");
   if (filter.scope === "mine") query.assignee = "me";
   if (filter.scope === "queue") query.unassigned = "true";
   return query;
@@ -44,6 +57,7 @@ function matches(conv) {
   if (filter.status && conv.status !== filter.status) return false;
   if (filter.scope === "mine" && conv.assignee?.id !== me().id) return false;
   if (filter.scope === "queue" && conv.assignee) return false;
+  if (filter.labels.length && !filter.labels.some((id) => (conv.labels || []).includes(id))) return false;
   if (filter.search) {
     const needle = filter.search.toLowerCase();
     const c = conv.contact || {};
@@ -127,6 +141,7 @@ function fillListItem(li, conv) {
   button.classList.toggle("is-unread", conv.unread_count > 0);
   if (conv.id === openId()) button.setAttribute("aria-current", "true");
   else button.removeAttribute("aria-current");
+  for (const fn of rowRenderers) fn(li, conv);
 }
 
 // A newer copy of a conversation (a live event, an action's answer): into the list or out of it.

@@ -12,6 +12,7 @@ import { renderNotifyToggle } from "./notify.js";
 import { closeConversation, refreshOpenConversation, relabelPane } from "./pane.js";
 import { loadQueue, renderQueue } from "./queue.js";
 import { loadAgents, renderAgents, showMyselfConnected } from "./team.js";
+import { loadToolbox, relabelToolbox } from "./toolbox.js";
 import { config, me, rt, session, setMe, setRealtime, snapshot } from "./state.js";
 
 const unsubscribers = [];
@@ -95,7 +96,7 @@ async function startApp() {
       showLogin("login.expired");
     }),
   );
-  await Promise.all([loadAgents(), loadList(), loadQueue()]);
+  await Promise.all([loadAgents(), loadList(), loadQueue(), loadToolbox().catch(() => {})]);
   client.connect();
 }
 
@@ -109,7 +110,7 @@ function stopApp() {
 
 /** After a (re)connect with nothing to resume from, or a `resync`: reload what is on screen. */
 async function refetchAll() {
-  await Promise.all([loadList(), refreshOpenConversation(), loadAgents(), loadQueue()]);
+  await Promise.all([loadList(), refreshOpenConversation(), loadAgents(), loadQueue(), loadToolbox()]);
 }
 
 // --- header ----------------------------------------------------------------------------------
@@ -150,6 +151,7 @@ onLang(() => {
     renderAgents();
     renderQueue();
     relabelPane();
+    relabelToolbox();
   }
 });
 

@@ -253,3 +253,33 @@ export function onMessageStatus(data) {
   if (!current) return;
   upsertMessage({ ...current, ...data });
 }
+
+// --- opening the history at a message (a search hit, a mention) -------------------------------
+
+/** The first page of the open conversation: the messages around `messageId` (the older ones
+ * load on scrolling up, the newer ones follow with the catch-up). */
+export async function loadAround(messageId) {
+  const id = openId();
+  const page = await session.get(`conversations/${id}/messages/`, { around: messageId, limit: 40 });
+  if (id !== openId()) return;
+  for (const message of page.results) upsertMessage(message, { quiet: true });
+  historyMore = page.has_more_before;
+  $("history-status").textContent = page.has_more_before ? "" : t("pane.start");
+}
+
+/** Scroll message `messageId` of the open conversation into view and mark it for a moment
+ * (`data-found`); the newer messages after it are read first when they are not held yet. */
+export async function showMessage(messageId) {
+  const id = openId();
+  if (!messages.has(`id:${messageId}`)) {
+    await loadAround(messageId);
+    if (id !== openId()) return;
+    await catchUpMessages(id);
+    if (id !== openId()) return;
+  }
+  const li = $("message-list").querySelector(`[data-key="id:${Number(messageId)}"]`);
+  if (!li) return;
+  for (const old of $("message-list").querySelectorAll("[data-found]")) delete old.dataset.found;
+  li.dataset.found = "true";
+  li.scrollIntoView({ block: "center" });
+}

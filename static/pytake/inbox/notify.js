@@ -61,3 +61,20 @@ export function notifyNewMessage(conv, onOpen) {
     };
   }
 }
+
+/** A teammate mentioned us in a note (`notification`); `onOpen` opens it when clicked. */
+export function notifyMention(notification, onOpen) {
+  if (!enabled) return;
+  beep();
+  if ("Notification" in window && Notification.permission === "granted") {
+    const note = new Notification(t("mentions.desktop_title", { name: notification.author?.name || "" }), {
+      body: notification.text,
+      tag: `pytake-mention-${notification.id}`,
+    });
+    note.onclick = () => {
+      window.focus();
+      onOpen(notification);
+      note.close();
+    };
+  }
+}

@@ -6,7 +6,15 @@ import { t } from "../i18n.js";
 import { renderNoteMode, stopTyping } from "./composer.js";
 import { $, busyWhile, contactName, fullTime, initials, unassignedLabel } from "./dom.js";
 import { keepListed, listed, removeConversation, renderList } from "./list.js";
-import { catchUpMessages, clearMessages, loadHistory, renderAllMessages, upsertMessage } from "./messages.js";
+import {
+  catchUpMessages,
+  clearMessages,
+  loadAround,
+  loadHistory,
+  renderAllMessages,
+  showMessage,
+  upsertMessage,
+} from "./messages.js";
 import {
   acceptCopy,
   freshest,
@@ -24,9 +32,11 @@ import { onTeamChange, teamMember, teamMembers } from "./team.js";
 
 const TYPING_SHOW_MS = 7000;
 
-async function openConversation(id) {
+/** Open conversation `id`; `at`: at that message (a search hit, a mention), shown highlighted. */
+async function openConversation(id, { at = null } = {}) {
   if (openId() === id) {
-    $("composer-text").focus();
+    if (at) await showMessage(at);
+    else $("composer-text").focus();
     return;
   }
   closeConversation();
@@ -44,7 +54,8 @@ async function openConversation(id) {
   // (joining after the reads missed it until the next reload).
   const joined = rt() ? rt().join(id).catch(() => null) : Promise.resolve(null);
   try {
-    const [copy] = await Promise.all([session.get(`conversations/${id}/`), loadHistory({ initial: true })]);
+    const history = at ? loadAround(at) : loadHistory({ initial: true });
+    const [copy] = await Promise.all([session.get(`conversations/${id}/`), history]);
     if (openId() !== id) return;
     const conv = freshest(copy);
     setOpen(id, conv);
@@ -53,6 +64,7 @@ async function openConversation(id) {
     renderList();
     if (await joined) await catchUpMessages(id);
     if (openId() !== id) return;
+    if (at) await showMessage(at);
     if (conv.unread_count) markReadSoon(0);
   } catch (error) {
     if (openId() !== id) return;

@@ -41,6 +41,13 @@ export function setRealtime(client) {
 export function setOpen(id, conv) {
   store.openId = id;
   store.open = conv;
+  for (const fn of openChangeListeners) fn(id, conv);
+}
+
+/** `fn(id, conv)` whenever the pane's conversation or its copy changes (the contact panel, the
+ * header's labels and moves follow it). */
+export function onOpenChange(fn) {
+  openChangeListeners.push(fn);
 }
 
 /** The newest copy of a conversation seen so far. Copies come from REST answers and live events,
@@ -55,6 +62,7 @@ export function freshest(copy) {
 }
 
 const copyListeners = [];
+const openChangeListeners = [];
 const openListeners = [];
 
 /** One copy of a conversation from a live event or an action's answer: if it is the newest
@@ -73,10 +81,11 @@ export function onNewerCopy(fn) {
 }
 
 /** Ask for conversation `id` to be opened (a click in the list, the waiting panel, a
- * notification); the pane does it. Hooks like these keep the modules' imports one-way, as
+ * notification); the pane does it (`options.at`: a message to show, from a search hit or a
+ * mention). Hooks like these keep the modules' imports one-way, as
  * hashed imports in production need (a cycle cannot be hashed). */
-export function requestOpen(id) {
-  for (const fn of openListeners) fn(id);
+export function requestOpen(id, options = {}) {
+  for (const fn of openListeners) fn(id, options);
 }
 
 export function onOpenRequest(fn) {
