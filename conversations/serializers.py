@@ -179,6 +179,12 @@ class ConversationSerializer(ModelSerializer):
     window_expires_at = serializers.SerializerMethodField(
         help_text="End of WhatsApp's 24-hour window for free-form replies (null: closed or not WhatsApp)."
     )
+    number_id = serializers.IntegerField(
+        source="whatsapp_account_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The WhatsApp number it is on (null: web chat): its templates are the ones to send.",
+    )
     labels = serializers.ListField(
         source="label_ids",
         child=serializers.IntegerField(),
@@ -209,6 +215,7 @@ class ConversationSerializer(ModelSerializer):
             "unread_count",
             "last_customer_message_at",
             "window_expires_at",
+            "number_id",
             "created_at",
             "resolved_at",
             "snoozed_until",

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -99,3 +99,22 @@ class TemplateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MessageTemp
         except GraphError as exc:
             raise MetaUnavailable(f"WhatsApp's API refused the template list: {exc.title}"[:300]) from None
         return Response(asdict(result))
+
+
+class NumberSerializer(serializers.ModelSerializer[WhatsAppAccount]):
+    class Meta:
+        model = WhatsAppAccount
+        fields = ["id", "name", "display_phone_number"]
+        read_only_fields = fields
+
+
+class NumberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[WhatsAppAccount]):
+    """``GET /api/whatsapp/numbers/``: the tenant's active WhatsApp numbers (to start a
+    conversation from one)."""
+
+    serializer_class = NumberSerializer
+    pagination_class = None
+    queryset = WhatsAppAccount.objects.none()  # for the schema; get_queryset scopes every request
+
+    def get_queryset(self) -> QuerySet[WhatsAppAccount]:
+        return WhatsAppAccount.objects.filter(tenant_id=_tenant_id(self.request), is_active=True).order_by("pk")

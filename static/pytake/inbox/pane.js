@@ -4,7 +4,7 @@
 
 import { t } from "../i18n.js";
 import { renderNoteMode, stopTyping } from "./composer.js";
-import { $, busyWhile, contactName, fullTime, initials, unassignedLabel } from "./dom.js";
+import { $, busyWhile, contactName, initials, unassignedLabel } from "./dom.js";
 import { keepListed, listed, removeConversation, renderList } from "./list.js";
 import { catchUpMessages, clearMessages, loadHistory, renderAllMessages, upsertMessage } from "./messages.js";
 import {
@@ -21,6 +21,7 @@ import {
   setOpen,
 } from "./state.js";
 import { onTeamChange, teamMember, teamMembers } from "./team.js";
+import { renderWindowState } from "./templates.js";
 
 const TYPING_SHOW_MS = 7000;
 
@@ -205,15 +206,7 @@ function renderAssignSelect() {
 }
 
 function renderWindowNotice() {
-  const conv = openCopy();
-  const notice = $("window-notice");
-  if (!conv?.window_expires_at || conv.status === "resolved") {
-    notice.hidden = true;
-    return;
-  }
-  const expires = new Date(conv.window_expires_at);
-  notice.hidden = expires > new Date();
-  notice.textContent = t("window.closed", { when: fullTime(conv.window_expires_at) });
+  renderWindowState(openCopy()); // the notice, and templates instead of the text box when closed
 }
 
 async function conversationAction(path, body) {
