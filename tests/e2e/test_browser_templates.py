@@ -14,8 +14,10 @@ from playwright.sync_api import expect
 from conversations.models import Conversation, Message, WhatsAppAccount
 from simulator.models import SimDirection, SimulatedMessage
 from tests.browser import scenario
+from tests.simulator.support import wait_until
 from whatsapp import templates
 from whatsapp.client import http_client_close
+from whatsapp.models import MessageTemplate
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
@@ -107,6 +109,12 @@ def test_an_agent_answers_a_closed_window_with_a_template_and_the_text_box_retur
     inbox.get_by_role("textbox", name="Message").fill("Perfeito, seu pedido sai hoje.")
     inbox.get_by_role("textbox", name="Message").press("Enter")
     expect(phone.locator("#thread")).to_contain_text("Perfeito, seu pedido sai hoje.", timeout=LIVE)
+
+    # The operator pauses the template on the phone page, as Meta's review would: PyTake hears it.
+    phone.locator("#templates-box summary").click()
+    phone.get_by_label("follow_up (pt_BR)").select_option("PAUSED")
+    expect(phone.locator("#status")).to_contain_text("is now PAUSED")
+    wait_until(lambda: MessageTemplate.objects.filter(name="follow_up", language="pt_BR", status="paused").exists())
 
 
 def test_an_agent_starts_a_new_conversation_from_the_inbox(new_page, demo):
