@@ -193,6 +193,13 @@ const STRINGS = {
     "new.template": "Template",
     "new.start": "Start conversation",
     "error.undeliverable": "Not delivered: WhatsApp could not deliver to this number.",
+    "templates.changed": "WhatsApp template {name} is now {status}.{reason}",
+    "templates.changed_quality": "WhatsApp template {name}: quality {quality}.",
+    "templates.status.approved": "approved",
+    "templates.status.pending": "pending review",
+    "templates.status.rejected": "rejected",
+    "templates.status.paused": "paused",
+    "templates.status.disabled": "disabled",
   },
   pt: {
     "lang.label": "Idioma",
@@ -382,6 +389,13 @@ const STRINGS = {
     "new.template": "Modelo",
     "new.start": "Iniciar conversa",
     "error.undeliverable": "Não entregue: o WhatsApp não conseguiu entregar a este número.",
+    "templates.changed": "O modelo do WhatsApp {name} agora está {status}.{reason}",
+    "templates.changed_quality": "Modelo do WhatsApp {name}: qualidade {quality}.",
+    "templates.status.approved": "aprovado",
+    "templates.status.pending": "em análise",
+    "templates.status.rejected": "rejeitado",
+    "templates.status.paused": "pausado",
+    "templates.status.disabled": "desativado",
   },
 };
 

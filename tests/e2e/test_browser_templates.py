@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conversations.models import Conversation, Message, WhatsAppAccount
+from conversations.models import Conversation, Message, Role, WhatsAppAccount
 from simulator.models import SimDirection, SimulatedMessage
+from tests import factories
 from tests.browser import scenario
 from tests.simulator.support import wait_until
 from whatsapp import templates
@@ -110,11 +111,19 @@ def test_an_agent_answers_a_closed_window_with_a_template_and_the_text_box_retur
     inbox.get_by_role("textbox", name="Message").press("Enter")
     expect(phone.locator("#thread")).to_contain_text("Perfeito, seu pedido sai hoje.", timeout=LIVE)
 
-    # The operator pauses the template on the phone page, as Meta's review would: PyTake hears it.
+    # The operator pauses the template on the phone page, as Meta's review would: PyTake hears
+    # it, and the tenant's admins (only they) are told live.
+    admin = factories.UserFactory(tenant=demo.tenant, role=Role.ADMIN, email="ana@browser.test", name="Ana Admin")
+    admin.password = scenario.password_hash()
+    admin.save(update_fields=["password"])
+    admin_page = new_page()
+    login(admin_page, admin)
     phone.locator("#templates-box summary").click()
     phone.get_by_label("follow_up (pt_BR)").select_option("PAUSED")
     expect(phone.locator("#status")).to_contain_text("is now PAUSED")
     wait_until(lambda: MessageTemplate.objects.filter(name="follow_up", language="pt_BR", status="paused").exists())
+    expect(admin_page.locator("#broadcast")).to_contain_text("follow_up (pt_BR) is now paused", timeout=LIVE)
+    expect(inbox.locator("#broadcast")).to_be_hidden()
 
 
 def test_an_agent_starts_a_new_conversation_from_the_inbox(new_page, demo):

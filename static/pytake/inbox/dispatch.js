@@ -7,6 +7,7 @@ import { onCustomerMessage, onRevoked, onTyping, readIfSeen } from "./pane.js";
 import { loadQueueSoon } from "./queue.js";
 import { acceptCopy } from "./state.js";
 import { loadAgents, onPresence, showBroadcast } from "./team.js";
+import { onTemplateUpdated } from "./templates.js";
 
 // A copy of a conversation goes to acceptCopy(), which keeps the newest by `seq` and hands it to
 // the parts that show conversations (list.js, pane.js, team.js, through state.onNewerCopy).
@@ -25,6 +26,7 @@ export const DISPATCH = {
   resumed: [() => loadAgents().catch(() => {}), readIfSeen],
   "queue.updated": [loadQueueSoon],
   broadcast: [showBroadcast],
+  "template.updated": [onTemplateUpdated],
 };
 
 /** Subscribe every handler of the table to `client`; returns the unsubscribers. */

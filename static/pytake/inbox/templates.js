@@ -5,7 +5,7 @@
 // customer with a template.
 
 import { ApiError } from "../api.js";
-import { t } from "../i18n.js";
+import { hasText, t } from "../i18n.js";
 import { newClientId } from "../realtime.js";
 import { $, busyWhile, contactName, fullTime } from "./dom.js";
 import { upsertMessage } from "./messages.js";
@@ -294,3 +294,17 @@ $("template-sync").addEventListener("click", async () => {
     button.textContent = t("templates.sync");
   }
 });
+
+/** `template.updated` (admins only): Meta changed a template's status, quality or category. */
+export function onTemplateUpdated(data) {
+  const key = data.change === "message_template_quality_update" ? "templates.changed_quality" : "templates.changed";
+  const status = hasText(`templates.status.${data.status}`) ? t(`templates.status.${data.status}`) : data.status;
+  $("broadcast-text").textContent = t(key, {
+    name: `${data.name} (${data.language})`,
+    status,
+    quality: data.quality || "?",
+    reason: data.reason ? ` ${data.reason}` : "",
+  });
+  $("broadcast").hidden = false;
+  if ($("template-dialog").open && !chosen) loadTemplates().catch(() => {});
+}
