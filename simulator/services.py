@@ -241,6 +241,8 @@ def sim_message_data(message: SimulatedMessage) -> dict[str, Any]:
         "body": message.body,
         "status": message.status,
         "created_at": message.created_at.isoformat(),
+        # A template as the customer reads it, its parameters filled in.
+        "text": sim_templates.rendered_text(message.phone_number_id, body) if message.type == "template" else None,
         # The phone shows its files (both ways) from the simulator's own store.
         "media_url": f"/simulator/phone/api/media/{media_id}" if media_id else None,
     }

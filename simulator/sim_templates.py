@@ -397,3 +397,34 @@ def account_for_waba(business_account_id: str, authorization: str | None) -> Wha
         if secrets.compare_digest(token.encode(), (account.access_token or "").encode()):
             return account
     return None
+
+
+def rendered_text(phone_number_id: str, template: dict[str, Any]) -> str:
+    """What the customer's phone shows for a template send: its header, body and footer with
+    the parameters filled in ("" for a template the number's account does not have)."""
+    account = WhatsAppAccount.objects.filter(phone_number_id=phone_number_id).first()
+    language = template.get("language")
+    code = str(language.get("code", "")) if isinstance(language, dict) else ""
+    row = (
+        SimulatedTemplate.objects.filter(
+            business_account_id=_waba_of(account), name=str(template.get("name", "")), language=code
+        ).first()
+        if account is not None
+        else None
+    )
+    if row is None:
+        return ""
+    parts: list[str] = []
+    for component in row.components:
+        kind = str(component.get("type", "")).lower()
+        text = str(component.get("text", ""))
+        if kind not in ("header", "body", "footer") or not text:
+            continue
+        sent = _sent_parameters(template, kind)
+        names = _placeholders(text)
+        values = {
+            str(p.get("parameter_name") or (names[i] if i < len(names) else "")): str(p.get("text", ""))
+            for i, p in enumerate(sent)
+        }
+        parts.append(PLACEHOLDER.sub(lambda m, v=values: v.get(m.group(1), m.group(0)), text))  # type: ignore[misc]
+    return "\n\n".join(parts)

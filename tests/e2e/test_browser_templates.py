@@ -98,6 +98,7 @@ def test_an_agent_answers_a_closed_window_with_a_template_and_the_text_box_retur
     phone.get_by_role("button", name="Use").click()
     expect(phone.locator("#conn")).to_have_class(re.compile(r"\blive\b"), timeout=LIVE)
     expect(phone.locator("#thread")).to_contain_text("Template: follow_up", timeout=LIVE)
+    expect(phone.locator("#thread")).to_contain_text("Oi Maria! Podemos continuar o seu atendimento?")
     assert SimulatedMessage.objects.filter(direction=SimDirection.TO_CUSTOMER, type="template").count() == 1
 
     phone.get_by_label("Message").fill("Sim, pode continuar!")

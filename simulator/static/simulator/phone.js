@@ -22,7 +22,7 @@ function describe(m) {
     case "document": return { text: b.caption || "", label: "📄 " + (b.filename || b.link || "Document"), href: m.media_url || b.link || null };
     case "audio": return { label: b.voice ? "🎤 Voice note" : "🎵 Audio", audio: m.media_url || b.link || null };
     case "video": return { text: b.caption || "", video: m.media_url || b.link || null, label: "🎬 Video" };
-    case "template": return { label: "Template: " + (b.name || "") };
+    case "template": return { label: "Template: " + (b.name || ""), text: m.text || "" };
     case "reaction": return { label: "Reacted " + (b.emoji || "") };
     case "interactive":
       if (b.type === "button_reply") { return { text: (b.button_reply && b.button_reply.title) || "" }; }
