@@ -21,7 +21,7 @@ import {
   setOpen,
 } from "./state.js";
 import { onTeamChange, teamMember, teamMembers } from "./team.js";
-import { renderWindowState } from "./templates.js";
+import { onTemplateSent, renderWindowState } from "./templates.js";
 
 const TYPING_SHOW_MS = 7000;
 
@@ -93,6 +93,7 @@ function showConvError(text) {
 }
 
 onOpenRequest(openConversation);
+onTemplateSent(upsertMessage);
 
 // A newer copy of the open conversation: its header, and read it if a customer wrote.
 onNewerCopy((conv, previous) => {
