@@ -582,3 +582,36 @@ def test_the_same_reasons_arrive_by_failed_status(deliver, account, conversation
     message.refresh_from_db()
     assert message.error_code == code
     assert message.error_title.startswith("Meta says no: ") and "details" not in message.error_title
+
+
+# --- Admin and the beat schedule ------------------------------------------------------------------
+
+
+def test_admin_lists_templates_with_filters_and_syncs_now(client, tenant, account, graph, order_update):
+    operator = factories.UserFactory(tenant=None, is_staff=True, is_superuser=True)
+    client.force_login(operator)
+    page = client.get("/admin/whatsapp/messagetemplate/", {"status__exact": "approved"})
+    assert page.status_code == 200 and b"order_update" in page.content
+    assert client.get(f"/admin/whatsapp/messagetemplate/{order_update.pk}/change/").status_code == 200
+    graph.templates = [meta_template("order_update", "en_US"), meta_template("fresh", "pt_BR")]
+    done = client.post(
+        "/admin/whatsapp/messagetemplate/",
+        {"action": "sync_now", "_selected_action": [order_update.pk]},
+        follow=True,
+    )
+    assert done.status_code == 200
+    assert b"1 new" in done.content
+    assert MessageTemplate.objects.filter(tenant=tenant, name="fresh").exists()
+
+
+def test_the_beat_syncs_every_tenant_with_a_business_account(tenant, other_tenant, account, graph, eager_celery):
+    from whatsapp import tasks
+
+    factories.WhatsAppAccountFactory(tenant=other_tenant, business_account_id="777")
+    factories.WhatsAppAccountFactory(tenant=other_tenant)  # no business account: nothing to sync
+    graph.templates = [meta_template("order_update", "en_US")]
+    assert tasks.sync_all_templates() == 2
+    assert set(MessageTemplate.objects.values_list("tenant_id", "business_account_id")) == {
+        (tenant.pk, WABA_ID),
+        (other_tenant.pk, "777"),
+    }
