@@ -121,7 +121,8 @@ soak: install-dev
 # Refresh docs/screenshots/ from the browser tests (needs PostgreSQL, Redis and /usr/bin/chromium).
 screenshots: install-dev
 	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" PYTAKE_SCREENSHOTS_DIR=docs/screenshots \
-		$(BIN)/pytest tests/e2e/test_browser_inbox.py tests/e2e/test_browser_webchat.py tests/e2e/test_browser_toolbox.py $(PYTEST_ARGS)
+		$(BIN)/pytest tests/e2e/test_browser_inbox.py tests/e2e/test_browser_webchat.py tests/e2e/test_browser_toolbox.py \
+		tests/e2e/test_browser_templates.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

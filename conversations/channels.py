@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from conversations.models import Conversation, Direction, Message, MessageStatus
+from conversations.models import Conversation, Direction, Message, MessageStatus, User
+from pytake.errors import ErrorCode, InvalidInput
 from pytake.transactions import on_commit_robust
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,16 @@ class ChannelBackend(Protocol):
 
     def fetch_media(self, *, message_id: int) -> None:
         """Fetch an inbound message's media into storage (queued)."""
+
+    def template_prepare(self, *, conversation: Conversation, template: Any) -> dict[str, Any]:
+        """The ``content`` of a template message (``{"name", "language", "parameters"}``),
+        checked against the channel's templates before anything is stored or sent: raise
+        ``pytake.errors.ApplicationError`` naming what is wrong. Called under the conversation's lock."""
+
+    def conversation_start(self, *, user: User, phone: str, name: str, number_id: int | None) -> Conversation:
+        """The conversation in which ``user`` writes first to the customer at ``phone``: the
+        contact's existing one on that number, or a new one, given to ``user`` when nobody
+        has it. Called inside the caller's transaction; raise ``ApplicationError`` for bad input."""
 
 
 _backends: dict[str, ChannelBackend] = {}
@@ -90,3 +101,18 @@ def typing(*, conversation: Conversation) -> None:
 def reply_window_closes_at(*, conversation: Conversation) -> datetime | None:
     backend = _backends.get(conversation.channel)  # quietly None for a channel not installed here
     return None if backend is None else backend.reply_window_closes_at(conversation=conversation)
+
+
+def _backend_or_refuse(channel: str) -> ChannelBackend:
+    backend = _backends.get(channel)
+    if backend is None:
+        raise InvalidInput(f"No channel {channel!r} is installed here.", code=ErrorCode.INVALID)
+    return backend
+
+
+def template_prepare(*, conversation: Conversation, template: Any) -> dict[str, Any]:
+    return _backend_or_refuse(conversation.channel).template_prepare(conversation=conversation, template=template)
+
+
+def conversation_start(*, channel: str, user: User, phone: str, name: str, number_id: int | None) -> Conversation:
+    return _backend_or_refuse(channel).conversation_start(user=user, phone=phone, name=name, number_id=number_id)

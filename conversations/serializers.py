@@ -179,6 +179,12 @@ class ConversationSerializer(ModelSerializer):
     window_expires_at = serializers.SerializerMethodField(
         help_text="End of WhatsApp's 24-hour window for free-form replies (null: closed or not WhatsApp)."
     )
+    number_id = serializers.IntegerField(
+        source="whatsapp_account_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The WhatsApp number it is on (null: web chat): its templates are the ones to send.",
+    )
     labels = serializers.ListField(
         source="label_ids",
         child=serializers.IntegerField(),
@@ -209,6 +215,7 @@ class ConversationSerializer(ModelSerializer):
             "unread_count",
             "last_customer_message_at",
             "window_expires_at",
+            "number_id",
             "created_at",
             "resolved_at",
             "snoozed_until",
@@ -321,8 +328,40 @@ class CustomerMessageSerializer(MessageSerializer):
         return customer_view(super().to_representation(instance))
 
 
+class TemplateSpecSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=512)
+    language = serializers.CharField(max_length=16, help_text="As Meta names it: en_US, pt_BR…")
+    parameters = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='{"header": {"1": …} or {"link": "https://…"}, "body": {"1": …} or {"first_name": …}, '
+        '"buttons": {"<index>": "url suffix or code"}}',
+    )
+
+
 class MessageCreateSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=4096, trim_whitespace=True)
+    text = serializers.CharField(
+        max_length=4096, trim_whitespace=True, required=False, help_text="Free text (inside the reply window)."
+    )
+    template = TemplateSpecSerializer(
+        required=False, help_text="An approved message template instead of text (also outside the window)."
+    )
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("text" in attrs) == ("template" in attrs):
+            raise serializers.ValidationError({"text": ["Send either text or a template."]})
+        return attrs
+
+
+class ConversationStartSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=[Channel.WHATSAPP], default=Channel.WHATSAPP)
+    number_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="The WhatsApp number to write from (if several)."
+    )
+    phone = serializers.CharField(max_length=40, help_text="The customer's number with its country code: +55…")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    template = TemplateSpecSerializer()
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
 
 

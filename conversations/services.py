@@ -198,6 +198,46 @@ def message_create_outbound_text(
     )
 
 
+def message_create_outbound_template(
+    *, user: User, conversation_id: object, template: Any, client_id: str | None = None
+) -> tuple[Message, bool]:
+    """Queue a message template (``{"name", "language", "parameters"}``) for sending, inside or
+    outside the reply window, like ``message_create_outbound_text``. The channel checks it
+    against its templates first (a 400 naming each wrong field; nothing stored); the message
+    keeps the text the customer sees and the template it came from."""
+    return _outbound_create(
+        user=user,
+        conversation_id=conversation_id,
+        message_type=MessageType.TEMPLATE,
+        content={},
+        client_id=client_id,
+        prepare=lambda conversation: channels.template_prepare(conversation=conversation, template=template),
+    )
+
+
+def conversation_start(
+    *,
+    user: User,
+    channel: str,
+    phone: str,
+    name: str = "",
+    number_id: int | None = None,
+    template: Any,
+    client_id: str | None = None,
+) -> tuple[Message, bool]:
+    """Write first to a customer: the channel finds or creates the contact and its conversation
+    (given to ``user`` when nobody has it) and the template is queued in it, all in one
+    transaction: a template that does not check out leaves no contact or conversation behind.
+    Returns ``(message, created)``; the same ``client_id`` again returns the first message."""
+    with transaction.atomic():
+        conversation = channels.conversation_start(
+            channel=channel, user=user, phone=phone, name=name, number_id=number_id
+        )
+        return message_create_outbound_template(
+            user=user, conversation_id=conversation.pk, template=template, client_id=client_id
+        )
+
+
 def _outbound_create(
     *,
     user: User,
@@ -206,11 +246,13 @@ def _outbound_create(
     content: dict[str, Any],
     client_id: str | None,
     upload: MediaUpload | None = None,
+    prepare: Callable[[Conversation], dict[str, Any]] | None = None,
 ) -> tuple[Message, bool]:
     """The one way an agent's message is created: visibility, idempotency on ``client_id``, what
     the channel accepts now (WhatsApp's 24-hour window), the inbox preview, dispatch after commit.
     With ``upload`` (already checked), its file is written to storage in the same step and
-    removed again if the message is not stored."""
+    removed again if the message is not stored. ``prepare`` builds the content from the locked
+    conversation (a template, checked by its channel)."""
 
     def create() -> Message:
         stored = ""
@@ -218,6 +260,7 @@ def _outbound_create(
             with transaction.atomic():
                 conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
                 channels.check_outbound(conversation=conversation, message_type=message_type)
+                message_content = prepare(conversation) if prepare is not None else content
                 now = timezone.now()
                 message = Message(
                     tenant_id=conversation.tenant_id,
@@ -226,7 +269,7 @@ def _outbound_create(
                     sender_type=SenderType.AGENT,
                     sender=user,
                     type=message_type,
-                    content=content,
+                    content=message_content,
                     status=MessageStatus.PENDING,
                     whatsapp_account=conversation.whatsapp_account,
                     client_id=client_id or None,

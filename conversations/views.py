@@ -29,6 +29,7 @@ from conversations.serializers import (
     ContactSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
+    ConversationStartSerializer,
     MediaMessageCreateSerializer,
     MessageCreateSerializer,
     MessagePageSerializer,
@@ -190,6 +191,43 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def _answer(self, conversation: Conversation) -> Response:
         return Response(ConversationSerializer(conversation, context={"request": self.request}).data)
 
+    @extend_schema(
+        request=ConversationStartSerializer,
+        responses={
+            201: inline_serializer(
+                "ConversationStarted", {"conversation": ConversationSerializer(), "message": MessageSerializer()}
+            ),
+            200: inline_serializer(
+                "ConversationStartedBefore", {"conversation": ConversationSerializer(), "message": MessageSerializer()}
+            ),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        """Write first to a customer with an approved template: ``phone`` (E.164), ``name``,
+        ``number_id`` when the tenant has several numbers. The contact is created or reused; a
+        contact already in a conversation on that number gets that conversation. It lands with
+        the caller when nobody has it. The same ``client_id`` again answers 200 with the first."""
+        body = ConversationStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        message, created = services.conversation_start(
+            user=_user(request),
+            channel=data["channel"],
+            phone=data["phone"],
+            name=data["name"],
+            number_id=data.get("number_id"),
+            template=data["template"],
+            client_id=data.get("client_id"),
+        )
+        conversation = access.conversation_for_user(user=_user(request), conversation_id=message.conversation_id)
+        return Response(
+            {
+                "conversation": ConversationSerializer(conversation, context={"request": request}).data,
+                "message": MessageSerializer(message).data,
+            },
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
     @extend_schema(request=ConversationPatchSerializer, responses=ConversationSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         """Change a conversation's labels: ``{"labels": [ids]}``, all of them. Any staff member
@@ -270,9 +308,18 @@ class ConversationMessagesView(APIView):
             return self._post_file(request, conversation_id)
         body = MessageCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        message, created = services.message_create_outbound_text(
-            user=_user(request), conversation_id=conversation_id, **body.validated_data
-        )
+        data = body.validated_data
+        if "template" in data:
+            message, created = services.message_create_outbound_template(
+                user=_user(request),
+                conversation_id=conversation_id,
+                template=data["template"],
+                client_id=data.get("client_id"),
+            )
+        else:
+            message, created = services.message_create_outbound_text(
+                user=_user(request), conversation_id=conversation_id, text=data["text"], client_id=data.get("client_id")
+            )
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

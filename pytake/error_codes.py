@@ -69,3 +69,9 @@ class ErrorCode(StrEnum):
     # The agent's toolbox
     UNKNOWN_VARIABLE = "unknown_variable"  # a saved reply names a variable PyTake cannot fill
     INVALID_ATTRIBUTE = "invalid_attribute"  # a custom attribute unknown, or its value not of its type
+    # WhatsApp message templates and conversations the business starts
+    TEMPLATE_NOT_FOUND = "template_not_found"  # no template of that name and language for the number
+    TEMPLATE_NOT_APPROVED = "template_not_approved"  # pending, paused, rejected…: ``extra.status``
+    INVALID_TEMPLATE_PARAMETERS = "invalid_template_parameters"  # ``extra.fields`` names each wrong one
+    INVALID_PHONE = "invalid_phone"  # not a phone number in international (E.164) form
+    NO_TEMPLATES = "no_templates"  # the channel has no templates (web chat)

@@ -228,6 +228,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "prune-event-log": {"task": "realtime.tasks.prune_events", "schedule": 15 * 60.0},
     "requeue-stale-webhooks": {"task": "whatsapp.requeue_stale_webhooks", "schedule": 60.0},
     "requeue-stale-sends": {"task": "whatsapp.requeue_stale_sends", "schedule": 60.0},
+    # Meta's webhooks keep template statuses current; this catches what they missed.
+    "sync-whatsapp-templates": {
+        "task": "whatsapp.sync_all_templates",
+        "schedule": env_float("WHATSAPP_TEMPLATE_SYNC_SECONDS", 6 * 3600.0),
+    },
 }
 # Keep Django's LOGGING (JSON lines, request context) in the worker instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -356,6 +361,8 @@ WHATSAPP_SIMULATOR_WEBHOOK_URL = env_str("WHATSAPP_SIMULATOR_WEBHOOK_URL", "")
 # Seconds after accepting a message at which the simulator reports sent, delivered, read.
 WHATSAPP_SIMULATOR_STATUS_DELAYS = env_str("WHATSAPP_SIMULATOR_STATUS_DELAYS", "0.5,1.5,3")
 WHATSAPP_SIMULATOR_FAILURE_RATE = env_float("WHATSAPP_SIMULATOR_FAILURE_RATE", 0.0)
+# As Meta: free-form messages to a customer who has not written in 24 hours fail (131047).
+WHATSAPP_SIMULATOR_ENFORCE_WINDOW = env_bool("WHATSAPP_SIMULATOR_ENFORCE_WINDOW", True)
 
 # --- Real time --------------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "contact_attribute.deleted": frozenset({"id", "key"}),
     "notification": frozenset({"id", "kind", "conversation_id", "message_id", "author", "text", "read_at"}),
     "notification.read": frozenset({"id", "read_at"}),
+    # Meta changed a WhatsApp template's status, quality or category: to each admin of the tenant.
+    "template.updated": frozenset({"id", "change", "name", "language", "status", "quality", "category"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position", "queue.left"})
 

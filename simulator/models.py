@@ -61,7 +61,9 @@ class SimulatedMedia(models.Model):
 class FaultKind(models.TextChoices):
     SERVER_ERROR = "server_error", "HTTP 500"
     RATE_LIMIT = "rate_limit", "HTTP 429 (code 130429)"
-    OUTSIDE_WINDOW = "outside_window", "Code 131047 (re-engagement: outside the 24-hour window)"
+    OUTSIDE_WINDOW = "outside_window", "Code 131047 (re-engagement: outside the 24-hour window), as a failed status"
+    MARKETING_LIMIT = "marketing_limit", "Code 131049 (per-user marketing limit), as a failed status"
+    UNDELIVERABLE = "undeliverable", "Code 131026 (message undeliverable), as a failed status"
     ANSWER_LOST = "answer_lost", "Sent, but answered only after the client's timeout"
 
 
@@ -85,3 +87,30 @@ class SimulatorFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} x{self.remaining}"
+
+
+class SimulatedTemplate(models.Model):
+    """A message template of a business account (WABA), as Meta keeps it: served by the
+    templates endpoint, checked on send, its status changed by an operator on the phone page
+    (which sends ``message_template_status_update``). Seeded per account on first use."""
+
+    business_account_id = models.CharField(max_length=64)
+    meta_id = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=32, default="UTILITY")
+    status = models.CharField(max_length=32, default="APPROVED")
+    parameter_format = models.CharField(max_length=16, default="POSITIONAL")
+    components = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects: models.Manager[SimulatedTemplate] = models.Manager()
+
+    class Meta:
+        ordering = ["name", "language", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["business_account_id", "name", "language"], name="sim_template_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language}) {self.status}"

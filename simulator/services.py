@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from conversations.models import WhatsAppAccount
 from realtime.events import send_to_groups
+from simulator import sim_templates
 from simulator.models import FaultKind, SimDirection, SimulatedMedia, SimulatedMessage, SimulatorFault
 from whatsapp.services import signature_for
 
@@ -183,6 +184,45 @@ def deliver_webhook(phone_number_id: str, value: dict[str, Any], attempt: int = 
         logger.warning("simulator: webhook to %s failed (%s), attempt %s", webhook_url(), reason, attempt + 1)
 
 
+def deliver_account_webhook(business_account_id: str, field: str, value: dict[str, Any], attempt: int = 0) -> None:
+    """POST a signed webhook about a business account as a whole (runs on the scheduler thread),
+    signed with the app secret of a number of that account; retried like the others."""
+    account = WhatsAppAccount.objects.filter(business_account_id=business_account_id, is_active=True).first()
+    if account is None:
+        return
+    payload = sim_templates.account_envelope(business_account_id, field, value)
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    try:
+        response = httpx.post(
+            webhook_url(),
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": signature_for(body, account.app_secret),
+            },
+            timeout=10,
+        )
+        ok, reason = response.status_code == 200, f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        ok, reason = False, str(exc)
+    if not ok:
+        if attempt < 4:
+            scheduler.schedule(
+                0.5 * 2**attempt, lambda: deliver_account_webhook(business_account_id, field, value, attempt + 1)
+            )
+        logger.warning("simulator: account webhook %s failed (%s), attempt %s", field, reason, attempt + 1)
+
+
+def template_status_change(*, phone_number_id: str, template_id: int, status: str, reason: str = "") -> dict[str, Any]:
+    """The phone page's operator control: a template's new status, told to PyTake by webhook."""
+    template, waba, value = sim_templates.template_status_set(
+        phone_number_id=phone_number_id, template_id=template_id, status=status, reason=reason
+    )
+    if waba:
+        scheduler.schedule(0, lambda: deliver_account_webhook(waba, "message_template_status_update", value))
+    return {"id": template.pk, "name": template.name, "language": template.language, "status": template.status}
+
+
 def publish(phone_number_id: str, wa_id: str, frame_type: str, data: dict[str, Any]) -> None:
     """Push a frame to the phone page(s) of one customer, from sync code. Best effort: a failure
     is logged, never raised (the phone page is a convenience, not the API call's outcome)."""
@@ -201,6 +241,8 @@ def sim_message_data(message: SimulatedMessage) -> dict[str, Any]:
         "body": message.body,
         "status": message.status,
         "created_at": message.created_at.isoformat(),
+        # A template as the customer reads it, its parameters filled in.
+        "text": sim_templates.rendered_text(message.phone_number_id, body) if message.type == "template" else None,
         # The phone shows its files (both ways) from the simulator's own store.
         "media_url": f"/simulator/phone/api/media/{media_id}" if media_id else None,
     }
@@ -339,12 +381,22 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         return graph_error(400, 100, "(#100) The parameter text['body'] is required.")
     if kind == "template" and not body["template"].get("name"):
         return graph_error(400, 100, "(#100) The parameter template['name'] is required.")
+    if kind == "template":
+        refused = sim_templates.template_send_error(auth, body["template"])
+        if refused is not None:
+            code, title, details = refused
+            return graph_error(404 if code == 132001 else 400, code, f"(#{code}) {title}", details)
 
     fault = _take_fault(phone_number_id, to)
     if fault is None and random.random() < float(settings.WHATSAPP_SIMULATOR_FAILURE_RATE):
         fault = FaultKind.SERVER_ERROR
     if fault == FaultKind.OUTSIDE_WINDOW and kind == "template":
         fault = None  # templates are exactly what is allowed outside the window
+    later_failure = ASYNC_FAULTS.get(fault) if fault is not None else None
+    if later_failure is None and kind != "template" and sim_templates.window_closed(auth, to, timezone.now()):
+        later_failure = 131047  # free-form outside the window: accepted, then failed, as Meta does
+    if later_failure is not None:
+        return _accept_then_fail(phone_number_id, to, kind, body, later_failure)
     if fault is not None and fault != FaultKind.ANSWER_LOST:
         return _fault_answer(fault)
 
@@ -367,6 +419,18 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         # Sent, but the answer comes after the client has given up (it sees a read timeout):
         # only the statuses, which name the message in their callback data, tell it went out.
         time.sleep(float(settings.WHATSAPP_HTTP_TIMEOUT) + 1.0)
+    return _accepted(body, to, wamid)
+
+
+# Failures Meta reports in a ``failed`` status after accepting the message, not in the answer.
+ASYNC_FAULTS: dict[str, int] = {
+    FaultKind.OUTSIDE_WINDOW: 131047,
+    FaultKind.MARKETING_LIMIT: 131049,
+    FaultKind.UNDELIVERABLE: 131026,
+}
+
+
+def _accepted(body: dict[str, Any], to: str, wamid: str) -> GraphAnswer:
     return GraphAnswer(
         200,
         {
@@ -375,6 +439,26 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
             "messages": [{"id": wamid, "message_status": "accepted"}],
         },
     )
+
+
+def _accept_then_fail(phone_number_id: str, to: str, kind: str, body: dict[str, Any], code: int) -> GraphAnswer:
+    """Accept the message (a wamid), never show it on the phone, and send its ``failed`` status."""
+    wamid = new_wamid()
+    callback_data = str(body.get("biz_opaque_callback_data") or "")[:512]
+    SimulatedMessage.objects.create(
+        phone_number_id=phone_number_id,
+        wa_id=to,
+        direction=SimDirection.TO_CUSTOMER,
+        wamid=wamid,
+        type=kind,
+        body=body[kind],
+        status="failed",
+        callback_data=callback_data,
+    )
+    value = sim_templates.failed_status(wamid, to, code, callback_data)
+    delay = next((d for d in _status_delays() if d is not None), 0.5)
+    scheduler.schedule(delay, lambda: deliver_webhook(phone_number_id, value))
+    return _accepted(body, to, wamid)
 
 
 def _mark_read(phone_number_id: str, body: dict[str, Any]) -> GraphAnswer:

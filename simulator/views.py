@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from conversations.models import Contact, WhatsAppAccount
 from pytake.errors import error_body
-from simulator import services
+from simulator import services, sim_templates
 from simulator.models import FaultKind, SimulatedMedia, SimulatedMessage, SimulatorFault
 
 
@@ -56,6 +56,24 @@ def graph_media_upload(request: HttpRequest, version: str, phone_number_id: str)
             (upload.name or "file", upload.content_type or "application/octet-stream", upload.read())
             if upload is not None
             else None,
+        )
+    )
+
+
+@require_http_methods(["GET"])
+def graph_templates(request: HttpRequest, version: str, business_account_id: str) -> HttpResponse:
+    """``GET /{waba-id}/message_templates``: one page (``limit``, ``after``), Meta's paging."""
+    account = sim_templates.account_for_waba(business_account_id, request.headers.get("Authorization"))
+    if account is None:
+        return _answer(services.graph_error(401, 190, "Error validating access token: The access token is invalid."))
+    try:
+        limit = max(1, min(int(request.GET.get("limit", "25")), 1000))
+    except ValueError:
+        return _answer(services.graph_error(400, 100, "(#100) Param limit must be a number."))
+    base = request.build_absolute_uri(request.path)
+    return JsonResponse(
+        sim_templates.templates_page(
+            business_account_id=business_account_id, after=request.GET.get("after", ""), limit=limit, base_url=base
         )
     )
 
@@ -179,3 +197,26 @@ def phone_send(request: HttpRequest) -> HttpResponse:
     except services.PhoneError as exc:
         return _bad("invalid", str(exc))
     return JsonResponse(services.sim_message_data(message), status=202)
+
+
+@require_http_methods(["GET"])
+def phone_templates(request: HttpRequest) -> HttpResponse:
+    """The number's business account templates and their status, for the operator control."""
+    return JsonResponse({"results": sim_templates.templates_for_phone(request.GET.get("phone_number_id", ""))})
+
+
+@require_http_methods(["POST"])
+def phone_template_status(request: HttpRequest) -> HttpResponse:
+    """The operator changes a template's status (form fields phone_number_id, template_id,
+    status, reason): PyTake gets ``message_template_status_update``."""
+    try:
+        template_id = int(request.POST.get("template_id", ""))
+        changed = services.template_status_change(
+            phone_number_id=request.POST.get("phone_number_id", ""),
+            template_id=template_id,
+            status=request.POST.get("status", ""),
+            reason=request.POST.get("reason", "")[:255],
+        )
+    except ValueError as exc:
+        return _bad("invalid", str(exc) or "template_id must be a number.")
+    return JsonResponse(changed, status=202)

@@ -5,12 +5,14 @@ the widget's own ``read`` frames and typing from its socket."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.models import Conversation, Message, MessageStatus
+from conversations.models import Conversation, Message, MessageStatus, User
 from conversations.transitions import message_status_can_advance
+from pytake.errors import ErrorCode, InvalidInput
 
 
 class WebchatChannel:
@@ -37,3 +39,13 @@ class WebchatChannel:
 
     def fetch_media(self, *, message_id: int) -> None:
         return None  # uploads land in storage directly
+
+    def template_prepare(self, *, conversation: Conversation, template: Any) -> dict[str, Any]:
+        raise InvalidInput("Web chat has no message templates: write a message.", code=ErrorCode.NO_TEMPLATES)
+
+    def conversation_start(self, *, user: User, phone: str, name: str, number_id: int | None) -> Conversation:
+        raise InvalidInput(
+            "A web chat conversation is started by the visitor.",
+            code=ErrorCode.INVALID,
+            extra={"fields": {"channel": ["Only whatsapp conversations can be started."]}},
+        )

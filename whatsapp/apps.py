@@ -12,3 +12,4 @@ class WhatsappConfig(AppConfig):
         from whatsapp.channel import WhatsAppChannel
 
         channels.register(Channel.WHATSAPP, WhatsAppChannel())
+        import whatsapp.templates  # noqa: F401  (registers its account webhook handlers)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.core.cache import cache
 
-from conversations.models import Channel, Conversation, Direction, Message
-from whatsapp import tasks
+from conversations.models import Channel, Conversation, Direction, Message, User
+from whatsapp import outreach, tasks, templates
 from whatsapp.inbound import refuse_outside_window, window_closes_at
 
 log = logging.getLogger(__name__)
@@ -74,3 +75,9 @@ class WhatsAppChannel:
 
     def fetch_media(self, *, message_id: int) -> None:
         tasks.media_download_enqueue(message_id=message_id)
+
+    def template_prepare(self, *, conversation: Conversation, template: Any) -> dict[str, Any]:
+        return templates.template_prepare(account=conversation.whatsapp_account, spec=template)
+
+    def conversation_start(self, *, user: User, phone: str, name: str, number_id: int | None) -> Conversation:
+        return outreach.conversation_start(user=user, phone=phone, name=name, number_id=number_id)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
+from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
@@ -21,6 +22,8 @@ from conversations import interactive
 # "Error codes" page for the Cloud API). Anything else with a 4xx status is permanent.
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
 OUTSIDE_WINDOW_CODE = 131047
+TEMPLATE_PAGE_SIZE = 100
+TEMPLATE_FIELDS = "id,name,language,status,category,components,quality_score,parameter_format,rejected_reason"
 
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
@@ -186,6 +189,25 @@ class GraphClient:
         if typing:
             payload["typing_indicator"] = {"type": "text"}
         self._post_message(payload)
+
+    def message_templates_page(
+        self, *, business_account_id: str, after: str = "", limit: int = TEMPLATE_PAGE_SIZE
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One page of ``GET /{waba-id}/message_templates``: the templates and the cursor of the
+        next page ("" on the last one: Meta leaves out ``paging.next`` there)."""
+        params: dict[str, str | int] = {"limit": limit, "fields": TEMPLATE_FIELDS}
+        if after:
+            params["after"] = after
+        url = f"{self.root}/{business_account_id}/message_templates?{urlencode(params)}"
+        data = self._request("GET", url).json()
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise GraphError(200, None, "The Graph API answered the template list without data.")
+        found = data.get("paging")
+        paging: dict[str, Any] = found if isinstance(found, dict) else {}
+        found = paging.get("cursors")
+        cursors: dict[str, Any] = found if isinstance(found, dict) else {}
+        after_cursor = str(cursors.get("after") or "") if paging.get("next") else ""
+        return [t for t in data["data"] if isinstance(t, dict)], after_cursor
 
     def media_info(self, *, media_id: str) -> MediaInfo:
         data = self._request("GET", f"{self.root}/{media_id}").json()

@@ -1,8 +1,9 @@
-"""Webhook deliveries and status receipts."""
+"""Webhook deliveries, status receipts and the message templates of each business account."""
 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import Tenant, WhatsAppAccount
@@ -22,7 +23,14 @@ class WebhookEvent(models.Model):
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    account = models.ForeignKey(WhatsAppAccount, on_delete=models.CASCADE, related_name="webhook_events")
+    # Null for a delivery about the business account as a whole (template statuses, account
+    # updates): it names no phone number, only the account (``business_account_id``).
+    account = models.ForeignKey(
+        WhatsAppAccount, on_delete=models.CASCADE, related_name="webhook_events", null=True, blank=True
+    )
+    business_account_id = models.CharField(
+        max_length=64, blank=True, help_text="The WABA id of an account-level delivery."
+    )
     body = models.TextField()
     # sha256 of the body: a delivery replayed as it was (same body, so same signature) is the
     # same event, stored once (null on rows stored before it was kept).
@@ -36,7 +44,14 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["status", "received_at"], name="wa_event_status_idx")]
-        constraints = [models.UniqueConstraint(fields=["account", "body_sha256"], name="wa_event_once_per_body")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "body_sha256"], name="wa_event_once_per_body"),
+            models.UniqueConstraint(
+                fields=["tenant", "business_account_id", "body_sha256"],
+                condition=Q(account__isnull=True),
+                name="wa_account_event_once_per_body",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Webhook #{self.pk} ({self.get_status_display()})"
@@ -67,3 +82,61 @@ class StatusReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.wamid} {self.status}"
+
+
+class TemplateStatus(models.TextChoices):
+    """Meta's review states of a template (lowercased); ``deleted``: no longer listed by Meta."""
+
+    APPROVED = "approved", "Approved"
+    PENDING = "pending", "Pending review"
+    REJECTED = "rejected", "Rejected"
+    PAUSED = "paused", "Paused"
+    DISABLED = "disabled", "Disabled"
+    IN_APPEAL = "in_appeal", "In appeal"
+    PENDING_DELETION = "pending_deletion", "Pending deletion"
+    DELETED = "deleted", "Deleted"
+    LIMIT_EXCEEDED = "limit_exceeded", "Limit exceeded"
+
+
+class ParameterFormat(models.TextChoices):
+    POSITIONAL = "positional", "Positional ({{1}})"
+    NAMED = "named", "Named ({{first_name}})"
+
+
+class MessageTemplate(models.Model):
+    """A message template of a WhatsApp Business Account, as Meta last described it.
+
+    Templates belong to the business account (WABA), which several of the tenant's numbers may
+    share; ``whatsapp.templates`` keeps the rows in step with Meta (sync and status webhooks).
+    ``components`` is Meta's JSON unchanged (HEADER, BODY, FOOTER, BUTTONS).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    business_account_id = models.CharField(max_length=64)
+    meta_id = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=32, choices=TemplateStatus.choices, default=TemplateStatus.PENDING)
+    quality = models.CharField(
+        max_length=16, blank=True, help_text="Meta's quality score: GREEN, YELLOW, RED, UNKNOWN."
+    )
+    reason = models.CharField(max_length=255, blank=True, help_text="Why Meta rejected, paused or disabled it.")
+    components = models.JSONField(default=list, blank=True)
+    parameter_format = models.CharField(
+        max_length=16, choices=ParameterFormat.choices, default=ParameterFormat.POSITIONAL
+    )
+    synced_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "language", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "business_account_id", "name", "language"], name="wa_template_unique_per_waba"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "name"], name="wa_template_list_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

@@ -35,7 +35,7 @@ from conversations.models import (
     WhatsAppAccount,
 )
 from pytake.errors import ApplicationError, ErrorCode, Forbidden, InvalidInput
-from whatsapp import inbound, parsing
+from whatsapp import account_webhooks, inbound, meta_errors, parsing
 from whatsapp.client import (
     GraphClient,
     GraphError,
@@ -101,7 +101,7 @@ def webhook_event_receive(*, body: bytes, signature: str | None) -> tuple[Webhoo
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"The body is not a WhatsApp webhook: {exc}"[:300], code=ErrorCode.INVALID_PAYLOAD) from None
     if not ids:
-        raise Forbidden("The payload names no phone_number_id of this server.", code=ErrorCode.UNKNOWN_ACCOUNT)
+        return _account_event_receive(body=body, payload=payload, signature=signature)
     accounts = list(WhatsAppAccount.objects.filter(phone_number_id__in=ids, is_active=True).order_by("pk"))
     if len(accounts) != len(ids):
         raise Forbidden(
@@ -114,6 +114,33 @@ def webhook_event_receive(*, body: bytes, signature: str | None) -> tuple[Webhoo
         account=accounts[0],
         body_sha256=hashlib.sha256(body).hexdigest(),
         defaults={"tenant_id": accounts[0].tenant_id, "body": body.decode("utf-8")},
+    )
+
+
+def _account_event_receive(*, body: bytes, payload: dict[str, Any], signature: str | None) -> tuple[WebhookEvent, bool]:
+    """A delivery about business accounts as a whole (``account_webhooks``): every WABA id it
+    names must be one of a number here, and the body signed with the app secret of a number of
+    that account. Stored under the tenant whose secret signed it."""
+    waba_ids = account_webhooks.business_account_ids(payload)
+    if not waba_ids:
+        raise Forbidden("The payload names no phone_number_id of this server.", code=ErrorCode.UNKNOWN_ACCOUNT)
+    accounts = list(WhatsAppAccount.objects.filter(business_account_id__in=waba_ids, is_active=True).order_by("pk"))
+    if {a.business_account_id for a in accounts} != waba_ids:
+        raise Forbidden(
+            "The payload names a business account this server does not know.", code=ErrorCode.UNKNOWN_ACCOUNT
+        )
+    signers = [a for a in accounts if signature_valid(body=body, header=signature, secret=a.app_secret)]
+    if {a.business_account_id for a in signers} != waba_ids:
+        raise Forbidden("Missing or invalid X-Hub-Signature-256.", code=ErrorCode.INVALID_SIGNATURE)
+    tenant_ids = sorted({a.tenant_id for a in signers})
+    if len(tenant_ids) > 1:
+        logger.warning("WhatsApp account webhook signed for several tenants %s; kept for the first", tenant_ids)
+    return WebhookEvent.objects.get_or_create(
+        account=None,
+        tenant_id=tenant_ids[0],
+        business_account_id=sorted(waba_ids)[0],
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        defaults={"body": body.decode("utf-8")},
     )
 
 
@@ -146,12 +173,28 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
         except Exception as exc:  # keep going: one bad item must not hold back the others
             logger.exception("WhatsApp webhook #%s: item %s failed", event_id, getattr(update, "wamid", "?"))
             first_error = first_error or exc
+    try:
+        account_changes_apply(event=event, payload=payload)
+    except Exception as exc:
+        first_error = first_error or exc
     if first_error is not None:
         raise first_error
     event.status = WebhookEventStatus.PROCESSED
     event.processed_at = timezone.now()
     event.save(update_fields=["status", "processed_at"])
     return event
+
+
+def account_changes_apply(*, event: WebhookEvent, payload: dict[str, Any]) -> None:
+    """The account-level changes of a delivery, for the business accounts of the event's tenant."""
+    if not any(True for _ in account_webhooks.account_changes(payload)):
+        return
+    waba_ids = set(
+        WhatsAppAccount.objects.filter(tenant_id=event.tenant_id)
+        .exclude(business_account_id="")
+        .values_list("business_account_id", flat=True)
+    )
+    account_webhooks.changes_apply(tenant_id=event.tenant_id, business_account_ids=waba_ids, payload=payload)
 
 
 def webhook_event_attempt_failed(*, event_id: int, error: BaseException, final: bool) -> None:
@@ -266,12 +309,21 @@ def receipts_apply_pending(*, account_id: int, wamid: str) -> int:
                     status=status,
                     at=receipt.timestamp,
                     error_code=first.get("code") if isinstance(first.get("code"), int) else None,
-                    error_title=str(first.get("title") or first.get("message") or ""),
+                    error_title=_status_error_title(first),
                 )
             receipt.applied = True
             receipt.save(update_fields=["applied"])
             applied += 1
     return applied
+
+
+def _status_error_title(error: dict[str, Any]) -> str:
+    """A failed status's first error as the agent reads it (``meta_errors``)."""
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    found = error.get("error_data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    title = str(error.get("title") or error.get("message") or "")
+    return meta_errors.failure_title(code=code, title=title, details=str(data.get("details") or ""))
 
 
 # --- Sending ------------------------------------------------------------------------------------
@@ -384,7 +436,7 @@ def message_send_failed(*, message_id: int, error: GraphError) -> Message | None
     """A permanent error (or retries exhausted): the message is failed with Meta's code and title.
 
     Not if another attempt sent it meanwhile, or is sending it right now (it decides then)."""
-    title = error.title if not error.details else f"{error.title}: {error.details}"
+    title = meta_errors.failure_title(code=error.code, title=error.title, details=error.details)
     return message_fail_unsent(message_id=message_id, error_code=error.code, error_title=title)
 
 

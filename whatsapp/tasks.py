@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -17,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import Channel, Direction, Message, MessageStatus
-from whatsapp import services
+from whatsapp import services, templates
 from whatsapp.client import GraphError
 from whatsapp.models import WebhookEvent, WebhookEventStatus
 
@@ -215,3 +216,34 @@ def messages_send_requeue_stale(
     if stale or failed:
         logger.warning("WhatsApp sends left pending: %s enqueued again, %s failed after a day", len(stale), failed)
     return StaleSends(requeued=len(stale), failed=failed)
+
+
+# --- Message templates ---------------------------------------------------------------------------
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, name="whatsapp.sync_templates")
+def sync_templates(self: Task, tenant_id: int) -> dict[str, int]:
+    """Fetch the tenant's templates from Meta (every business account of its numbers)."""
+    try:
+        return asdict(templates.templates_sync_tenant(tenant_id=tenant_id))
+    except GraphError as exc:
+        if exc.transient and self.request.retries < 3:
+            raise self.retry(exc=exc, countdown=backoff(self.request.retries), **_options()) from exc
+        logger.warning("WhatsApp templates of tenant %s not synced: %s", tenant_id, exc)
+        return {}
+
+
+@shared_task(name="whatsapp.sync_all_templates")
+def sync_all_templates() -> int:
+    """Beat: every tenant's templates, one task per tenant. Returns how many were queued."""
+    tenant_ids = sorted({account.tenant_id for account in templates.sync_accounts()})
+    for tenant_id in tenant_ids:
+        templates_sync_enqueue(tenant_id=tenant_id)
+    return len(tenant_ids)
+
+
+def templates_sync_enqueue(*, tenant_id: int) -> None:
+    sync_templates.apply_async((tenant_id,), **_options())
+
+
+templates.sync_enqueuer_set(lambda tenant_id: templates_sync_enqueue(tenant_id=tenant_id))

@@ -113,7 +113,12 @@ def test_off_by_default_nothing_of_the_simulator_exists(tmp_path, meta_unreachab
 def test_on_it_has_its_own_tables_urls_and_socket(tmp_path, meta_unreachable):
     seen = probe(tmp_path, meta_unreachable, PYTAKE_SIMULATOR="1", DJANGO_DEBUG="1")
     assert seen["installed"] is True
-    assert seen["tables"] == ["simulator_simulatedmedia", "simulator_simulatedmessage", "simulator_simulatorfault"]
+    assert seen["tables"] == [
+        "simulator_simulatedmedia",
+        "simulator_simulatedmessage",
+        "simulator_simulatedtemplate",
+        "simulator_simulatorfault",
+    ]
     assert seen["http"]["phone"] == 200
     assert seen["socket"] == {"connected": True, "code": None}
     assert seen["graph_base_url"] == f"{meta_unreachable}/simulator/graph"

@@ -146,8 +146,12 @@ def test_500_until_retries_run_out_fails_the_message(sim, api_for, supervisor, c
 def test_131047_fails_the_message_with_metas_code_and_title(sim, api_for, supervisor, conversation):
     _arm(sim, "outside_window")
     response = _send(api_for, supervisor, conversation)
-    message = Message.objects.get(pk=response.json()["id"])
-    assert message.status == MessageStatus.FAILED
+    # As Meta does: accepted (a wamid), then a failed status.
+    message = wait_until(
+        lambda: Message.objects.filter(pk=response.json()["id"], status=MessageStatus.FAILED).first(),
+        what="the failed status",
+    )
+    assert message.whatsapp_message_id
     assert message.error_code == 131047
     assert message.error_title.startswith("Re-engagement message")
     assert "template" in message.error_title
@@ -176,12 +180,12 @@ def test_template_media_and_reaction_are_sent_in_the_cloud_api_shape(sim, superv
         user=supervisor,
         conversation_id=conversation.pk,
         message_type=MessageType.TEMPLATE,
-        content={"name": "order_update", "language": "pt_BR", "components": []},
+        content={"name": "welcome_back", "language": "pt_BR", "components": []},
     )
     template.refresh_from_db()
     assert template.status != MessageStatus.PENDING
     assert SimulatedMessage.objects.get(wamid=template.whatsapp_message_id).body == {
-        "name": "order_update",
+        "name": "welcome_back",
         "language": {"code": "pt_BR"},
     }
     with pytest.raises(Conflict):  # outside the window only templates go

@@ -433,7 +433,9 @@ def test_failed_status_keeps_metas_code_and_title(deliver, account, outbound):
     outbound.refresh_from_db()
     assert outbound.status == MessageStatus.FAILED
     assert outbound.error_code == 131047
-    assert outbound.error_title == "Re-engagement message"
+    # Meta's title, then what it means to the agent (whatsapp.meta_errors).
+    assert outbound.error_title.startswith("Re-engagement message: ")
+    assert "only an approved template" in outbound.error_title
     receipt = StatusReceipt.objects.get()
     assert "24 hours" in receipt.errors[0]["error_data"]["details"]
 

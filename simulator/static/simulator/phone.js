@@ -22,7 +22,7 @@ function describe(m) {
     case "document": return { text: b.caption || "", label: "📄 " + (b.filename || b.link || "Document"), href: m.media_url || b.link || null };
     case "audio": return { label: b.voice ? "🎤 Voice note" : "🎵 Audio", audio: m.media_url || b.link || null };
     case "video": return { text: b.caption || "", video: m.media_url || b.link || null, label: "🎬 Video" };
-    case "template": return { label: "Template: " + (b.name || "") };
+    case "template": return { label: "Template: " + (b.name || ""), text: m.text || "" };
     case "reaction": return { label: "Reacted " + (b.emoji || "") };
     case "interactive":
       if (b.type === "button_reply") { return { text: (b.button_reply && b.button_reply.title) || "" }; }
@@ -152,7 +152,38 @@ function connect() {
   socket.connect();
 }
 
-$("account").addEventListener("change", (e) => { state.account = e.target.value; loadContacts(); });
+$("account").addEventListener("change", (e) => { state.account = e.target.value; loadContacts(); loadTemplates(); });
+
+// The operator's control over the number's templates: a new status is Meta's review speaking.
+const TEMPLATE_STATUSES = ["APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"];
+
+async function loadTemplates() {
+  const list = $("templates");
+  list.replaceChildren();
+  if (!state.account) return;
+  const r = await fetch(`api/templates?phone_number_id=${encodeURIComponent(state.account)}`);
+  if (!r.ok) return;
+  for (const tpl of (await r.json()).results) {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    label.htmlFor = `tpl-status-${tpl.id}`;
+    label.textContent = `${tpl.name} (${tpl.language}) `;
+    const select = document.createElement("select");
+    select.id = `tpl-status-${tpl.id}`;
+    for (const status of TEMPLATE_STATUSES) select.append(new Option(status, status, false, status === tpl.status));
+    select.addEventListener("change", async () => {
+      const form = new FormData();
+      form.append("phone_number_id", state.account);
+      form.append("template_id", tpl.id);
+      form.append("status", select.value);
+      const answer = await fetch("api/templates/status", { method: "POST", body: form, headers: { "X-CSRFToken": csrf() } });
+      say(answer.ok ? `${tpl.name} (${tpl.language}) is now ${select.value}.` : "The status could not be changed.");
+    });
+    label.append(select);
+    li.append(label);
+    list.append(li);
+  }
+}
 $("contact").addEventListener("change", (e) => choose(e.target.value, e.target.selectedOptions[0].dataset.name));
 $("use-new").addEventListener("click", () => {
   const waId = $("new-wa-id").value.replace(/\D/g, "");
@@ -196,4 +227,4 @@ $("composer").addEventListener("submit", async (e) => {
 });
 
 const accounts = JSON.parse($("accounts").textContent);
-if (accounts.length) { state.account = accounts[0].phone_number_id; loadContacts(); }
+if (accounts.length) { state.account = accounts[0].phone_number_id; loadContacts(); loadTemplates(); }

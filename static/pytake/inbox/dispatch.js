@@ -11,6 +11,7 @@ import { onNotification, onNotificationRead } from "./notifications.js";
 import { onSavedRepliesChange } from "./saved_replies.js";
 import { acceptCopy } from "./state.js";
 import { loadAgents, onPresence, showBroadcast } from "./team.js";
+import { onTemplateUpdated } from "./templates.js";
 
 // A copy of a conversation goes to acceptCopy(), which keeps the newest by `seq` and hands it to
 // the parts that show conversations (list.js, pane.js, team.js, through state.onNewerCopy).
@@ -38,6 +39,7 @@ export const DISPATCH = {
   "notification.read": [onNotificationRead],
   "saved_reply.saved": [onSavedRepliesChange],
   "saved_reply.deleted": [onSavedRepliesChange],
+  "template.updated": [onTemplateUpdated],
 };
 
 /** Subscribe every handler of the table to `client`; returns the unsubscribers. */

@@ -8,9 +8,10 @@ import { mediaNode } from "../media.js";
 import { MESSAGE_STATUS_RANK } from "../realtime.js";
 import { kindText, systemText } from "../system.js";
 import { $, clockTime } from "./dom.js";
+import { templateNode } from "./template_view.js";
 import { me, openId, session } from "./state.js";
 
-const WINDOW_ERROR_CODES = new Set([131047, 131026]); // re-engagement / outside the 24-hour window
+const WINDOW_ERROR_CODES = new Set([131047]); // re-engagement: outside the 24-hour window
 
 const messages = new Map(); // key ("id:12" or "c:<client_id>") -> message, for the open conversation
 let historyMore = false;
@@ -181,6 +182,8 @@ function renderMessage(message, { quiet = true } = {}) {
     text.replaceChildren(
       mediaNode(message.media, { type: message.type, getToken: () => session.token(), onRetry: retryDownload }),
     );
+  } else if (message.type === "template" && message.content?.template) {
+    text.replaceChildren(templateNode(message.content.template, message.text)); // header, footer, buttons
   } else {
     text.textContent = system
       ? systemText(message.content)
@@ -222,6 +225,7 @@ function failureText(message) {
   if (message.local) return t("error.network");
   const code = message.error?.code;
   if (WINDOW_ERROR_CODES.has(code)) return t("error.window");
+  if (code === 131026) return t("error.undeliverable"); // the number, not the window
   return t("error.generic", { reason: message.error?.title || code || "?" });
 }
 

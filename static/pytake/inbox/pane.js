@@ -4,7 +4,7 @@
 
 import { t } from "../i18n.js";
 import { renderNoteMode, stopTyping } from "./composer.js";
-import { $, busyWhile, contactName, fullTime, initials, unassignedLabel } from "./dom.js";
+import { $, busyWhile, contactName, initials, unassignedLabel } from "./dom.js";
 import { keepListed, listed, removeConversation, renderList } from "./list.js";
 import {
   catchUpMessages,
@@ -29,6 +29,7 @@ import {
   setOpen,
 } from "./state.js";
 import { onTeamChange, teamMember, teamMembers } from "./team.js";
+import { onTemplateSent, renderWindowState } from "./templates.js";
 
 const TYPING_SHOW_MS = 7000;
 
@@ -104,6 +105,7 @@ function showConvError(text) {
 }
 
 onOpenRequest(openConversation);
+onTemplateSent(upsertMessage);
 
 // A newer copy of the open conversation: its header, and read it if a customer wrote.
 onNewerCopy((conv, previous) => {
@@ -217,15 +219,7 @@ function renderAssignSelect() {
 }
 
 function renderWindowNotice() {
-  const conv = openCopy();
-  const notice = $("window-notice");
-  if (!conv?.window_expires_at || conv.status === "resolved") {
-    notice.hidden = true;
-    return;
-  }
-  const expires = new Date(conv.window_expires_at);
-  notice.hidden = expires > new Date();
-  notice.textContent = t("window.closed", { when: fullTime(conv.window_expires_at) });
+  renderWindowState(openCopy()); // the notice, and templates instead of the text box when closed
 }
 
 async function conversationAction(path, body) {
