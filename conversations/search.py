@@ -104,23 +104,32 @@ def message_search(*, user: User, q: str, limit: int = 20) -> list[MessageHit]:
 def _newest_matches(qs: QuerySet[Message], term: str) -> list[int]:
     """Ids of the newest ``CANDIDATES`` messages of ``qs`` matching ``term`` (PostgreSQL).
 
-    Two shapes of search, each fast where the other is slow: a common word is found among the
-    newest ``RECENT_WINDOW`` messages (read backwards by id, each checked against its stored
-    vector: microseconds apiece); a rarer one, with fewer matches there than wanted, is looked up
-    in the rest of the history through the GIN index, which then yields few rows. (Left to
-    itself, the planner reads backwards for a word it guesses common and finds nowhere: the
-    whole table.) Separate queries, not subqueries: the SQL names the message table, which a
-    subquery would alias."""
+    Two shapes of search, each fast where the other is slow. First, one walk backwards by id
+    over the newest ``RECENT_WINDOW`` messages of ``qs``, each checked against its stored vector
+    (microseconds apiece), stopping at the ``CANDIDATES``-th match: a common word ends the walk
+    early. With fewer matches than that in the window, the word is rare there, and the GIN index
+    gives its newest matches in the whole history, those of the window among them: the same
+    ids either way. (Left to itself, the planner reads backwards for a word it guesses common
+    and finds nowhere: the whole table.) The walk is the user's view limited to the window, in
+    a subquery of its own: written by Django as a query of its own, its SQL names the message
+    table as ``MATCH_SQL`` does."""
     words = [term] * len(CONFIGS)
-    match = RawSQL(MATCH_SQL, words, output_field=BooleanField())
-    bound = qs.order_by("-id").values_list("pk", flat=True)[RECENT_WINDOW - 1 : RECENT_WINDOW].first()
-    if bound is None:  # a small history: the index alone
-        return list(qs.filter(match).order_by(_UNINDEXED_ID.desc()).values_list("pk", flat=True)[:CANDIDATES])
-    recent = list(qs.filter(match, pk__gte=bound).order_by("-id").values_list("pk", flat=True)[:CANDIDATES])
+    window = (
+        qs.order_by("-id")
+        .annotate(hit=RawSQL(MATCH_SQL, words, output_field=BooleanField()))
+        .values_list("pk", "hit")[:RECENT_WINDOW]
+    )
+    sql, params = window.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT recent."pk" FROM ({sql}) recent WHERE recent."hit" ORDER BY recent."pk" DESC LIMIT %s',
+            [*params, CANDIDATES],
+        )
+        recent = [pk for (pk,) in cursor.fetchall()]
     if len(recent) >= CANDIDATES:
         return recent
-    older = qs.filter(match, pk__lt=bound).order_by(_UNINDEXED_ID.desc()).values_list("pk", flat=True)
-    return recent + list(older[: CANDIDATES - len(recent)])
+    match = RawSQL(MATCH_SQL, words, output_field=BooleanField())
+    return list(qs.filter(match).order_by(_UNINDEXED_ID.desc()).values_list("pk", flat=True)[:CANDIDATES])
 
 
 # Ordering by an expression of the id, not the id itself, keeps the planner from walking the

@@ -82,7 +82,8 @@ def test_search_runs_a_constant_number_of_queries(api_for, tenant, supervisor):
         with CaptureQueriesContext(connection) as captured:
             body = found(client, "delivery")
         assert len(body["messages"]) >= count
-        # The user; the window's bound, the newest matches, the page, its highlights (PostgreSQL);
+        # The user; the newest matches (and, for a word rare among the newest messages, its
+        # matches in the whole history), the page, its highlights (PostgreSQL);
         # contacts by their fields, by their notes, then the contacts.
         assert len(captured.captured_queries) <= 8, [q["sql"] for q in captured.captured_queries]
 
