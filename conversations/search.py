@@ -195,6 +195,9 @@ def contact_search(*, user: User, q: str, limit: int = 10) -> list[Contact]:
         .order_by("-id")
         .values_list("contact_id", flat=True)[: limit * 5]
     )
+    found = set(by_fields) | set(by_notes)
+    if not found:  # the usual answer to words of messages: no query, nor the building of one
+        return []
     latest = (
         conversations_readable_by(user=user)
         .filter(contact_id=OuterRef("pk"))
@@ -203,7 +206,7 @@ def contact_search(*, user: User, q: str, limit: int = 10) -> list[Contact]:
     )
     qs = (
         contacts_visible_to(user=user)
-        .filter(pk__in=set(by_fields) | set(by_notes))
+        .filter(pk__in=found)
         .annotate(latest_conversation_id=Subquery(latest))
         .order_by("name", "id")
     )
