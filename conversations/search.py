@@ -84,7 +84,7 @@ def _messages_of_tenant(*, user: User) -> QuerySet[Message]:
 def message_search(*, user: User, q: str, limit: int = 20) -> list[MessageHit]:
     """The best ``limit`` messages matching ``q`` the user may read, best first, highlighted."""
     term = q.strip()
-    if not term:
+    if not term or user.tenant_id is None:  # a user of no tenant reads no message
         return []
     qs = messages_searchable_by(user=user).select_related("conversation__contact", "sender", "attachment")
     if _on_postgres():

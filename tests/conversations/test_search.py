@@ -180,3 +180,12 @@ def test_an_agent_gets_their_newest_matches_under_a_word_common_in_the_tenant(
     assert sorted(h["message"]["id"] for h in found(client, "order")["messages"]) == own[-3:]
     assert [h["message"]["id"] for h in found(client, "xylophone")["messages"]] == [rare.pk]
     assert found(api_for(agent2), "xylophone")["messages"] == []
+
+
+def test_a_user_of_no_tenant_finds_nothing(api_for, tenant):
+    from conversations.search import contact_search, message_search
+
+    msg(factories.ConversationFactory(tenant=tenant), "the parcel never arrived")
+    operator = factories.UserFactory(tenant=None, is_staff=True, is_superuser=True)
+    assert api_for(operator).get("/api/search/", {"q": "parcel"}).status_code == 403
+    assert message_search(user=operator, q="parcel") == [] and contact_search(user=operator, q="parcel") == []
