@@ -3,7 +3,7 @@ numbers, notes about them), limited by the audience rule to what the asking user
 
 On PostgreSQL, messages are found by full-text search with the Portuguese and the English
 dictionaries (a match in either counts; ``ts_rank`` orders the hits), on the stored
-``search_vector`` column of migration 0014 and its GIN index; the page's hits are highlighted by
+``search_vector`` column of migration 0015 and its GIN index; the page's hits are highlighted by
 ``ts_headline`` (``DOCUMENT_SQL`` is the text the column was made from). Contacts are matched anywhere in their name, profile name,
 phone or WhatsApp id, served by the trigram index of migration 0009. On SQLite (the embedded
 default) both are a plain case-insensitive match, newest first. A word found in more than
@@ -28,7 +28,7 @@ from conversations.access import contacts_visible_to, conversations_readable_by
 from conversations.models import Contact, ContactNote, Message, SenderType, User
 from conversations.selectors import contact_list
 
-# The searchable text of a message; the same expression as the indexes of migration 0014.
+# The searchable text of a message; the same expression as the column of migration 0015.
 DOCUMENT_SQL = (
     "(COALESCE((\"conversations_message\".\"content\" ->> 'text'), '') || ' ' || "
     "COALESCE((\"conversations_message\".\"content\" ->> 'caption'), ''))"
@@ -38,7 +38,7 @@ MARK_START, MARK_STOP = "\ue000", "\ue001"  # private-use characters: never in a
 HEADLINE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords=24, MinWords=8, MaxFragments=2"
 SNIPPET_CHARS = 80
 CANDIDATES = 200  # matches ranked per search, the newest ones
-RECENT_WINDOW = 20_000  # newest messages of the user's view read directly for a common word
+RECENT_WINDOW = 20_000  # newest messages of the tenant, or of an agent's view, walked for a common word
 
 
 @dataclass
@@ -52,7 +52,7 @@ def _on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-# The stored tsvector of migration 0014 (Portuguese and English lexemes together) and a query
+# The stored tsvector of migration 0015 (Portuguese and English lexemes together) and a query
 # matching either dictionary's reading of the words.
 VECTOR_SQL = '"conversations_message"."search_vector"'
 QUERY_SQL = " || ".join(f"websearch_to_tsquery('{config}'::regconfig, %s)" for config in CONFIGS)
@@ -126,10 +126,10 @@ def _newest_matches(*, user: User, qs: QuerySet[Message], term: str) -> list[int
     its few matches in the whole history. (Left to itself, the planner reads backwards for a
     word it guesses common and finds nowhere: the whole table.) Which is which is learnt from
     the walk over the tenant's newest messages, a plain read of the table: fewer matches there
-    than wanted, and the word is rare. For a supervisor that walk is the view's; an agent's
-    view is a part of the tenant, so with enough matches there a second walk over the view
-    finds the agent's (a common word ends it early; the rare word, with its full walk over the
-    view, 3-4 times as many rows as the tenant's at 1,000,000 messages, never reaches it)."""
+    than wanted, and the word is rare. For a supervisor that walk is the view's. An agent's view
+    is a part of the tenant: only a word common there is looked for in a second walk, over the
+    view, which it ends early. A rare word never walks the view in full, which reads 3-4 times
+    as many rows as the tenant's walk (docs/benchmarks.md, "Search at 1M messages")."""
     tenant = _messages_of_tenant(user=user)
     recent = _walk(tenant, term)
     if len(recent) >= CANDIDATES and not user.is_supervisor:
