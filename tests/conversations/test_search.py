@@ -4,9 +4,8 @@ the history around its message."""
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
-from conversations.models import ContactNote, SenderType
+from conversations.models import Attachment, ContactNote, SenderType
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -73,18 +72,24 @@ def test_contacts_by_name_number_and_note(api_for, tenant, agent, agent2):
     assert [c["id"] for c in found(client, "98888")["contacts"]] == [named.pk]
 
 
-def test_search_runs_a_constant_number_of_queries(api_for, tenant, supervisor):
+def test_search_runs_a_constant_number_of_queries(api_for, tenant, supervisor, django_assert_max_num_queries):
     client = api_for(supervisor)
+    conversations = 0
     for count in (2, 12):
+        conversations += count
         for _ in range(count):
             conversation = factories.ConversationFactory(tenant=tenant)
             msg(conversation, "delivery delayed again", sender=supervisor, sender_type=SenderType.AGENT)
-        with CaptureQueriesContext(connection) as captured:
-            body = found(client, "delivery")
-        assert len(body["messages"]) >= count
-        # The user; the window's bound, the newest matches, the page, its highlights (PostgreSQL);
-        # contacts by their fields, by their notes, then the contacts.
-        assert len(captured.captured_queries) <= 8, [q["sql"] for q in captured.captured_queries]
+            photo = factories.MessageFactory(conversation=conversation, type="image", content={"caption": "delivery"})
+            Attachment.objects.create(tenant_id=tenant.pk, message=photo, mime_type="image/jpeg")
+        # The user; the newest matches (this word, rare among the newest messages: its matches
+        # in the whole history, without parallel workers); the page with its highlights and the
+        # files of its media messages (PostgreSQL); contacts by their fields, by their notes,
+        # then the contacts (none here).
+        with django_assert_max_num_queries(7):
+            body = found(client, "delivery", limit=50)
+        assert len(body["messages"]) == 2 * conversations
+        assert sum(h["message"]["media"] is not None for h in body["messages"]) == conversations
 
 
 def test_bad_queries_are_refused(api_for, supervisor):
@@ -154,3 +159,33 @@ def test_a_common_word_is_taken_from_the_newest_messages_and_a_rare_one_from_all
     assert sorted(h["message"]["id"] for h in found(client, "order")["messages"]) == common[-3:]
     # None among the newest: found in the rest of the history.
     assert [h["message"]["id"] for h in found(client, "xylophone")["messages"]] == [rare.pk]
+
+
+@on_postgres
+def test_an_agent_gets_their_newest_matches_under_a_word_common_in_the_tenant(
+    api_for, tenant, agent, agent2, monkeypatch
+):
+    from conversations import search
+
+    monkeypatch.setattr(search, "RECENT_WINDOW", 4)
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    mine = factories.ConversationFactory(tenant=tenant, assignee=agent)
+    theirs = factories.ConversationFactory(tenant=tenant, assignee=agent2)
+    own = [msg(mine, f"order {i}").pk for i in range(5)]
+    rare = msg(mine, "the rare word xylophone")
+    for i in range(6):  # the tenant's newest messages, all another agent's
+        msg(theirs, f"order {i}")
+    client = api_for(agent)
+    # Common among the tenant's newest four, none of them the agent's: their own newest three.
+    assert sorted(h["message"]["id"] for h in found(client, "order")["messages"]) == own[-3:]
+    assert [h["message"]["id"] for h in found(client, "xylophone")["messages"]] == [rare.pk]
+    assert found(api_for(agent2), "xylophone")["messages"] == []
+
+
+def test_a_user_of_no_tenant_finds_nothing(api_for, tenant):
+    from conversations.search import contact_search, message_search
+
+    msg(factories.ConversationFactory(tenant=tenant), "the parcel never arrived")
+    operator = factories.UserFactory(tenant=None, is_staff=True, is_superuser=True)
+    assert api_for(operator).get("/api/search/", {"q": "parcel"}).status_code == 403
+    assert message_search(user=operator, q="parcel") == [] and contact_search(user=operator, q="parcel") == []
