@@ -14,15 +14,9 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
-from conversations.models import User
+from conversations.permissions import staff_user
 from pytake.errors import ErrorCode, InvalidInput
 from pytake.throttling import LoginThrottle
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class PasswordChangeSerializer(serializers.Serializer):
@@ -56,9 +50,11 @@ class PasswordChangeView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        body = PasswordChangeSerializer(data=request.data, context={"user": _user(request)})
+        body = PasswordChangeSerializer(data=request.data, context={"user": staff_user(request)})
         body.is_valid(raise_exception=True)
-        refresh = services.user_password_change(user=_user(request), new_password=body.validated_data["new_password"])
+        refresh = services.user_password_change(
+            user=staff_user(request), new_password=body.validated_data["new_password"]
+        )
         return Response({"access": str(refresh.access_token), "refresh": str(refresh)})
 
 
@@ -95,5 +91,5 @@ class LogoutEverywhereView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        services.user_sign_out_everywhere(user=_user(request))
+        services.user_sign_out_everywhere(user=staff_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

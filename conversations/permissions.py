@@ -6,6 +6,13 @@ from rest_framework.request import Request
 from conversations.models import Role, User
 
 
+def staff_user(request: Request) -> User:
+    """The staff user of a request that passed ``IsTenantStaff`` (or a stricter permission)."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
 class IsTenantStaff(BasePermission):
     """An authenticated, active user who belongs to an active tenant."""
 

@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conversations import contacts, labels, mentions, saved_replies, search
-from conversations.models import ContactAttributeDefinition, ConversationMention, Label, SavedReply, User
+from conversations.models import ContactAttributeDefinition, ConversationMention, Label, SavedReply
+from conversations.permissions import staff_user
 from conversations.toolbox_serializers import (
     AttributeDefinitionSerializer,
     LabelSerializer,
@@ -34,12 +35,6 @@ from conversations.toolbox_serializers import (
 from pytake.errors import NotFound
 
 
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
 class LabelViewSet(viewsets.ModelViewSet):
     """``/api/labels/``: the tenant's labels. Every staff member reads them; supervisors and
     admins create, change and delete them (others get 403 ``forbidden``)."""
@@ -50,15 +45,15 @@ class LabelViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Label]:
-        return labels.labels_of_tenant(user=_user(self.request))
+        return labels.labels_of_tenant(user=staff_user(self.request))
 
     def get_object(self) -> Label:
-        return labels.label_for_user(user=_user(self.request), label_id=self.kwargs["pk"])
+        return labels.label_for_user(user=staff_user(self.request), label_id=self.kwargs["pk"])
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = LabelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        label = labels.label_save(user=_user(request), **body.validated_data)
+        label = labels.label_save(user=staff_user(request), **body.validated_data)
         return Response(LabelSerializer(label).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -67,12 +62,12 @@ class LabelViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         values = {"name": label.name, "colour": label.colour, "description": label.description}
         values.update(body.validated_data)
-        label = labels.label_save(user=_user(request), label=label, **values)
+        label = labels.label_save(user=staff_user(request), label=label, **values)
         return Response(LabelSerializer(label).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        labels.label_delete(user=_user(request), label=self.get_object())
+        labels.label_delete(user=staff_user(request), label=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -89,10 +84,10 @@ class SavedReplyViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[SavedReply]:
         filters = SavedReplyFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return saved_replies.saved_reply_list(user=_user(self.request), **filters.validated_data)
+        return saved_replies.saved_reply_list(user=staff_user(self.request), **filters.validated_data)
 
     def get_object(self) -> SavedReply:
-        return saved_replies.saved_reply_for_user(user=_user(self.request), saved_reply_id=self.kwargs["pk"])
+        return saved_replies.saved_reply_for_user(user=staff_user(self.request), saved_reply_id=self.kwargs["pk"])
 
     @extend_schema(parameters=[SavedReplyFilterSerializer])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -101,7 +96,7 @@ class SavedReplyViewSet(viewsets.ModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = SavedReplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        reply = saved_replies.saved_reply_create(user=_user(request), **body.validated_data)
+        reply = saved_replies.saved_reply_create(user=staff_user(request), **body.validated_data)
         return Response(SavedReplySerializer(reply).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SavedReplyUpdateSerializer, responses=SavedReplySerializer)
@@ -109,12 +104,12 @@ class SavedReplyViewSet(viewsets.ModelViewSet):
         reply = self.get_object()
         body = SavedReplyUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        reply = saved_replies.saved_reply_update(user=_user(request), reply=reply, **body.validated_data)
+        reply = saved_replies.saved_reply_update(user=staff_user(request), reply=reply, **body.validated_data)
         return Response(SavedReplySerializer(reply).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        saved_replies.saved_reply_delete(user=_user(request), reply=self.get_object())
+        saved_replies.saved_reply_delete(user=staff_user(request), reply=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(parameters=[RenderQuerySerializer], responses=RenderedSerializer)
@@ -124,7 +119,7 @@ class SavedReplyViewSet(viewsets.ModelViewSet):
         query = RenderQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         text = saved_replies.saved_reply_render(
-            user=_user(request), reply=reply, conversation_id=query.validated_data["conversation_id"]
+            user=staff_user(request), reply=reply, conversation_id=query.validated_data["conversation_id"]
         )
         return Response({"text": text})
 
@@ -139,7 +134,7 @@ class SearchView(APIView):
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q, limit = query.validated_data["q"], query.validated_data["limit"]
-        user = _user(request)
+        user = staff_user(request)
         result = {
             "messages": search.message_search(user=user, q=q, limit=limit),
             "contacts": search.contact_search(user=user, q=q, limit=min(limit, 10)),
@@ -166,7 +161,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[ConversationMention]:
         filters = NotificationFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return mentions.notifications_of(user=_user(self.request), unread=filters.validated_data["unread"])
+        return mentions.notifications_of(user=staff_user(self.request), unread=filters.validated_data["unread"])
 
     @extend_schema(parameters=[NotificationFilterSerializer], responses=NotificationSerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -176,13 +171,13 @@ class NotificationViewSet(viewsets.GenericViewSet):
     @extend_schema(responses=UnreadCountSerializer)
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request: Request) -> Response:
-        return Response({"unread": mentions.notifications_unread_count(user=_user(request))})
+        return Response({"unread": mentions.notifications_unread_count(user=staff_user(request))})
 
     @extend_schema(request=None, responses=ReadCountSerializer)
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
         """Mark one read (another user's, or a missing id: 404)."""
-        user = _user(request)
+        user = staff_user(request)
         if not mentions.notifications_of(user=user).filter(pk=int(pk) if pk.isdigit() else 0).exists():
             raise NotFound("Notification not found.")
         marked = mentions.notifications_mark_read(user=user, ids=[int(pk)])
@@ -191,7 +186,7 @@ class NotificationViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=ReadCountSerializer)
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
-        user = _user(request)
+        user = staff_user(request)
         marked = mentions.notifications_mark_read(user=user)
         return Response({"marked": marked, "unread": mentions.notifications_unread_count(user=user)})
 
@@ -206,15 +201,15 @@ class ContactAttributeViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[ContactAttributeDefinition]:
-        return contacts.attribute_definitions(user=_user(self.request))
+        return contacts.attribute_definitions(user=staff_user(self.request))
 
     def get_object(self) -> ContactAttributeDefinition:
-        return contacts.attribute_definition_for_user(user=_user(self.request), definition_id=self.kwargs["pk"])
+        return contacts.attribute_definition_for_user(user=staff_user(self.request), definition_id=self.kwargs["pk"])
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = AttributeDefinitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        definition = contacts.attribute_definition_save(user=_user(request), **body.validated_data)
+        definition = contacts.attribute_definition_save(user=staff_user(request), **body.validated_data)
         return Response(AttributeDefinitionSerializer(definition).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -228,10 +223,10 @@ class ContactAttributeViewSet(viewsets.ModelViewSet):
             "options": definition.options,
         }
         values.update(body.validated_data)
-        definition = contacts.attribute_definition_save(user=_user(request), definition=definition, **values)
+        definition = contacts.attribute_definition_save(user=staff_user(request), definition=definition, **values)
         return Response(AttributeDefinitionSerializer(definition).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        contacts.attribute_definition_delete(user=_user(request), definition=self.get_object())
+        contacts.attribute_definition_delete(user=staff_user(request), definition=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from conversations import access, contacts, files, labels, selectors, services
 from conversations.models import Attachment, Contact, Conversation, MediaStatus, Message, User
-from conversations.permissions import IsTenantStaff
+from conversations.permissions import IsTenantStaff, staff_user
 from conversations.serializers import (
     ContactFilterSerializer,
     ContactSerializer,
@@ -47,12 +47,6 @@ from conversations.toolbox_serializers import (
 )
 from pytake.errors import ErrorCode, InvalidInput, NotFound, error_body
 from pytake.pagination import StrictCursorPagination
-
-
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
 
 
 class InboxPagination(StrictCursorPagination):
@@ -85,10 +79,10 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self) -> QuerySet[Contact]:
         filters = ContactFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.contact_list(user=_user(self.request), search=filters.validated_data.get("search"))
+        return selectors.contact_list(user=staff_user(self.request), search=filters.validated_data.get("search"))
 
     def get_object(self) -> Contact:
-        return contacts.contact_for_user(user=_user(self.request), contact_id=self.kwargs["pk"])
+        return contacts.contact_for_user(user=staff_user(self.request), contact_id=self.kwargs["pk"])
 
     @extend_schema(request=ContactUpdateSerializer, responses=ContactSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -97,7 +91,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         self.get_object()  # visibility first
         body = ContactUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = contacts.contact_update(user=_user(request), contact_id=pk, **body.validated_data)
+        contact = contacts.contact_update(user=staff_user(request), contact_id=pk, **body.validated_data)
         return Response(ContactSerializer(contact).data)
 
     @extend_schema(methods=["GET"], responses=ContactNoteSerializer(many=True))
@@ -106,19 +100,19 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def notes(self, request: Request, pk: str) -> Response:
         """Notes about the contact, newest first; any staff member who sees the contact adds one."""
         if request.method == "GET":
-            rows = contacts.contact_notes(user=_user(request), contact_id=pk)[:200]
+            rows = contacts.contact_notes(user=staff_user(request), contact_id=pk)[:200]
             return Response(ContactNoteSerializer(rows, many=True).data)
         self.get_object()  # visibility first
         body = TextSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        note = contacts.contact_note_create(user=_user(request), contact_id=pk, text=body.validated_data["text"])
+        note = contacts.contact_note_create(user=staff_user(request), contact_id=pk, text=body.validated_data["text"])
         return Response(ContactNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=ConversationSerializer(many=True))
     @action(detail=True, methods=["get"])
     def conversations(self, request: Request, pk: str) -> Response:
         """The contact's conversations the caller may read, newest first (at most 100)."""
-        rows = contacts.contact_conversations(user=_user(request), contact_id=pk)[:100]
+        rows = contacts.contact_conversations(user=staff_user(request), contact_id=pk)[:100]
         return Response(ConversationSerializer(rows, many=True).data)
 
     @extend_schema(request=ContactMergeSerializer, responses=ContactSerializer)
@@ -128,14 +122,16 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         self.get_object()  # visibility first
         body = ContactMergeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        contact = contacts.contacts_merge(user=_user(request), keep_id=pk, merge_id=body.validated_data["merge_id"])
+        contact = contacts.contacts_merge(
+            user=staff_user(request), keep_id=pk, merge_id=body.validated_data["merge_id"]
+        )
         return Response(ContactSerializer(contact).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> HttpResponse:
         """Every contact of the tenant as CSV (supervisors and admins)."""
-        text = contacts.contacts_csv(user=_user(request))
+        text = contacts.contacts_csv(user=staff_user(request))
         response = HttpResponse(text, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
         return response
@@ -150,7 +146,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             text = body.validated_data["file"].read().decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("The file is not UTF-8 text.", extra={"fields": {"file": ["Not UTF-8."]}}) from None
-        return Response(contacts.contacts_import(user=_user(request), text=text))
+        return Response(contacts.contacts_import(user=staff_user(request), text=text))
 
 
 class ContactNoteDeleteView(APIView):
@@ -158,7 +154,7 @@ class ContactNoteDeleteView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, contact_id: int, note_id: int) -> Response:
-        contacts.contact_note_delete(user=_user(request), contact_id=contact_id, note_id=note_id)
+        contacts.contact_note_delete(user=staff_user(request), contact_id=contact_id, note_id=note_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -173,15 +169,15 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_queryset(self) -> QuerySet[Conversation]:
         if self.action != "list":
-            return access.conversations_visible_to(user=_user(self.request)).select_related("contact", "assignee")
+            return access.conversations_visible_to(user=staff_user(self.request)).select_related("contact", "assignee")
         filters = ConversationFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.conversation_list(user=_user(self.request), **filters.validated_data)
+        return selectors.conversation_list(user=staff_user(self.request), **filters.validated_data)
 
     def get_object(self) -> Conversation:
         # Reading one conversation also admits one the caller was mentioned in; changing it does not.
         return access.conversation_for_user(
-            user=_user(self.request), conversation_id=self.kwargs["pk"], read_only=self.action == "retrieve"
+            user=staff_user(self.request), conversation_id=self.kwargs["pk"], read_only=self.action == "retrieve"
         )
 
     @extend_schema(parameters=[ConversationFilterSerializer])
@@ -211,7 +207,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body.is_valid(raise_exception=True)
         data = body.validated_data
         message, created = services.conversation_start(
-            user=_user(request),
+            user=staff_user(request),
             channel=data["channel"],
             phone=data["phone"],
             name=data["name"],
@@ -219,7 +215,7 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             template=data["template"],
             client_id=data.get("client_id"),
         )
-        conversation = access.conversation_for_user(user=_user(request), conversation_id=message.conversation_id)
+        conversation = access.conversation_for_user(user=staff_user(request), conversation_id=message.conversation_id)
         return Response(
             {
                 "conversation": ConversationSerializer(conversation, context={"request": request}).data,
@@ -236,14 +232,14 @@ class ConversationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         body = ConversationPatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         conversation = labels.conversation_labels_set(
-            user=_user(request), conversation_id=pk, label_ids=body.validated_data["labels"]
+            user=staff_user(request), conversation_id=pk, label_ids=body.validated_data["labels"]
         )
         return self._answer(conversation)
 
     @extend_schema(request=None, responses=ConversationSerializer)
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
-        conversation = services.conversation_mark_read(conversation=self.get_object(), actor=_user(request))
+        conversation = services.conversation_mark_read(conversation=self.get_object(), actor=staff_user(request))
         return self._answer(conversation)
 
 
@@ -269,7 +265,7 @@ class ConversationMessagesView(APIView):
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = access.conversation_for_user(
-            user=_user(request), conversation_id=conversation_id, read_only=True
+            user=staff_user(request), conversation_id=conversation_id, read_only=True
         )
         params = MessagePageSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -303,7 +299,7 @@ class ConversationMessagesView(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         # Visibility first: a foreign conversation is a 404 whatever the body says (and its file
         # is never read).
-        access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        access.conversation_for_user(user=staff_user(request), conversation_id=conversation_id)
         if request.content_type.startswith("multipart/"):
             return self._post_file(request, conversation_id)
         body = MessageCreateSerializer(data=request.data)
@@ -311,14 +307,17 @@ class ConversationMessagesView(APIView):
         data = body.validated_data
         if "template" in data:
             message, created = services.message_create_outbound_template(
-                user=_user(request),
+                user=staff_user(request),
                 conversation_id=conversation_id,
                 template=data["template"],
                 client_id=data.get("client_id"),
             )
         else:
             message, created = services.message_create_outbound_text(
-                user=_user(request), conversation_id=conversation_id, text=data["text"], client_id=data.get("client_id")
+                user=staff_user(request),
+                conversation_id=conversation_id,
+                text=data["text"],
+                client_id=data.get("client_id"),
             )
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -333,7 +332,7 @@ class ConversationMessagesView(APIView):
             upload=upload, filename=upload.name or "", declared_type=upload.content_type or ""
         )
         message, created = services.message_create_outbound_media(
-            user=_user(request),
+            user=staff_user(request),
             conversation_id=conversation_id,
             upload=checked,
             caption=body.validated_data.get("text", ""),
@@ -459,7 +458,7 @@ class MessageMediaRetryView(APIView):
 
     @extend_schema(request=None, responses={202: MessageSerializer})
     def post(self, request: Request, message_id: int) -> Response:
-        attachment = services.attachment_retry(user=_user(request), message_id=message_id)
+        attachment = services.attachment_retry(user=staff_user(request), message_id=message_id)
         message = Message.objects.select_related("sender", "attachment").get(pk=attachment.message_id)
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
@@ -479,11 +478,11 @@ class NoteCreateView(APIView):
     @extend_schema(request=NoteCreateSerializer, responses={201: MessageSerializer})
     def post(self, request: Request, conversation_id: int) -> Response:
         # Visibility first: a conversation the caller may not see is a 404 whatever the body says.
-        access.conversation_for_user(user=_user(request), conversation_id=conversation_id)
+        access.conversation_for_user(user=staff_user(request), conversation_id=conversation_id)
         body = NoteCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         note = services.note_create(
-            user=_user(request),
+            user=staff_user(request),
             conversation_id=conversation_id,
             text=body.validated_data["text"],
             mentions=body.validated_data["mentions"],

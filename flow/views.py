@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from conversations import access, labels, selectors
 from conversations.models import Conversation, User
+from conversations.permissions import staff_user
 from conversations.serializers import ConversationSerializer, MeSerializer
 from flow import agents, assignment, moves, queue
 from flow.serializers import (
@@ -33,12 +34,6 @@ from pytake.errors import ErrorCode, InvalidInput
 from realtime.presence import online_user_ids
 
 
-def _user(request: Request) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
 class QueueView(APIView):
     """``GET /api/queue/``: the caller's tenant's waiting conversations, first in line first.
     Every staff member sees the queue (agents take from it)."""
@@ -49,7 +44,7 @@ class QueueView(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        tenant_id = _user(request).tenant_id
+        tenant_id = staff_user(request).tenant_id
         assert tenant_id is not None
         entries = queue.queue_snapshot(tenant_id=tenant_id)
         rows = [
@@ -71,7 +66,7 @@ class MeView(RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_object(self) -> User:
-        return _user(self.request)
+        return staff_user(self.request)
 
     def perform_update(self, serializer: MeSerializer) -> None:  # type: ignore[override]
         availability = serializer.validated_data.pop("availability", None)
@@ -87,7 +82,7 @@ class AgentListView(ListAPIView):
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[User]:
-        return selectors.staff_of_tenant(user=_user(self.request))
+        return selectors.staff_of_tenant(user=staff_user(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         staff = list(self.get_queryset())
@@ -105,7 +100,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"[0-9]+"  # /api/conversations/bulk/ is not a conversation
 
     def get_object(self) -> Conversation:
-        return access.conversation_for_user(user=_user(self.request), conversation_id=self.kwargs["pk"])
+        return access.conversation_for_user(user=staff_user(self.request), conversation_id=self.kwargs["pk"])
 
     def _answer(self, conversation: Conversation) -> Response:
         return Response(ConversationSerializer(conversation, context={"request": self.request}).data)
@@ -113,13 +108,13 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=ConversationSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
-        conversation = assignment.conversation_resolve(conversation=self.get_object(), actor=_user(request))
+        conversation = assignment.conversation_resolve(conversation=self.get_object(), actor=staff_user(request))
         return self._answer(conversation)
 
     @extend_schema(request=None, responses=ConversationSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
-        conversation = assignment.conversation_reopen(conversation=self.get_object(), actor=_user(request))
+        conversation = assignment.conversation_reopen(conversation=self.get_object(), actor=staff_user(request))
         return self._answer(conversation)
 
     @extend_schema(request=AssignSerializer, responses=ConversationSerializer)
@@ -130,7 +125,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         assignee = _staff_member(request, body.validated_data["assignee_id"])
         conversation = assignment.conversation_assign(
-            conversation=conversation, assignee=assignee, actor=_user(request)
+            conversation=conversation, assignee=assignee, actor=staff_user(request)
         )
         return self._answer(conversation)
 
@@ -144,7 +139,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         assignee = _staff_member(request, body.validated_data["assignee_id"])
         conversation = moves.conversation_transfer(
-            conversation=conversation, assignee=assignee, actor=_user(request), note=body.validated_data["note"]
+            conversation=conversation, assignee=assignee, actor=staff_user(request), note=body.validated_data["note"]
         )
         return self._answer(conversation)
 
@@ -152,7 +147,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def pending(self, request: Request, pk: str) -> Response:
         """Waiting on the customer: their next message reopens it."""
-        conversation = moves.conversation_mark_pending(conversation=self.get_object(), actor=_user(request))
+        conversation = moves.conversation_mark_pending(conversation=self.get_object(), actor=staff_user(request))
         return self._answer(conversation)
 
     @extend_schema(request=SnoozeSerializer, responses=ConversationSerializer)
@@ -163,7 +158,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
         body = SnoozeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         conversation = moves.conversation_snooze(
-            conversation=conversation, until=body.validated_data["until"], actor=_user(request)
+            conversation=conversation, until=body.validated_data["until"], actor=staff_user(request)
         )
         return self._answer(conversation)
 
@@ -176,7 +171,7 @@ class ConversationMovesViewSet(viewsets.GenericViewSet):
         why not (``not_found`` for one the caller may not see)."""
         body = BulkSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data, user = body.validated_data, _user(request)
+        data, user = body.validated_data, staff_user(request)
         if data["action"] == "assign":
             assignee = _staff_member(request, data["assignee_id"])
             results = moves.bulk_assign(user=user, ids=data["ids"], assignee=assignee)
@@ -195,7 +190,7 @@ def _staff_member(request: Request, user_id: int | None) -> User | None:
     """An active staff member of the caller's tenant (None for None); ``invalid_assignee`` else."""
     if user_id is None:
         return None
-    member = selectors.staff_of_tenant(user=_user(request)).filter(pk=user_id).first()
+    member = selectors.staff_of_tenant(user=staff_user(request)).filter(pk=user_id).first()
     if member is None:
         raise InvalidInput(
             "No active staff member of this tenant has that id.",

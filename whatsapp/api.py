@@ -13,8 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations.models import User, WhatsAppAccount
-from conversations.permissions import IsSupervisor
+from conversations.models import WhatsAppAccount
+from conversations.permissions import IsSupervisor, staff_user
 from pytake.errors import ApplicationError, ErrorCode, InvalidInput
 from pytake.pagination import StrictCursorPagination
 from whatsapp import templates
@@ -36,13 +36,8 @@ class TemplatePagination(StrictCursorPagination):
     max_page_size = 500
 
 
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _tenant_id(request: Request) -> int:
-    tenant_id = _user(request).tenant_id
+    tenant_id = staff_user(request).tenant_id
     assert tenant_id is not None  # IsTenantStaff let only a tenant's staff in
     return tenant_id
 
