@@ -89,9 +89,9 @@ class WhatsAppAccountAdmin(admin.ModelAdmin[WhatsAppAccount]):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin[Contact]):
-    list_display = ["display_name", "wa_id", "phone", "tenant", "created_at"]
-    list_filter = ["tenant"]
-    search_fields = ["name", "profile_name", "wa_id", "phone"]
+    list_display = ["display_name", "wa_id", "wa_user_id", "phone", "marketing_opt_out", "tenant", "created_at"]
+    list_filter = ["tenant", "marketing_opt_out"]
+    search_fields = ["name", "profile_name", "wa_id", "wa_user_id", "wa_username", "phone"]
     list_select_related = ["tenant"]
 
 

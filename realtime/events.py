@@ -43,7 +43,8 @@ CHANNEL_MESSAGE_TYPE = "realtime.event"
 EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "message.new": frozenset({"id", "conversation_id", "direction", "sender_type", "type", "content", "status"}),
     "message.status": frozenset({"id", "conversation_id", "status", "error"}),
-    # A message changed other than its delivery status: its media finished or failed downloading.
+    # A message changed other than its delivery status: its media finished or failed downloading,
+    # its reactions changed, the customer edited or deleted it.
     "message.updated": frozenset({"id", "conversation_id", "type", "content", "media"}),
     "conversation.new": frozenset({"id", "status", "assignee", "contact"}),
     "conversation.updated": frozenset({"id", "status", "assignee", "contact"}),

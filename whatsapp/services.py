@@ -27,6 +27,7 @@ from conversations import services as conversation_services
 from conversations.models import (
     Attachment,
     Channel,
+    Contact,
     Direction,
     MediaStatus,
     Message,
@@ -141,6 +142,8 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
         try:
             if isinstance(update, parsing.InboundMessage):
                 inbound_message_save(account=account, update=update)
+            elif isinstance(update, parsing.PreferenceUpdate):
+                preference_receive(account=account, update=update)
             else:
                 status_receive(account=account, update=update)
         except Exception as exc:  # keep going: one bad item must not hold back the others
@@ -164,22 +167,103 @@ def webhook_event_attempt_failed(*, event_id: int, error: BaseException, final: 
     event.save(update_fields=["attempts", "last_error", "status"])
 
 
-def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMessage) -> Message:
+def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMessage) -> Message | None:
+    """Apply one inbound message: most kinds become a message of the contact's conversation; a
+    reaction, an edit or a revoke changes the message it names instead; a group message is kept
+    out of one-to-one conversations (its raw delivery stays in the webhook event); a number
+    change moves the contact. Returns the message stored or changed (``None``: nothing to change)."""
+    if update.group_id:
+        logger.info(
+            "WhatsApp group message %s (group %s) not filed: groups are not handled", update.wamid, update.group_id
+        )
+        return None
+    if update.wa_type == "reaction" and not update.echo:
+        emoji = str((update.content.get("reaction") or {}).get("emoji") or "")
+        return _changed_or_logged(
+            update,
+            inbound.message_react(
+                account=account, target_wamid=update.target_wamid, emoji=emoji, at=update.timestamp, by="contact"
+            ),
+        )
+    if update.wa_type == "edit":
+        return _changed_or_logged(
+            update,
+            inbound.message_edit(
+                account=account,
+                target_wamid=update.target_wamid,
+                edit_wamid=update.wamid,
+                text=str(update.content.get("caption") or update.content.get("text") or ""),
+                at=update.timestamp,
+            ),
+        )
+    if update.wa_type == "revoke":
+        return _changed_or_logged(
+            update, inbound.message_revoke(account=account, target_wamid=update.target_wamid, at=update.timestamp)
+        )
     message, created = inbound.message_create_inbound(
         account=account,
         wa_id=update.wa_id,
+        user_id=update.user_id,
+        username=update.username,
         profile_name=update.profile_name,
         wamid=update.wamid,
         message_type=update.message_type,
         content=update.content,
         created_at=update.timestamp,
         sender_type=update.sender_type,
+        echo=update.echo,
     )
+    if created and update.wa_type == "system":
+        _number_change(account=account, message=message, system=update.content.get("system") or {})
     if created and update.message_type in parsing.MEDIA_KINDS and (update.content.get("media") or {}).get("id"):
         backend = channels.backend_for(Channel.WHATSAPP)  # this app's own backend (whatsapp.channel)
         if backend is not None:
             transaction.on_commit(lambda: backend.fetch_media(message_id=message.pk), robust=True)
     return message
+
+
+NUMBER_CHANGE_KINDS = {"user_changed_number", "customer_changed_number"}
+
+
+def _number_change(*, account: WhatsAppAccount, message: Message, system: dict[str, Any]) -> None:
+    """A ``system`` message saying the customer changed number: the contact moves to the new one
+    (``wa_id``, or ``new_wa_id`` in older payloads), so their next message continues here."""
+    if str(system.get("type") or "") not in NUMBER_CHANGE_KINDS:
+        return
+    new_wa_id = str(system.get("wa_id") or system.get("new_wa_id") or "")
+    if not new_wa_id.isdigit():
+        return
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=message.conversation.contact_id)
+        if contact.wa_id != new_wa_id:
+            inbound.contact_change_number(
+                contact=contact, new_wa_id=new_wa_id, new_user_id=str(system.get("user_id") or "")
+            )
+
+
+def _changed_or_logged(update: parsing.InboundMessage, message: Message | None) -> Message | None:
+    if message is None:
+        logger.info(
+            "WhatsApp %s %s names message %s, unknown on this number: not applied (kept in the raw delivery)",
+            update.wa_type,
+            update.wamid,
+            update.target_wamid,
+        )
+    return message
+
+
+def preference_receive(*, account: WhatsAppAccount, update: parsing.PreferenceUpdate) -> None:
+    """A customer's marketing preference: recorded on the contact (others are logged and kept raw)."""
+    if update.category != "marketing_messages" or update.value not in ("stop", "resume"):
+        logger.info("WhatsApp preference %s=%s not one PyTake acts on; kept", update.category, update.value)
+        return
+    inbound.contact_marketing_preference(
+        account=account,
+        wa_id=update.wa_id,
+        user_id=update.user_id,
+        stop=update.value == "stop",
+        at=update.timestamp,
+    )
 
 
 def status_receive(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> StatusReceipt | None:
