@@ -365,10 +365,19 @@ def _client_for(account: WhatsAppAccount) -> GraphClient:
     return GraphClient(phone_number_id=account.phone_number_id, access_token=account.access_token)
 
 
-def _send_one(client: GraphClient, message: Message, to: str) -> str:
+def _send_one(client: GraphClient, message: Message, contact: Contact) -> str:
     media_id = media_upload_for_send(client, message) if message.type in parsing.MEDIA_KINDS else None
     kind, content = _content_of(message, media_id=media_id)
-    return client.send(to=to, kind=kind, content=content, callback_data=_callback_data(message))
+    quoted = message.reply_to.whatsapp_message_id if message.reply_to is not None else None
+    return client.send(
+        # A customer known by their user id only (a username hides their number) is sent to by it.
+        to=contact.wa_id,
+        recipient=contact.wa_user_id if not contact.wa_id else "",
+        kind=kind,
+        content=content,
+        context_wamid=quoted or None,
+        callback_data=_callback_data(message),
+    )
 
 
 def _content_of(message: Message, *, media_id: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -428,7 +437,7 @@ def _send_claim(message_id: int) -> Iterator[bool]:
 def _sendable(message_id: int) -> Message | None:
     """The message if it is an outbound WhatsApp message still to be sent, else ``None``."""
     message = (
-        Message.objects.select_related("conversation__contact", "whatsapp_account", "attachment")
+        Message.objects.select_related("conversation__contact", "whatsapp_account", "attachment", "reply_to")
         .filter(pk=message_id, direction=Direction.OUTBOUND)
         .first()
     )
@@ -457,7 +466,7 @@ def message_send(*, message_id: int) -> Message | None:
         account = message.whatsapp_account
         if account is None:
             return message
-        wamid = _send_one(_client_for(account), message, message.conversation.contact.wa_id)
+        wamid = _send_one(_client_for(account), message, message.conversation.contact)
         message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
     receipts_apply_pending(account_id=account.pk, wamid=wamid)
     message.refresh_from_db()

@@ -1,0 +1,106 @@
+"""Quotes and reactions in the inbox, in Chromium against a real server: a customer's WhatsApp
+reply shows the message it quotes (a click jumps to it), a reaction appears on the message it
+reacts to live and goes when removed, and an agent replies to a message from its bubble."""
+
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from conversations.models import Direction, Message
+from tests.browser import scenario
+from tests.e2e.test_browser_inbox import LIVE, login, open_conversation
+from whatsapp import inbound
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+def server_settings():
+    return {"PYTAKE_AUTO_ASSIGN": "0"}
+
+
+@pytest.fixture
+def demo(asgi_server):
+    return scenario.seed_demo()
+
+
+@scenario.off_loop
+def agents_message_sent(conversation) -> Message:
+    """Maria's conversation's agent message, given the wamid WhatsApp gave it."""
+    message = Message.objects.get(conversation=conversation, direction=Direction.OUTBOUND)
+    Message.objects.filter(pk=message.pk).update(whatsapp_message_id="wamid.agent-answer")
+    return message
+
+
+@scenario.off_loop
+def customer_replies(conversation, text: str, quoting: str) -> Message:
+    message, _ = inbound.message_create_inbound(
+        account=conversation.whatsapp_account,
+        wa_id=conversation.contact.wa_id,
+        profile_name="Maria Silva",
+        wamid="wamid.customer-reply",
+        message_type="text",
+        content={"wa_type": "text", "text": text, "context": {"from": "15550783881", "id": quoting}},
+        created_at=timezone.now(),
+    )
+    return message
+
+
+@scenario.off_loop
+def customer_reacts(conversation, emoji: str) -> None:
+    inbound.message_react(
+        account=conversation.whatsapp_account,
+        target_wamid="wamid.agent-answer",
+        emoji=emoji,
+        at=timezone.now(),
+        by="contact",
+    )
+
+
+@scenario.off_loop
+def reply_to_of(text: str) -> int | None:
+    found = Message.objects.filter(content__text=text).first()
+    return found.reply_to_id if found else None
+
+
+@scenario.off_loop
+def customer_message_id() -> int:
+    return Message.objects.get(whatsapp_message_id="wamid.customer-reply").pk
+
+
+def test_quotes_and_reactions_in_the_inbox(new_page, demo):
+    agents = agents_message_sent(demo.maria)
+    page = new_page()
+    login(page, demo.agent)
+    open_conversation(page, "Maria Silva")
+
+    # The customer replies to the agent's message: the quote is shown above the reply.
+    customer_replies(demo.maria, "Obrigada, aguardo", quoting="wamid.agent-answer")
+    reply = page.locator(".msg-in", has_text="Obrigada, aguardo")
+    quote = reply.locator(".msg-quote")
+    expect(quote).to_contain_text("Oi Maria, vou verificar.", timeout=LIVE)
+    expect(quote).to_contain_text("You")
+    # A click jumps to the quoted message and highlights it.
+    quote.click()
+    expect(page.locator(f'.msg[data-id="{agents.pk}"]')).to_have_class(re.compile(r"\bmsg-flash\b"))
+
+    # A reaction appears on the message it reacts to, live, and goes when removed.
+    customer_reacts(demo.maria, "👍")
+    reactions = page.locator(f'.msg[data-id="{agents.pk}"] .msg-reaction')
+    expect(reactions).to_have_text(["👍"], timeout=LIVE)
+    assert page.locator(".msg", has_text="👍").count() == 1  # no bubble of its own
+    customer_reacts(demo.maria, "")
+    expect(reactions).to_have_count(0, timeout=LIVE)
+
+    # The agent replies to the customer's message from its bubble.
+    reply.locator(".msg-reply").click()
+    expect(page.locator("#reply-bar")).to_contain_text("Obrigada, aguardo")
+    page.get_by_role("textbox", name="Message").fill("De nada!")
+    page.get_by_role("textbox", name="Message").press("Enter")
+    sent = page.locator(".msg-out", has_text="De nada!")
+    expect(sent.locator(".msg-quote")).to_contain_text("Obrigada, aguardo")
+    expect(page.locator("#reply-bar")).to_be_hidden()
+    expect(sent).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)  # the server's copy
+    assert reply_to_of("De nada!") == customer_message_id()
