@@ -145,6 +145,16 @@ class WhatsAppAccount(models.Model):
         help_text="Meta's webhook verify token: the one set in the app's webhook settings."
     )
     is_active = models.BooleanField(default=True)
+    # An error of the whole account (an expired token, a policy block) stops sending from this
+    # number: messages wait, pending, until an admin fixes the cause and clears this.
+    sending_blocked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When WhatsApp refused this number's messages for an account-wide reason. "
+        "Clear it once fixed (a new access token, an appeal): the waiting messages are sent then.",
+    )
+    sending_blocked_code = models.IntegerField(null=True, blank=True, help_text="Meta's error code (190, 368…).")
+    sending_blocked_reason = models.CharField(max_length=255, blank=True, help_text="Meta's error title.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -333,8 +333,12 @@ SPECTACULAR_SETTINGS = {
 # Empty means Meta's (https://graph.facebook.com), or, where the simulator is installed, the
 # simulator on this server (PYTAKE_PUBLIC_URL + /simulator/graph).
 WHATSAPP_GRAPH_BASE_URL = env_str("WHATSAPP_GRAPH_BASE_URL", "")
-WHATSAPP_GRAPH_API_VERSION = env_str("WHATSAPP_GRAPH_API_VERSION", "v21.0")
-WHATSAPP_WEBHOOK_MAX_BYTES = env_int("WHATSAPP_WEBHOOK_MAX_BYTES", 1024 * 1024)
+# Meta's current version (v21.0 is retired on 2027-01-21); each version lives about two years.
+WHATSAPP_GRAPH_API_VERSION = env_str("WHATSAPP_GRAPH_API_VERSION", "v26.0")
+# Meta's webhook deliveries can reach 3 MB; a larger limit than that only invites abuse.
+WHATSAPP_WEBHOOK_MAX_BYTES = env_int("WHATSAPP_WEBHOOK_MAX_BYTES", 3 * 1024 * 1024)
+# A send refused for the spam rate limit (131048) waits at least this long, times the attempt.
+WHATSAPP_SPAM_LIMIT_RETRY_SECONDS = env_int("WHATSAPP_SPAM_LIMIT_RETRY_SECONDS", 600)
 WHATSAPP_HTTP_TIMEOUT = env_float("WHATSAPP_HTTP_TIMEOUT", 10.0)
 # Where the simulator posts its signed status callbacks (PyTake's own webhook by default).
 PYTAKE_PUBLIC_URL = env_str("PYTAKE_PUBLIC_URL", "http://127.0.0.1:8000")

@@ -61,6 +61,8 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "contact_attribute.deleted": frozenset({"id", "key"}),
     "notification": frozenset({"id", "kind", "conversation_id", "message_id", "author", "text", "read_at"}),
     "notification.read": frozenset({"id", "read_at"}),
+    # A WhatsApp number stopped sending for an account-wide reason, or sends again (its admins).
+    "account.alert": frozenset({"account_id", "display_phone_number", "blocked", "code", "title"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position", "queue.left"})
 

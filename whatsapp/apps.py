@@ -9,6 +9,8 @@ class WhatsappConfig(AppConfig):
         # Imported here: models load only once the app registry is ready.
         from conversations import channels
         from conversations.models import Channel
+        from whatsapp import account_health
         from whatsapp.channel import WhatsAppChannel
 
         channels.register(Channel.WHATSAPP, WhatsAppChannel())
+        account_health.connect()

@@ -36,7 +36,7 @@ from conversations.models import (
     WhatsAppAccount,
 )
 from pytake.errors import ApplicationError, ErrorCode, Forbidden, InvalidInput
-from whatsapp import inbound, parsing
+from whatsapp import account_health, inbound, parsing
 from whatsapp.client import (
     GraphClient,
     GraphError,
@@ -466,11 +466,26 @@ def message_send(*, message_id: int) -> Message | None:
         account = message.whatsapp_account
         if account is None:
             return message
+        if account.sending_blocked_at is not None:
+            # An account-wide error stopped this number: the message waits (account_health).
+            logger.info("WhatsApp message %s waits: number %s is blocked", message_id, account.display_phone_number)
+            return message
         wamid = _send_one(_client_for(account), message, message.conversation.contact)
         message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
     receipts_apply_pending(account_id=account.pk, wamid=wamid)
     message.refresh_from_db()
     return message
+
+
+def message_send_refused_for_account(*, message_id: int, error: GraphError) -> bool:
+    """An error of the whole number (``account_health.ACCOUNT_BLOCKING_CODES``): the number stops
+    sending and the message waits with the others. Returns whether the error was one of those."""
+    if error.code not in account_health.ACCOUNT_BLOCKING_CODES:
+        return False
+    account_id = Message.objects.filter(pk=message_id).values_list("whatsapp_account_id", flat=True).first()
+    if account_id is not None:
+        account_health.account_sending_block(account_id=account_id, code=error.code, title=error.title)
+    return True
 
 
 def message_send_failed(*, message_id: int, error: GraphError) -> Message | None:

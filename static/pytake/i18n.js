@@ -182,6 +182,8 @@ const STRINGS = {
     "msg.order_total": "Total",
     "msg.order_item": "{qty} × {id}",
     "msg.form": "Form answers",
+    "alert.sending_blocked":
+      "WhatsApp number {number} stopped sending ({reason}). Messages wait until an admin fixes it in the admin.",
   },
   pt: {
     "lang.label": "Idioma",
@@ -360,6 +362,8 @@ const STRINGS = {
     "msg.order_total": "Total",
     "msg.order_item": "{qty} × {id}",
     "msg.form": "Respostas do formulário",
+    "alert.sending_blocked":
+      "O número de WhatsApp {number} parou de enviar ({reason}). As mensagens aguardam até um administrador corrigir no admin.",
   },
 };
 

@@ -1,6 +1,7 @@
 // Live events to the modules that care: one table, read top to bottom when an event arrives.
 // A module that shows a new kind of event adds its handler here, nowhere else.
 
+import { onAccountAlert } from "./alerts.js";
 import { removeConversation } from "./list.js";
 import { onMessageNew, onMessageStatus, onMessageUpdated } from "./messages.js";
 import { onCustomerMessage, onRevoked, onTyping, readIfSeen } from "./pane.js";
@@ -25,6 +26,7 @@ export const DISPATCH = {
   resumed: [() => loadAgents().catch(() => {}), readIfSeen],
   "queue.updated": [loadQueueSoon],
   broadcast: [showBroadcast],
+  "account.alert": [onAccountAlert],
 };
 
 /** Subscribe every handler of the table to `client`; returns the unsubscribers. */
