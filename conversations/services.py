@@ -587,19 +587,15 @@ def message_status_apply(
     return message
 
 
-def message_set_sent(*, message_id: int, wamid: str, at: datetime) -> Message:
-    """The Graph API accepted the message: keep its wamid and move it to ``sent``."""
+def message_set_accepted(*, message_id: int, wamid: str) -> Message:
+    """The Graph API accepted the message (``message_status: accepted``): keep its wamid. It is
+    not ``sent`` yet: that is for Meta's status webhook to say (``message_status_apply``), and a
+    message Meta accepts may still never leave (held for a quality check, or failed later)."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message_id)
-        message.whatsapp_message_id = wamid
-        fields = ["whatsapp_message_id"]
-        if message_status_can_advance(message.status, MessageStatus.SENT):
-            message.status = MessageStatus.SENT
-            fields.append("status")
-        if message.sent_at is None:
-            message.sent_at = at
-            fields.append("sent_at")
-        message.save(update_fields=fields)
+        if message.whatsapp_message_id != wamid:
+            message.whatsapp_message_id = wamid
+            message.save(update_fields=["whatsapp_message_id"])
     return message
 
 

@@ -320,7 +320,7 @@ def _wamid_link(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> No
     )
     if message_id is None:
         return
-    conversation_services.message_set_sent(message_id=message_id, wamid=update.wamid, at=update.timestamp)
+    conversation_services.message_set_accepted(message_id=message_id, wamid=update.wamid)
     logger.info("WhatsApp message %s: wamid %s learnt from its status", message_id, update.wamid)
 
 
@@ -471,7 +471,7 @@ def message_send(*, message_id: int) -> Message | None:
             logger.info("WhatsApp message %s waits: number %s is blocked", message_id, account.display_phone_number)
             return message
         wamid = _send_one(_client_for(account), message, message.conversation.contact)
-        message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
+        message = conversation_services.message_set_accepted(message_id=message.pk, wamid=wamid)
     receipts_apply_pending(account_id=account.pk, wamid=wamid)
     message.refresh_from_db()
     return message

@@ -13,7 +13,7 @@ from conversations import channels
 from conversations.models import Direction, Message, MessageStatus, SenderType
 from realtime.models import Event
 from tests import factories
-from tests.whatsapp.support import eager_celery, fixture, post_webhook  # noqa: F401 (fixture)
+from tests.whatsapp.support import eager_celery, fixture, post_webhook, status_payload  # noqa: F401 (fixture)
 from whatsapp import services, tasks
 from whatsapp.client import GraphClient, GraphError
 from whatsapp.models import WebhookEvent
@@ -160,3 +160,22 @@ def test_the_spam_rate_limit_is_not_retried_at_once(settings):
     assert all(tasks.send_retry_delay(error, retries) >= 600 for retries in range(5))
     ordinary = GraphError(503, 131000, "Something went wrong", transient=True)
     assert tasks.send_retry_delay(ordinary, 0) <= 2
+
+
+# --- "Sent" is Meta's word ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("eager_celery")
+def test_a_message_the_api_accepted_is_not_sent_until_meta_says_so(
+    client, conversation, account, monkeypatch, django_capture_on_commit_callbacks
+):
+    message = _pending(conversation)
+    monkeypatch.setattr(services, "_send_one", lambda client, message, contact: "wamid.accepted")
+    accepted = services.message_send(message_id=message.pk)
+    assert (accepted.status, accepted.whatsapp_message_id, accepted.sent_at) == ("pending", "wamid.accepted", None)
+    assert services.message_send(message_id=message.pk).whatsapp_message_id == "wamid.accepted"  # not sent again
+    payload = status_payload(account.phone_number_id, wamid="wamid.accepted", status="sent", ts=1712595600)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook(client, payload, account.app_secret).status_code == 200
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT and int(message.sent_at.timestamp()) == 1712595600

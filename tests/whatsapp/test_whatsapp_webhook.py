@@ -446,14 +446,14 @@ def test_failed_status_keeps_metas_code_and_title(deliver, account, outbound):
 
 
 def test_status_before_its_message_is_applied_when_the_wamid_appears(deliver, account, outbound):
-    from conversations.services import message_set_sent
+    from conversations.services import message_set_accepted
     from whatsapp.services import receipts_apply_pending
 
     pn = account.phone_number_id
     deliver(status_payload(pn, wamid="wamid.early-bird", status="delivered", ts=1712595601))
     deliver(status_payload(pn, wamid="wamid.early-bird", status="sent", ts=1712595600))
     assert StatusReceipt.objects.filter(applied=False).count() == 2
-    message_set_sent(message_id=outbound.pk, wamid="wamid.early-bird", at=timezone.now())
+    message_set_accepted(message_id=outbound.pk, wamid="wamid.early-bird")
     assert receipts_apply_pending(account_id=account.pk, wamid="wamid.early-bird") == 2
     outbound.refresh_from_db()
     assert outbound.status == MessageStatus.DELIVERED
