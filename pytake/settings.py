@@ -359,6 +359,12 @@ WHATSAPP_CELERY_QUEUE = env_str("WHATSAPP_CELERY_QUEUE", "")
 WHATSAPP_SIMULATOR_WEBHOOK_URL = env_str("WHATSAPP_SIMULATOR_WEBHOOK_URL", "")
 # Seconds after accepting a message at which the simulator reports sent, delivered, read.
 WHATSAPP_SIMULATOR_STATUS_DELAYS = env_str("WHATSAPP_SIMULATOR_STATUS_DELAYS", "0.5,1.5,3")
+# Simulator realism: how many times a failing webhook is delivered (Meta keeps trying for days)
+# and the longest wait between two tries; the chance a status callback is skipped, repeated or
+# comes before an earlier one (0: in order, once each).
+WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS = env_int("WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS", 12)
+WHATSAPP_SIMULATOR_REDELIVERY_MAX_DELAY = env_int("WHATSAPP_SIMULATOR_REDELIVERY_MAX_DELAY", 300)
+WHATSAPP_SIMULATOR_STATUS_CHAOS = env_float("WHATSAPP_SIMULATOR_STATUS_CHAOS", 0.0)
 WHATSAPP_SIMULATOR_FAILURE_RATE = env_float("WHATSAPP_SIMULATOR_FAILURE_RATE", 0.0)
 
 # --- Real time --------------------------------------------------------------------------------
