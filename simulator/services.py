@@ -565,6 +565,16 @@ def media_kind(mime_type: str, data: bytes) -> tuple[str, dict[str, Any]]:
 # --- The phone: the customer writes -----------------------------------------------------------------
 
 
+# What "Send an order" puts in the cart: two products of a catalogue, as Meta's example has it.
+SAMPLE_ORDER: dict[str, Any] = {
+    "catalog_id": "194836987003835",
+    "product_items": [
+        {"product_retailer_id": "di9ozbzfi4", "quantity": 2, "item_price": 30, "currency": "BRL"},
+        {"product_retailer_id": "nqryix03ez", "quantity": 1, "item_price": 25, "currency": "BRL"},
+    ],
+}
+
+
 def user_id_of(wa_id: str) -> str:
     """The simulated customer's business-scoped user id (BSUID): stable, derived from the number."""
     digits = str(int(hashlib.sha256(wa_id.encode()).hexdigest()[:15], 16))
@@ -646,6 +656,32 @@ def phone_send(
         else:
             kind = "revoke"
             message.update({"type": kind, kind: {"original_message_id": target}})
+    elif action == "order":
+        kind = "order"
+        message.update({"type": kind, kind: SAMPLE_ORDER | ({"text": text} if text else {})})
+    elif action == "change_number":
+        new_wa_id = "".join(c for c in text if c.isdigit())
+        if not (6 <= len(new_wa_id) <= 20) or new_wa_id == wa_id:
+            raise PhoneError("Type the new number: 6 to 20 digits, not the current one.")
+        kind = "system"
+        body = f"User {name.strip() or wa_id} changed from {wa_id} to {new_wa_id}"
+        message.update({"type": kind, kind: {"body": body, "wa_id": new_wa_id, "type": "user_changed_number"}})
+    elif action == "unsupported":
+        kind = "unsupported"
+        message.update(
+            {
+                "type": kind,
+                kind: {"type": "poll"},
+                "errors": [
+                    {
+                        "code": 131051,
+                        "title": "Message type unknown",
+                        "message": "Message type unknown",
+                        "error_data": {"details": "Message type is currently not supported."},
+                    }
+                ],
+            }
+        )
     elif reply is not None:
         kind = "interactive"
         button_id, title = reply

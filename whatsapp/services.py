@@ -177,12 +177,13 @@ def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMes
             "WhatsApp group message %s (group %s) not filed: groups are not handled", update.wamid, update.group_id
         )
         return None
-    if update.wa_type == "reaction" and not update.echo:
+    if update.wa_type == "reaction":
         emoji = str((update.content.get("reaction") or {}).get("emoji") or "")
+        by = "agent" if update.echo else "contact"  # an echo: the business reacted from its phone
         return _changed_or_logged(
             update,
             inbound.message_react(
-                account=account, target_wamid=update.target_wamid, emoji=emoji, at=update.timestamp, by="contact"
+                account=account, target_wamid=update.target_wamid, emoji=emoji, at=update.timestamp, by=by
             ),
         )
     if update.wa_type == "edit":

@@ -166,3 +166,16 @@ def test_redelivery_backs_off_and_keeps_trying(settings):
     assert delays == sorted(delays) and delays[0] == 0.5 and delays[-1] == 300
     assert sum(delays) > 600  # minutes of trying, not seconds
     assert settings.WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS >= 10
+
+
+def test_orders_number_changes_and_unsupported_messages_from_the_phone(sim, account):
+    order = inbound(phone(account, action="order", text="Entrega à tarde").wamid)
+    assert order.type == "order" and order.content["order"]["total"] == 85
+    unsupported = inbound(phone(account, action="unsupported").wamid)
+    assert unsupported.type == "unsupported" and unsupported.content["errors"][0]["code"] == 131051
+    with pytest.raises(simulator.PhoneError):
+        phone(account, action="change_number", text="5511988887777")  # the same number
+    inbound(phone(account, action="change_number", text="+55 11 97777-6666").wamid)
+    wait_until(lambda: Contact.objects.filter(wa_id="5511977776666").exists(), what="the contact on its new number")
+    moved = inbound(phone(account, wa_id="5511977776666", text="Do número novo").wamid)
+    assert moved.conversation_id == order.conversation_id

@@ -340,3 +340,14 @@ def test_every_fixture_parses_to_something_or_to_a_known_nothing():
     for name, kind in kinds.items():
         [update] = list(parsing.iter_updates(fixture(name)))
         assert isinstance(update, kind), name
+
+
+def test_a_reaction_echoed_from_the_business_app_is_the_businesss(deliver, account, without_flow):
+    deliver(load("text", account))
+    echo = load("smb_message_echo", account)
+    sent = echo["entry"][0]["changes"][0]["value"]["message_echoes"][0]
+    sent.update(type="reaction", id="wamid.echoed-reaction", reaction={"message_id": TEXT_WAMID, "emoji": "🙏"})
+    del sent["text"]
+    deliver(echo)
+    message = Message.objects.get()
+    assert [(r["emoji"], r["by"]) for r in message.reactions] == [("🙏", "agent")]

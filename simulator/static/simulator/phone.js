@@ -27,6 +27,8 @@ function describe(m) {
     case "reaction": return { label: b.emoji ? "Reacted " + b.emoji : "Removed a reaction" };
     case "edit": return { label: "Edited a message", text: (b.message && b.message.text && b.message.text.body) || "" };
     case "revoke": return { label: "Deleted a message" };
+    case "order": return { label: "🛒 Order: " + ((b.product_items || []).length) + " item(s)", text: b.text || "" };
+    case "system": return { label: b.body || "System message" };
     case "interactive":
       if (b.type === "button_reply") { return { text: (b.button_reply && b.button_reply.title) || "" }; }
       return {
@@ -119,6 +121,16 @@ function stopActing() {
   $("acting").hidden = true;
 }
 $("acting-cancel").addEventListener("click", stopActing);
+$("send-order").addEventListener("click", () => send({ action: "order", text: $("text").value }));
+$("send-unsupported").addEventListener("click", () => send({ action: "unsupported" }));
+$("change-number").addEventListener("click", async () => {
+  const newWaId = $("text").value.replace(/\D/g, "");
+  if (await send({ action: "change_number", text: newWaId })) {
+    $("text").value = "";
+    $("contact").prepend(contactOption(newWaId, state.name)); $("contact").value = newWaId;
+    choose(newWaId, state.name); // the same person, on the new number from now on
+  }
+});
 $("hide-number").addEventListener("change", (e) => { $("username").hidden = !e.target.checked; });
 
 function contactOption(waId, name) {
