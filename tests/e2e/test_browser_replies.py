@@ -104,3 +104,47 @@ def test_quotes_and_reactions_in_the_inbox(new_page, demo):
     expect(page.locator("#reply-bar")).to_be_hidden()
     expect(sent).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)  # the server's copy
     assert reply_to_of("De nada!") == customer_message_id()
+
+
+def test_a_person_on_the_phone_page_replies_reacts_edits_and_deletes(new_page, demo):
+    """The simulator's phone offers what a customer does on WhatsApp: the inbox shows each."""
+    inbox = new_page()
+    login(inbox, demo.agent)
+    open_conversation(inbox, "Maria Silva")
+
+    phone = new_page(viewport={"width": 900, "height": 800})
+    phone.goto("/simulator/phone/")
+    phone.locator("#new-wa-id").fill(demo.maria.contact.wa_id)
+    phone.locator("#new-name").fill("Maria Silva")
+    phone.get_by_role("button", name="Use").click()
+    expect(phone.locator("#conn")).to_have_class(re.compile(r"\blive\b"), timeout=LIVE)
+    phone.get_by_label("Message").fill("Qual o prazo?")
+    phone.get_by_role("button", name="Send", exact=True).click()
+    first = inbox.locator(".msg-in", has_text="Qual o prazo?")
+    expect(first).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    asked = inbox.locator(f'.msg[data-id="{first.get_attribute("data-id")}"]')  # whatever its text becomes
+
+    # Edit it, then delete it: the inbox shows the new text, then the deleted marker.
+    mine = phone.locator(".bubble.mine", has_text="Qual o prazo?")
+    mine.get_by_role("button", name="Edit").click()
+    phone.get_by_label("Message").fill("Qual o prazo de entrega?")
+    phone.get_by_role("button", name="Send", exact=True).click()
+    expect(asked.locator(".msg-text")).to_have_text("Qual o prazo de entrega?", timeout=LIVE)
+    expect(asked.locator(".msg-edited")).to_be_visible()
+    mine.get_by_role("button", name="Delete for everyone").click()
+    expect(asked.locator(".msg-text")).to_contain_text("deleted", timeout=LIVE)
+    asked.get_by_role("button", name="Show").click()
+    expect(asked.locator(".msg-text")).to_have_text("Qual o prazo de entrega?")
+
+    # The agent answers; on the phone, the customer reacts to the answer and replies to it.
+    inbox.get_by_role("textbox", name="Message").fill("Em 2 dias úteis")
+    inbox.get_by_role("textbox", name="Message").press("Enter")
+    answer = inbox.locator(".msg-out", has_text="Em 2 dias úteis")
+    theirs = phone.locator(".bubble", has_text="Em 2 dias úteis")
+    theirs.get_by_role("button", name="React 👍").click()
+    expect(answer.locator(".msg-reaction")).to_have_text(["👍"], timeout=LIVE)
+    theirs.get_by_role("button", name="Reply").click()
+    phone.get_by_label("Message").fill("Obrigada!")
+    phone.get_by_role("button", name="Send", exact=True).click()
+    thanks = inbox.locator(".msg-in", has_text="Obrigada!")
+    expect(thanks.locator(".msg-quote")).to_contain_text("Em 2 dias úteis", timeout=LIVE)
