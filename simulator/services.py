@@ -415,6 +415,8 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         fault = FaultKind.SERVER_ERROR
     if fault == FaultKind.OUTSIDE_WINDOW and kind == "template":
         fault = None  # templates are exactly what is allowed outside the window
+    if fault == FaultKind.OUTSIDE_WINDOW:
+        return _accepted_then_failed(phone_number_id, to, body)
     if fault is not None and fault != FaultKind.ANSWER_LOST:
         return _fault_answer(fault)
 
@@ -441,6 +443,32 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         {
             "messaging_product": "whatsapp",
             "contacts": [{"input": str(body.get("to")), "wa_id": to}],
+            "messages": [{"id": wamid, "message_status": "accepted"}],
+        },
+    )
+
+
+def _accepted_then_failed(phone_number_id: str, to: str, body: dict[str, Any]) -> GraphAnswer:
+    """As Meta answers a message it cannot deliver (131047: outside the 24-hour window): the
+    API accepts it, and a ``failed`` status webhook with the error follows; the phone never sees it."""
+    wamid = new_wamid()
+    error = _fault_answer(FaultKind.OUTSIDE_WINDOW).body["error"]
+    value = _status_value(wamid, to, "failed", str(body.get("biz_opaque_callback_data") or "")[:512])
+    value["statuses"][0]["errors"] = [
+        {
+            "code": error["code"],
+            "title": error.get("error_user_title") or error["message"],
+            "message": error["message"],
+            "error_data": {"details": error["error_data"]["details"]},
+        }
+    ]
+    delay = next((d for d in _status_delays() if d is not None), 0.5)
+    scheduler.schedule(delay, lambda: deliver_webhook(phone_number_id, value))
+    return GraphAnswer(
+        200,
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": str(body.get("to") or body.get("recipient")), "wa_id": to}],
             "messages": [{"id": wamid, "message_status": "accepted"}],
         },
     )

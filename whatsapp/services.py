@@ -351,12 +351,21 @@ def receipts_apply_pending(*, account_id: int, wamid: str) -> int:
                     status=status,
                     at=receipt.timestamp,
                     error_code=first.get("code") if isinstance(first.get("code"), int) else None,
-                    error_title=str(first.get("title") or first.get("message") or ""),
+                    error_title=_status_error_title(first),
                 )
             receipt.applied = True
             receipt.save(update_fields=["applied"])
             applied += 1
     return applied
+
+
+def _status_error_title(error: dict[str, Any]) -> str:
+    """A failed status's error as the message keeps it: Meta's title, and its details if any
+    (as a failed send keeps them, ``message_send_failed``)."""
+    title = str(error.get("title") or error.get("message") or "")
+    data = error.get("error_data")
+    details = str(data.get("details") or "") if isinstance(data, dict) else ""
+    return f"{title}: {details}" if details and details not in title else title
 
 
 # --- Sending ------------------------------------------------------------------------------------

@@ -148,11 +148,14 @@ def test_500_until_retries_run_out_fails_the_message(sim, api_for, supervisor, c
 
 
 @pytest.mark.django_db(transaction=True)
-def test_131047_fails_the_message_with_metas_code_and_title(sim, api_for, supervisor, conversation):
+def test_131047_fails_the_message_with_metas_code_and_title_by_webhook(sim, api_for, supervisor, conversation):
     _arm(sim, "outside_window")
     response = _send(api_for, supervisor, conversation)
-    message = Message.objects.get(pk=response.json()["id"])
-    assert message.status == MessageStatus.FAILED
+    # As Meta does: accepted by the API, then a "failed" status webhook says why.
+    message = wait_until(
+        lambda: Message.objects.filter(pk=response.json()["id"], status=MessageStatus.FAILED).first(),
+        what="the failed status",
+    )
     assert message.error_code == 131047
     assert message.error_title.startswith("Re-engagement message")
     assert "template" in message.error_title

@@ -440,7 +440,7 @@ def test_failed_status_keeps_metas_code_and_title(deliver, account, outbound):
     outbound.refresh_from_db()
     assert outbound.status == MessageStatus.FAILED
     assert outbound.error_code == 131047
-    assert outbound.error_title == "Re-engagement message"
+    assert outbound.error_title.startswith("Re-engagement message: Message failed to send")  # title: details
     receipt = StatusReceipt.objects.get()
     assert "24 hours" in receipt.errors[0]["error_data"]["details"]
 
