@@ -8,9 +8,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conversations.models import Direction, Message
+from conversations import services as conversation_services
+from conversations.models import Channel, Conversation, Direction, Message
 from tests.browser import scenario
 from tests.e2e.test_browser_inbox import LIVE, login, open_conversation
+from tests.e2e.test_browser_webchat import open_widget, widget_says
 from whatsapp import inbound
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
@@ -148,3 +150,33 @@ def test_a_person_on_the_phone_page_replies_reacts_edits_and_deletes(new_page, d
     phone.get_by_role("button", name="Send", exact=True).click()
     thanks = inbox.locator(".msg-in", has_text="Obrigada!")
     expect(thanks.locator(".msg-quote")).to_contain_text("Em 2 dias úteis", timeout=LIVE)
+
+
+@scenario.off_loop
+def staff_replies_to(conversation_id: int, text: str, quoting: str, user) -> None:
+    quoted = Message.objects.get(conversation_id=conversation_id, content__text=quoting)
+    conversation_services.message_create_outbound_text(
+        user=user, conversation_id=conversation_id, text=text, reply_to=quoted.pk
+    )
+
+
+@scenario.off_loop
+def webchat_conversation_of(name: str) -> int:
+    return Conversation.objects.get(channel=Channel.WEBCHAT, contact__name=name).pk
+
+
+def test_the_widget_shows_the_message_an_agent_replied_to(new_page, demo):
+    scenario.webchat_bot(demo.tenant)
+    widget = open_widget(new_page, demo, "Ana Costa")
+    widget_says(widget, "Vocês entregam no sábado?")
+    mine = widget.locator("li.inbound", has_text="Vocês entregam no sábado?")
+    expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    staff_replies_to(
+        webchat_conversation_of("Ana Costa"), "Sim, até as 13h", "Vocês entregam no sábado?", demo.supervisor
+    )
+    reply = widget.locator("li.outbound", has_text="Sim, até as 13h")
+    quote = reply.locator(".msg-quote")
+    expect(quote).to_contain_text("Vocês entregam no sábado?", timeout=LIVE)
+    expect(quote).to_contain_text("You")  # the customer's own message
+    quote.click()
+    expect(mine).to_have_class(re.compile(r"\bmsg-flash\b"))
