@@ -308,7 +308,20 @@ def message_edit(
         message.content = content
         message.edited_at = at
         message.save(update_fields=["content", "edited_at"])
+        _preview_follow_edit(message)
     return message
+
+
+def _preview_follow_edit(message: Message) -> None:
+    """The inbox list shows the conversation's newest message: if that is the one edited, its new text."""
+    if Message.objects.filter(conversation_id=message.conversation_id, pk__gt=message.pk, internal=False).exists():
+        return
+    conversation = Conversation.objects.select_for_update(of=("self",)).select_related("contact", "assignee")
+    locked = conversation.get(pk=message.conversation_id)
+    preview = message_preview(message)
+    if locked.last_message_preview != preview:
+        locked.last_message_preview = preview
+        locked.save(update_fields=["last_message_preview", "updated_at"])
 
 
 def message_revoke(*, account: WhatsAppAccount, target_wamid: str, at: datetime) -> Message | None:

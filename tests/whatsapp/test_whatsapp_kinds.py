@@ -225,6 +225,7 @@ def test_an_edit_replaces_the_text_and_keeps_the_history(deliver, account, witho
     assert [e["text"] for e in message.content["edits"]] == ["Does it come in another color?"]
     assert message.edited_at is not None and message.edited_at.timestamp() == 1712595500
     assert len(without_flow) == 1  # the edit is not a new message for the bot
+    assert message.conversation.last_message_preview == "Does it come in another colour? Blue?"  # the inbox list
     [event] = updated_events(message)
     assert event.data["content"]["text"] == message.text and event.data["edited_at"]
 
