@@ -94,7 +94,11 @@ def contact_resolve_locked(
         if len(found) == 2:
             contacts_merge_locked(keep=found[0], other=found[1])
             _merge_audit(contact, found[1].pk)
-        _contact_learn(contact, wa_id=wa_id, user_id=user_id, username=username, profile_name=profile_name)
+        try:
+            with transaction.atomic():
+                _contact_learn(contact, wa_id=wa_id, user_id=user_id, username=username, profile_name=profile_name)
+        except IntegrityError:
+            continue  # another delivery just gave the other identifier its own contact: merge it
         return contact
     raise RuntimeError("The WhatsApp contact kept changing while it was being read.")
 
