@@ -95,8 +95,7 @@ def contact_resolve_locked(
             contacts_merge_locked(keep=found[0], other=found[1])
             _merge_audit(contact, found[1].pk)
         try:
-            with transaction.atomic():
-                _contact_learn(contact, wa_id=wa_id, user_id=user_id, username=username, profile_name=profile_name)
+            _contact_learn(contact, wa_id=wa_id, user_id=user_id, username=username, profile_name=profile_name)
         except IntegrityError:
             continue  # another delivery just gave the other identifier its own contact: merge it
         return contact
@@ -140,7 +139,8 @@ def _contact_learn(contact: Contact, *, wa_id: str, user_id: str, username: str,
         contact.profile_name = profile_name[:200]
         changed.append("profile_name")
     if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
+        with transaction.atomic():  # a savepoint: the caller tries again if the id was just taken
+            contact.save(update_fields=[*changed, "updated_at"])
 
 
 def contact_change_number(*, contact: Contact, new_wa_id: str, new_user_id: str = "") -> Contact:
