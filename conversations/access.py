@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING
 from django.db import models
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from conversations.models import Attachment, Channel, Contact, Conversation, ConversationMention, Message, User
+from conversations.models import (
+    Attachment,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationMention,
+    Message,
+    Role,
+    User,
+)
 from pytake.errors import NotFound
 
 if TYPE_CHECKING:
@@ -213,3 +222,10 @@ def attachment_for_customer(*, conversation_id: int, message_id: object) -> Atta
     if attachment is None:
         raise NotFound("File not found.")
     return attachment
+
+
+def recipients_of_account_alerts(*, tenant_id: int) -> list[Recipients]:
+    """Who hears of trouble with one of the tenant's WhatsApp numbers (sending stopped, fixed):
+    its active admins, each as one user. Agents and supervisors do not manage numbers."""
+    admins = User.objects.filter(tenant_id=tenant_id, role=Role.ADMIN, is_active=True).order_by("pk")
+    return [Recipients(Audience.USER, user_id=pk) for pk in admins.values_list("pk", flat=True)]

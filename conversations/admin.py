@@ -59,6 +59,7 @@ class WhatsAppAccountForm(forms.ModelForm[WhatsAppAccount]):
             "app_secret",
             "verify_token",
             "is_active",
+            "sending_blocked_at",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -82,16 +83,34 @@ class WhatsAppAccountForm(forms.ModelForm[WhatsAppAccount]):
 @admin.register(WhatsAppAccount)
 class WhatsAppAccountAdmin(admin.ModelAdmin[WhatsAppAccount]):
     form = WhatsAppAccountForm
-    list_display = ["display_phone_number", "phone_number_id", "tenant", "is_active", "created_at"]
-    list_filter = ["tenant", "is_active"]
+    list_display = [
+        "display_phone_number",
+        "phone_number_id",
+        "tenant",
+        "is_active",
+        "sending_blocked_at",
+        "created_at",
+    ]
+    list_filter = ["tenant", "is_active", ("sending_blocked_at", admin.EmptyFieldListFilter)]
     search_fields = ["display_phone_number", "phone_number_id", "name"]
+    readonly_fields = ["sending_blocked_code", "sending_blocked_reason"]
+    actions = ["resume_sending"]
+
+    @admin.action(description="Resume sending (the cause is fixed): the waiting messages are sent")
+    def resume_sending(self, request: Any, queryset: Any) -> None:
+        resumed = 0
+        for account in queryset.filter(sending_blocked_at__isnull=False):
+            account.sending_blocked_at = None
+            account.save()  # the WhatsApp app sends the waiting messages (whatsapp.account_health)
+            resumed += 1
+        self.message_user(request, f"{resumed} number(s) sending again.")
 
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin[Contact]):
-    list_display = ["display_name", "wa_id", "phone", "tenant", "created_at"]
-    list_filter = ["tenant"]
-    search_fields = ["name", "profile_name", "wa_id", "phone"]
+    list_display = ["display_name", "wa_id", "wa_user_id", "phone", "marketing_opt_out", "tenant", "created_at"]
+    list_filter = ["tenant", "marketing_opt_out"]
+    search_fields = ["name", "profile_name", "wa_id", "wa_user_id", "wa_username", "phone"]
     list_select_related = ["tenant"]
 
 

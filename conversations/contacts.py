@@ -363,35 +363,14 @@ def contacts_merge(*, user: User, keep_id: object, merge_id: object) -> Contact:
                 "Both contacts have a WhatsApp number: each is a different customer on WhatsApp.",
                 extra={"fields": {"merge_id": ["Another WhatsApp id."]}},
             )
+        if keep.wa_user_id and other.wa_user_id and keep.wa_user_id != other.wa_user_id:
+            raise Conflict(
+                "Both contacts have a WhatsApp user id: each is a different customer on WhatsApp.",
+                extra={"fields": {"merge_id": ["Another WhatsApp user id."]}},
+            )
         pair = list(Contact.objects.select_for_update().filter(pk__in=[keep.pk, other.pk]).order_by("pk"))
         keep, other = (pair[0], pair[1]) if pair[0].pk == keep.pk else (pair[1], pair[0])
-        snapshot = {
-            "id": other.pk,
-            "name": other.name,
-            "phone": other.phone,
-            "wa_id": other.wa_id,
-            "profile_name": other.profile_name,
-            "custom_attributes": other.custom_attributes,
-        }
-        moved = list(
-            Conversation.objects.select_for_update(of=("self",))
-            .filter(contact=other)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        taken_wa_id = other.wa_id if not keep.wa_id else ""
-        for field in ("name", "phone", "profile_name"):
-            if not getattr(keep, field):
-                setattr(keep, field, getattr(other, field))
-        keep.custom_attributes = {**other.custom_attributes, **keep.custom_attributes}
-        ContactNote.objects.filter(contact=other).update(contact=keep)
-        # Moved without a signal here; each is announced below, with the contact it has now.
-        Conversation.objects.filter(pk__in=moved).update(contact=keep)
-        other.delete()
-        if taken_wa_id:
-            keep.wa_id = taken_wa_id
-        keep.save()
-        _announce(keep, also=moved)
+        snapshot, moved = contacts_merge_locked(keep=keep, other=other)
         audit.audit_record(
             tenant_id=user.tenant_id,
             actor=user,
@@ -399,3 +378,47 @@ def contacts_merge(*, user: User, keep_id: object, merge_id: object) -> Contact:
             data={"kept": keep.pk, "merged": snapshot, "conversations": moved},
         )
     return keep
+
+
+def contacts_merge_locked(*, keep: Contact, other: Contact) -> tuple[dict[str, Any], list[int]]:
+    """Merge ``other`` into ``keep``, both locked by the caller (in pk order): conversations and
+    notes follow, ``keep`` keeps its values and takes the other's where it has none (its WhatsApp
+    number and user id too), ``other`` is deleted, the moved conversations are announced. Returns
+    a copy of ``other`` (for the audit) and the ids of the conversations moved. Used by staff's
+    merge and by WhatsApp when a number and a user id, first seen apart, turn out to be one person.
+    """
+    snapshot = {
+        "id": other.pk,
+        "name": other.name,
+        "phone": other.phone,
+        "wa_id": other.wa_id,
+        "wa_user_id": other.wa_user_id,
+        "wa_username": other.wa_username,
+        "profile_name": other.profile_name,
+        "custom_attributes": other.custom_attributes,
+    }
+    moved = list(
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(contact=other)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    # Unique per tenant: taken over only once ``other`` is gone.
+    taken = {f: getattr(other, f) for f in ("wa_id", "wa_user_id") if not getattr(keep, f)}
+    for field in ("name", "phone", "profile_name", "wa_username"):
+        if not getattr(keep, field):
+            setattr(keep, field, getattr(other, field))
+    if other.marketing_opt_out_at and (
+        not keep.marketing_opt_out_at or other.marketing_opt_out_at > keep.marketing_opt_out_at
+    ):
+        keep.marketing_opt_out, keep.marketing_opt_out_at = other.marketing_opt_out, other.marketing_opt_out_at
+    keep.custom_attributes = {**other.custom_attributes, **keep.custom_attributes}
+    ContactNote.objects.filter(contact=other).update(contact=keep)
+    # Moved without a signal here; each is announced below, with the contact it has now.
+    Conversation.objects.filter(pk__in=moved).update(contact=keep)
+    other.delete()
+    for field, value in taken.items():
+        setattr(keep, field, value)
+    keep.save()
+    _announce(keep, also=moved)
+    return snapshot, moved

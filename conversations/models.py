@@ -145,6 +145,16 @@ class WhatsAppAccount(models.Model):
         help_text="Meta's webhook verify token: the one set in the app's webhook settings."
     )
     is_active = models.BooleanField(default=True)
+    # An error of the whole account (an expired token, a policy block) stops sending from this
+    # number: messages wait, pending, until an admin fixes the cause and clears this.
+    sending_blocked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When WhatsApp refused this number's messages for an account-wide reason. "
+        "Clear it once fixed (a new access token, an appeal): the waiting messages are sent then.",
+    )
+    sending_blocked_code = models.IntegerField(null=True, blank=True, help_text="Meta's error code (190, 368…).")
+    sending_blocked_reason = models.CharField(max_length=255, blank=True, help_text="Meta's error title.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -155,10 +165,20 @@ class WhatsAppAccount(models.Model):
 
 
 class Contact(models.Model):
-    """A customer. WhatsApp contacts are keyed by ``wa_id``; web-chat contacts have none."""
+    """A customer. WhatsApp contacts are known by their phone number (``wa_id``), by Meta's
+    business-scoped user id (``wa_user_id``: a customer with a username may hide their number),
+    or both; web-chat contacts have neither."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="contacts")
     wa_id = models.CharField(max_length=32, blank=True)
+    wa_user_id = models.CharField(
+        max_length=160,
+        blank=True,
+        help_text="WhatsApp's business-scoped user id (BSUID, e.g. US.13491208655302741918).",
+    )
+    wa_username = models.CharField(
+        max_length=64, blank=True, help_text="The WhatsApp username, if the customer set one."
+    )
     phone = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=200, blank=True)
     profile_name = models.CharField(max_length=200, blank=True, help_text="Name from the WhatsApp profile.")
@@ -168,6 +188,12 @@ class Contact(models.Model):
         blank=True,
         help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition).",
     )
+    marketing_opt_out = models.BooleanField(
+        default=False, help_text="The customer asked WhatsApp to stop marketing messages from this business."
+    )
+    marketing_opt_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last marketing preference (stop or resume) was received."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -176,7 +202,12 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "wa_id"], condition=~Q(wa_id=""), name="contact_unique_wa_id_per_tenant"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "wa_user_id"],
+                condition=~Q(wa_user_id=""),
+                name="contact_unique_wa_user_id_per_tenant",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -184,7 +215,21 @@ class Contact(models.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.profile_name or self.phone or self.wa_id or f"Contact {self.pk}"
+        return (
+            self.name
+            or self.profile_name
+            or self.phone
+            or self.wa_id
+            or (f"@{self.wa_username}" if self.wa_username else "")
+            or self.wa_user_id
+            or f"Contact {self.pk}"
+        )
+
+
+def contact_opted_out_of_marketing(contact: Contact) -> bool:
+    """Whether marketing messages (templates of the marketing category) must not go to ``contact``:
+    the customer told WhatsApp to stop them and has not asked to resume."""
+    return bool(contact.marketing_opt_out)
 
 
 class Channel(models.TextChoices):
@@ -295,6 +340,7 @@ class MessageType(models.TextChoices):
     REACTION = "reaction", "Reaction"
     TEMPLATE = "template", "Template"
     UNSUPPORTED = "unsupported", "Unsupported"
+    ORDER = "order", "Order"
 
 
 class MessageStatus(models.TextChoices):
@@ -328,6 +374,26 @@ class Message(TrackedFieldsMixin, models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    reply_to = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The message this one quotes (a WhatsApp reply's context, or an agent's reply).",
+    )
+    reactions = models.JSONField(
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text='Reactions to this message, one per reactor: [{"emoji", "by", "at"}].',
+    )
+    edited_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sender last edited it (earlier texts in content.edits)."
+    )
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sender deleted it for everyone (its content is kept for the audit)."
+    )
 
     tracked_fields = ("status",)
 

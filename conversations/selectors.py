@@ -34,7 +34,7 @@ def conversation_list(
 
 
 def messages_of(*, conversation: Conversation) -> QuerySet[Message]:
-    return Message.objects.filter(conversation=conversation).select_related("sender", "attachment")
+    return Message.objects.filter(conversation=conversation).select_related("sender", "attachment", "reply_to")
 
 
 def contact_list(*, user: User, search: str | None = None) -> QuerySet[Contact]:

@@ -169,8 +169,31 @@ class ContactSerializer(ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "wa_id", "phone", "name", "profile_name", "display_name", "custom_attributes", "created_at"]
-        read_only_fields = ["id", "wa_id", "phone", "profile_name", "display_name", "custom_attributes", "created_at"]
+        fields = [
+            "id",
+            "wa_id",
+            "wa_user_id",
+            "wa_username",
+            "phone",
+            "name",
+            "profile_name",
+            "display_name",
+            "custom_attributes",
+            "marketing_opt_out",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "wa_id",
+            "wa_user_id",
+            "wa_username",
+            "phone",
+            "profile_name",
+            "display_name",
+            "custom_attributes",
+            "marketing_opt_out",
+            "created_at",
+        ]
 
 
 class ConversationSerializer(ModelSerializer):
@@ -239,6 +262,15 @@ class MessageSerializer(ModelSerializer):
             "voice (a voice note), animated (an animated sticker)."
         )
     )
+    reply_to = serializers.SerializerMethodField(
+        help_text=(
+            "The message this one quotes (null for none): id, type, direction, sender_type, text "
+            "(its text or caption), deleted (the sender deleted it)."
+        )
+    )
+    reactions = serializers.SerializerMethodField(
+        help_text='Reactions to this message, one per reactor: {"emoji", "by" ("contact" or "agent"), "at"}.'
+    )
 
     class Meta:
         model = Message
@@ -261,8 +293,19 @@ class MessageSerializer(ModelSerializer):
             "sent_at",
             "delivered_at",
             "read_at",
+            "reply_to",
+            "reactions",
+            "edited_at",
+            "deleted_at",
         ]
         read_only_fields = fields
+
+    def get_reactions(self, obj: Message) -> list[dict[str, Any]]:
+        # An empty emoji is a removed reaction, kept only to recognise a stale one delivered late.
+        return [r for r in obj.reactions or [] if isinstance(r, dict) and r.get("emoji")]
+
+    def get_reply_to(self, obj: Message) -> dict[str, Any] | None:
+        return quoted_representation(obj.reply_to) if obj.reply_to_id else None
 
     def get_error(self, obj: Message) -> dict[str, Any] | None:
         if obj.error_code is None and not obj.error_title:
@@ -285,6 +328,22 @@ def customer_view(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(sender, dict):
         view["sender"] = {"name": sender.get("name", "")}
     return view
+
+
+def quoted_representation(quoted: Message | None) -> dict[str, Any] | None:
+    """A quoted message, in brief: enough to show it above the reply and to jump to it."""
+    if quoted is None:
+        return None
+    content = quoted.content if isinstance(quoted.content, dict) else {}
+    caption = content.get("caption")
+    return {
+        "id": quoted.pk,
+        "type": quoted.type,
+        "direction": quoted.direction,
+        "sender_type": quoted.sender_type,
+        "text": quoted.text or (caption if isinstance(caption, str) else ""),
+        "deleted": quoted.deleted_at is not None,
+    }
 
 
 def media_representation(message: Message) -> dict[str, Any] | None:
@@ -363,6 +422,12 @@ class ConversationStartSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     template = TemplateSpecSerializer()
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+    reply_to = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Id of a message of the same conversation to reply to (quoted; WhatsApp's context.message_id).",
+    )
 
 
 class MediaMessageCreateSerializer(serializers.Serializer):

@@ -179,12 +179,13 @@ def _create_once(
 
 
 def message_create_outbound_text(
-    *, user: User, conversation_id: object, text: str, client_id: str | None = None
+    *, user: User, conversation_id: object, text: str, client_id: str | None = None, reply_to: int | None = None
 ) -> tuple[Message, bool]:
     """Queue an agent's text message for sending. Returns ``(message, created)``.
 
     A repeated ``client_id`` in the same conversation returns the first message, never a second.
-    The message starts ``pending``; the channel's sender moves it on.
+    The message starts ``pending``; the channel's sender moves it on. With ``reply_to``, it
+    quotes that message, which must be one the customer saw in the same conversation.
     """
     text = text.strip()
     if not text:
@@ -195,6 +196,7 @@ def message_create_outbound_text(
         message_type=MessageType.TEXT,
         content={"text": text},
         client_id=client_id,
+        reply_to=reply_to,
     )
 
 
@@ -238,6 +240,23 @@ def conversation_start(
         )
 
 
+def _quotable_locked(conversation: Conversation, message_id: int) -> Message:
+    """The message an agent replies to: of the same conversation and seen by the customer (not
+    an internal note). Raises ``InvalidInput``: nothing is stored."""
+    quoted = (
+        Message.objects.filter(pk=message_id, conversation=conversation, internal=False)
+        .exclude(sender_type=SenderType.SYSTEM)
+        .first()
+    )
+    if quoted is None:
+        raise InvalidInput(
+            "reply_to must name a message of this conversation that the customer saw.",
+            code=ErrorCode.INVALID,
+            extra={"fields": {"reply_to": ["Not a message of this conversation."]}},
+        )
+    return quoted
+
+
 def _outbound_create(
     *,
     user: User,
@@ -247,6 +266,7 @@ def _outbound_create(
     client_id: str | None,
     upload: MediaUpload | None = None,
     prepare: Callable[[Conversation], dict[str, Any]] | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
     """The one way an agent's message is created: visibility, idempotency on ``client_id``, what
     the channel accepts now (WhatsApp's 24-hour window), the inbox preview, dispatch after commit.
@@ -261,6 +281,7 @@ def _outbound_create(
                 conversation = conversation_for_user(user=user, conversation_id=conversation_id, lock=True)
                 channels.check_outbound(conversation=conversation, message_type=message_type)
                 message_content = prepare(conversation) if prepare is not None else content
+                quoted = _quotable_locked(conversation, reply_to) if reply_to is not None else None
                 now = timezone.now()
                 message = Message(
                     tenant_id=conversation.tenant_id,
@@ -274,6 +295,7 @@ def _outbound_create(
                     whatsapp_account=conversation.whatsapp_account,
                     client_id=client_id or None,
                     created_at=now,
+                    reply_to=quoted,
                 )
                 attachment = None
                 if upload is not None:
@@ -608,19 +630,15 @@ def message_status_apply(
     return message
 
 
-def message_set_sent(*, message_id: int, wamid: str, at: datetime) -> Message:
-    """The Graph API accepted the message: keep its wamid and move it to ``sent``."""
+def message_set_accepted(*, message_id: int, wamid: str) -> Message:
+    """The Graph API accepted the message (``message_status: accepted``): keep its wamid. It is
+    not ``sent`` yet: that is for Meta's status webhook to say (``message_status_apply``), and a
+    message Meta accepts may still never leave (held for a quality check, or failed later)."""
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message_id)
-        message.whatsapp_message_id = wamid
-        fields = ["whatsapp_message_id"]
-        if message_status_can_advance(message.status, MessageStatus.SENT):
-            message.status = MessageStatus.SENT
-            fields.append("status")
-        if message.sent_at is None:
-            message.sent_at = at
-            fields.append("sent_at")
-        message.save(update_fields=fields)
+        if message.whatsapp_message_id != wamid:
+            message.whatsapp_message_id = wamid
+            message.save(update_fields=["whatsapp_message_id"])
     return message
 
 

@@ -353,7 +353,9 @@ def backlog_figures() -> list[tuple[str, str, float]]:
         status=ConversationStatus.RESOLVED
     )
     figures = waiting.aggregate(n=Count("id"), oldest=Min("queued_at"))
-    pending = Message.objects.filter(direction=Direction.OUTBOUND, status=MessageStatus.PENDING).count()
+    pending = Message.objects.filter(
+        direction=Direction.OUTBOUND, status=MessageStatus.PENDING, whatsapp_message_id__isnull=True
+    ).count()
     oldest = figures["oldest"]
     return [
         (

@@ -73,5 +73,6 @@ class ErrorCode(StrEnum):
     TEMPLATE_NOT_FOUND = "template_not_found"  # no template of that name and language for the number
     TEMPLATE_NOT_APPROVED = "template_not_approved"  # pending, paused, rejected…: ``extra.status``
     INVALID_TEMPLATE_PARAMETERS = "invalid_template_parameters"  # ``extra.fields`` names each wrong one
+    MARKETING_OPTED_OUT = "marketing_opted_out"  # the customer stopped marketing messages on WhatsApp
     INVALID_PHONE = "invalid_phone"  # not a phone number in international (E.164) form
     NO_TEMPLATES = "no_templates"  # the channel has no templates (web chat)

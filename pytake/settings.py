@@ -338,8 +338,12 @@ SPECTACULAR_SETTINGS = {
 # Empty means Meta's (https://graph.facebook.com), or, where the simulator is installed, the
 # simulator on this server (PYTAKE_PUBLIC_URL + /simulator/graph).
 WHATSAPP_GRAPH_BASE_URL = env_str("WHATSAPP_GRAPH_BASE_URL", "")
-WHATSAPP_GRAPH_API_VERSION = env_str("WHATSAPP_GRAPH_API_VERSION", "v21.0")
-WHATSAPP_WEBHOOK_MAX_BYTES = env_int("WHATSAPP_WEBHOOK_MAX_BYTES", 1024 * 1024)
+# Meta's current version (v21.0 is retired on 2027-01-21); each version lives about two years.
+WHATSAPP_GRAPH_API_VERSION = env_str("WHATSAPP_GRAPH_API_VERSION", "v26.0")
+# Meta's webhook deliveries can reach 3 MB; a larger limit than that only invites abuse.
+WHATSAPP_WEBHOOK_MAX_BYTES = env_int("WHATSAPP_WEBHOOK_MAX_BYTES", 3 * 1024 * 1024)
+# A send refused for the spam rate limit (131048) waits at least this long, times the attempt.
+WHATSAPP_SPAM_LIMIT_RETRY_SECONDS = env_int("WHATSAPP_SPAM_LIMIT_RETRY_SECONDS", 600)
 WHATSAPP_HTTP_TIMEOUT = env_float("WHATSAPP_HTTP_TIMEOUT", 10.0)
 # Where the simulator posts its signed status callbacks (PyTake's own webhook by default).
 PYTAKE_PUBLIC_URL = env_str("PYTAKE_PUBLIC_URL", "http://127.0.0.1:8000")
@@ -360,6 +364,12 @@ WHATSAPP_CELERY_QUEUE = env_str("WHATSAPP_CELERY_QUEUE", "")
 WHATSAPP_SIMULATOR_WEBHOOK_URL = env_str("WHATSAPP_SIMULATOR_WEBHOOK_URL", "")
 # Seconds after accepting a message at which the simulator reports sent, delivered, read.
 WHATSAPP_SIMULATOR_STATUS_DELAYS = env_str("WHATSAPP_SIMULATOR_STATUS_DELAYS", "0.5,1.5,3")
+# Simulator realism: how many times a failing webhook is delivered (Meta keeps trying for days)
+# and the longest wait between two tries; the chance a status callback is skipped, repeated or
+# comes before an earlier one (0: in order, once each).
+WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS = env_int("WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS", 12)
+WHATSAPP_SIMULATOR_REDELIVERY_MAX_DELAY = env_int("WHATSAPP_SIMULATOR_REDELIVERY_MAX_DELAY", 300)
+WHATSAPP_SIMULATOR_STATUS_CHAOS = env_float("WHATSAPP_SIMULATOR_STATUS_CHAOS", 0.0)
 WHATSAPP_SIMULATOR_FAILURE_RATE = env_float("WHATSAPP_SIMULATOR_FAILURE_RATE", 0.0)
 # As Meta: free-form messages to a customer who has not written in 24 hours fail (131047).
 WHATSAPP_SIMULATOR_ENFORCE_WINDOW = env_bool("WHATSAPP_SIMULATOR_ENFORCE_WINDOW", True)

@@ -44,7 +44,8 @@ CHANNEL_MESSAGE_TYPE = "realtime.event"
 EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "message.new": frozenset({"id", "conversation_id", "direction", "sender_type", "type", "content", "status"}),
     "message.status": frozenset({"id", "conversation_id", "status", "error"}),
-    # A message changed other than its delivery status: its media finished or failed downloading.
+    # A message changed other than its delivery status: its media finished or failed downloading,
+    # its reactions changed, the customer edited or deleted it.
     "message.updated": frozenset({"id", "conversation_id", "type", "content", "media"}),
     "conversation.new": frozenset({"id", "status", "assignee", "contact"}),
     "conversation.updated": frozenset({"id", "status", "assignee", "contact"}),
@@ -63,6 +64,8 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "notification.read": frozenset({"id", "read_at"}),
     # Meta changed a WhatsApp template's status, quality or category: to each admin of the tenant.
     "template.updated": frozenset({"id", "change", "name", "language", "status", "quality", "category"}),
+    # A WhatsApp number stopped sending for an account-wide reason, or sends again (its admins).
+    "account.alert": frozenset({"account_id", "display_phone_number", "blocked", "code", "title"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position", "queue.left"})
 

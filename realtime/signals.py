@@ -16,8 +16,19 @@ def message_status_data(message: Message) -> dict[str, Any]:
     return {k: data[k] for k in ("id", "conversation_id", "status", "error", "sent_at", "delivered_at", "read_at")}
 
 
+# A save naming one of these fields changes what the message shows: ``message.updated``.
+UPDATED_FIELDS = frozenset({"reactions", "content", "edited_at", "deleted_at"})
+
+
 @receiver(post_save, sender=Message, dispatch_uid="realtime.message_saved")
-def message_saved(sender: type[Message], instance: Message, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def message_saved(
+    sender: type[Message],
+    instance: Message,
+    created: bool,
+    raw: bool = False,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
     if raw:
         return
     conversation = instance.conversation
@@ -35,6 +46,15 @@ def message_saved(sender: type[Message], instance: Message, created: bool, raw: 
             tenant_id=instance.tenant_id,
             type="message.status",
             data=message_status_data(instance),
+            recipients=recipients,
+            conversation=conversation,
+        )
+    if not created and update_fields and not UPDATED_FIELDS.isdisjoint(update_fields):
+        # Reactions, an edit or a deletion: the whole message again.
+        event_record(
+            tenant_id=instance.tenant_id,
+            type="message.updated",
+            data=representation(MessageSerializer, instance),
             recipients=recipients,
             conversation=conversation,
         )

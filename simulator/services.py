@@ -179,18 +179,38 @@ def deliver_webhook(phone_number_id: str, value: dict[str, Any], attempt: int = 
     except httpx.HTTPError as exc:
         ok, reason = False, str(exc)
     if not ok:
-        if attempt < 4:
-            scheduler.schedule(0.5 * 2**attempt, lambda: deliver_webhook(phone_number_id, value, attempt + 1))
+        if attempt + 1 < int(settings.WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS):
+            scheduler.schedule(redelivery_delay(attempt), lambda: deliver_webhook(phone_number_id, value, attempt + 1))
         logger.warning("simulator: webhook to %s failed (%s), attempt %s", webhook_url(), reason, attempt + 1)
 
 
-def deliver_account_webhook(business_account_id: str, field: str, value: dict[str, Any], attempt: int = 0) -> None:
-    """POST a signed webhook about a business account as a whole (runs on the scheduler thread),
-    signed with the app secret of a number of that account; retried like the others."""
-    account = WhatsAppAccount.objects.filter(business_account_id=business_account_id, is_active=True).first()
+def redelivery_delay(attempt: int) -> float:
+    """Seconds before delivery ``attempt + 1``: Meta keeps retrying a failing webhook, less and
+    less often, for days; here the back-off doubles from half a second up to
+    ``WHATSAPP_SIMULATOR_REDELIVERY_MAX_DELAY`` (so a PyTake down for minutes still gets it)."""
+    return min(0.5 * 2**attempt, float(settings.WHATSAPP_SIMULATOR_REDELIVERY_MAX_DELAY))
+
+
+def deliver_batch(phone_number_id: str, values: list[dict[str, Any]]) -> None:
+    """Several changes for numbers of one business in one POST, as Meta batches under load: each
+    ``value`` is a ``messages`` change (``{"phone_number_id": …, "messages"/"statuses"/…}``; a
+    value naming another number of the business becomes its own change)."""
+    account = WhatsAppAccount.objects.filter(phone_number_id=phone_number_id).first()
     if account is None:
         return
-    payload = sim_templates.account_envelope(business_account_id, field, value)
+    changes = []
+    for value in values:
+        number = str(value.get("phone_number_id") or phone_number_id)
+        target = WhatsAppAccount.objects.filter(phone_number_id=number).first() or account
+        inner = {k: v for k, v in value.items() if k != "phone_number_id"}
+        changes.append(envelope(target, inner)["entry"][0]["changes"][0])
+    payload = envelope(account, {})
+    payload["entry"][0]["changes"] = changes
+    _post_signed(account, payload)
+
+
+def _post_signed(account: WhatsAppAccount, payload: dict[str, Any]) -> bool:
+    """POST ``payload`` signed with the account's app secret; whether PyTake answered 200."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     try:
         response = httpx.post(
@@ -202,15 +222,25 @@ def deliver_account_webhook(business_account_id: str, field: str, value: dict[st
             },
             timeout=10,
         )
-        ok, reason = response.status_code == 200, f"HTTP {response.status_code}"
     except httpx.HTTPError as exc:
-        ok, reason = False, str(exc)
-    if not ok:
-        if attempt < 4:
+        logger.warning("simulator: webhook to %s failed (%s)", webhook_url(), exc)
+        return False
+    return response.status_code == 200
+
+
+def deliver_account_webhook(business_account_id: str, field: str, value: dict[str, Any], attempt: int = 0) -> None:
+    """POST a signed webhook about a business account as a whole (runs on the scheduler thread),
+    signed with the app secret of a number of that account; redelivered like the others."""
+    account = WhatsAppAccount.objects.filter(business_account_id=business_account_id, is_active=True).first()
+    if account is None:
+        return
+    if not _post_signed(account, sim_templates.account_envelope(business_account_id, field, value)):
+        if attempt + 1 < int(settings.WHATSAPP_SIMULATOR_REDELIVERY_ATTEMPTS):
             scheduler.schedule(
-                0.5 * 2**attempt, lambda: deliver_account_webhook(business_account_id, field, value, attempt + 1)
+                redelivery_delay(attempt),
+                lambda: deliver_account_webhook(business_account_id, field, value, attempt + 1),
             )
-        logger.warning("simulator: account webhook %s failed (%s), attempt %s", field, reason, attempt + 1)
+        logger.warning("simulator: account webhook %s not taken, attempt %s", field, attempt + 1)
 
 
 def template_status_change(*, phone_number_id: str, template_id: int, status: str, reason: str = "") -> dict[str, Any]:
@@ -337,6 +367,29 @@ def _status_delays() -> list[float | None]:
     return delays + [None] * (3 - len(delays))
 
 
+def status_plan(delays: list[float | None], *, chaos: float | None = None) -> list[tuple[float, str]]:
+    """When each status callback goes: ``(delay, status)``. With ``WHATSAPP_SIMULATOR_STATUS_CHAOS``
+    (a probability), as Meta does under load: a status may be skipped (``delivered`` when the
+    customer reads at once), sent twice, or arrive before an earlier one."""
+    plan = [(d, s) for d, s in zip(delays, ("sent", "delivered", "read"), strict=True) if d is not None]
+    rate = float(settings.WHATSAPP_SIMULATOR_STATUS_CHAOS if chaos is None else chaos)
+    if rate <= 0 or not plan:
+        return plan
+    rng = random.Random()
+    shuffled: list[tuple[float, str]] = []
+    for delay, status in plan:
+        roll = rng.random()
+        if status == "delivered" and roll < rate / 3:
+            continue  # skipped
+        shuffled.append((delay, status))
+        if roll > 1 - rate / 3:
+            shuffled.append((delay + 0.05, status))  # repeated
+    if len(shuffled) > 1 and rng.random() < rate:
+        (d1, s1), (d2, s2) = shuffled[-2], shuffled[-1]
+        shuffled[-2], shuffled[-1] = (d1, s2), (d2, s1)  # the later status first
+    return shuffled
+
+
 def _status_value(wamid: str, wa_id: str, status: str, callback_data: str = "") -> dict[str, Any]:
     value: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(int(time.time())), "recipient_id": wa_id}
     if callback_data:  # Meta echoes the message's biz_opaque_callback_data in each of its statuses
@@ -372,6 +425,10 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         return _mark_read(phone_number_id, body)
 
     to = "".join(c for c in str(body.get("to", "")) if c.isdigit())
+    if not to and body.get("recipient"):
+        to = wa_id_of_user(phone_number_id, str(body["recipient"])) or ""
+        if not to:
+            return graph_error(400, 100, "(#100) Invalid parameter", "No WhatsApp user has this business-scoped id.")
     kind = str(body.get("type") or "text")
     if not to:
         return graph_error(400, 100, "(#100) The parameter to is required.")
@@ -412,9 +469,8 @@ def handle_messages_post(phone_number_id: str, authorization: str | None, raw: b
         callback_data=str(body.get("biz_opaque_callback_data") or "")[:512],
     )
     publish(phone_number_id, to, "message.new", sim_message_data(message))
-    for delay, status in zip(_status_delays(), ("sent", "delivered", "read"), strict=True):
-        if delay is not None:
-            scheduler.schedule(delay, lambda s=status: _set_status_then_callback(phone_number_id, message, s))  # type: ignore[misc]
+    for delay, status in status_plan(_status_delays()):
+        scheduler.schedule(delay, lambda s=status: _set_status_then_callback(phone_number_id, message, s))  # type: ignore[misc]
     if fault == FaultKind.ANSWER_LOST:
         # Sent, but the answer comes after the client has given up (it sees a read timeout):
         # only the statuses, which name the message in their callback data, tell it went out.
@@ -435,7 +491,7 @@ def _accepted(body: dict[str, Any], to: str, wamid: str) -> GraphAnswer:
         200,
         {
             "messaging_product": "whatsapp",
-            "contacts": [{"input": str(body.get("to")), "wa_id": to}],
+            "contacts": [{"input": str(body.get("to") or body.get("recipient")), "wa_id": to}],
             "messages": [{"id": wamid, "message_status": "accepted"}],
         },
     )
@@ -580,6 +636,28 @@ def media_kind(mime_type: str, data: bytes) -> tuple[str, dict[str, Any]]:
 # --- The phone: the customer writes -----------------------------------------------------------------
 
 
+# What "Send an order" puts in the cart: two products of a catalogue, as Meta's example has it.
+SAMPLE_ORDER: dict[str, Any] = {
+    "catalog_id": "194836987003835",
+    "product_items": [
+        {"product_retailer_id": "di9ozbzfi4", "quantity": 2, "item_price": 30, "currency": "BRL"},
+        {"product_retailer_id": "nqryix03ez", "quantity": 1, "item_price": 25, "currency": "BRL"},
+    ],
+}
+
+
+def user_id_of(wa_id: str) -> str:
+    """The simulated customer's business-scoped user id (BSUID): stable, derived from the number."""
+    digits = str(int(hashlib.sha256(wa_id.encode()).hexdigest()[:15], 16))
+    return f"BR.{digits}"
+
+
+def wa_id_of_user(phone_number_id: str, user_id: str) -> str | None:
+    """The simulated phone behind a business-scoped user id (the customers this number knows)."""
+    known = SimulatedMessage.objects.filter(phone_number_id=phone_number_id).values_list("wa_id", flat=True).distinct()
+    return next((wa_id for wa_id in known if user_id_of(wa_id) == user_id), None)
+
+
 class PhoneError(ValueError):
     pass
 
@@ -593,11 +671,18 @@ def phone_send(
     upload: tuple[str, str, bytes] | None = None,
     reply: tuple[str, str] | None = None,
     voice: bool = False,
+    action: str = "",
+    target: str = "",
+    emoji: str = "",
+    username: str = "",
 ) -> SimulatedMessage:
     """The simulated customer sends text, a file (``(filename, mime type, bytes)``) with ``text``
     as caption (an image, video, audio, document or sticker by its type; ``voice``: a voice note), or taps a reply button (``(button id, title)``) of an interactive message.
-    Stored for the phone, then delivered to PyTake as a signed webhook from the background
-    thread."""
+    ``action`` does something to the message ``target`` (a wamid) instead: ``reply`` (``text``
+    quoting it), ``react`` (``emoji``; empty removes it), ``edit`` (its new ``text``), ``delete``.
+    With ``username``, the customer has a username and hides their number: the webhook names them
+    by business-scoped user id only. Stored for the phone, then delivered to PyTake as a signed
+    webhook from the background thread."""
     wa_id = "".join(c for c in wa_id if c.isdigit())
     if not (6 <= len(wa_id) <= 20):
         raise PhoneError("The WhatsApp id (wa_id) must be a phone number: 6 to 20 digits.")
@@ -623,6 +708,51 @@ def phone_send(
         if text and kind in ("image", "video", "document"):
             payload["caption"] = text
         message.update({"type": kind, kind: payload})
+    elif action in ("react", "edit", "delete"):
+        if not target:
+            raise PhoneError("Choose the message first.")
+        if action == "react":
+            kind = "reaction"
+            message.update({"type": kind, kind: {"message_id": target, "emoji": emoji[:16]}})
+        elif action == "edit":
+            if not text:
+                raise PhoneError("Type the new text.")
+            kind = "edit"
+            message.update(
+                {
+                    "type": kind,
+                    kind: {"original_message_id": target, "message": {"type": "text", "text": {"body": text}}},
+                }
+            )
+        else:
+            kind = "revoke"
+            message.update({"type": kind, kind: {"original_message_id": target}})
+    elif action == "order":
+        kind = "order"
+        message.update({"type": kind, kind: SAMPLE_ORDER | ({"text": text} if text else {})})
+    elif action == "change_number":
+        new_wa_id = "".join(c for c in text if c.isdigit())
+        if not (6 <= len(new_wa_id) <= 20) or new_wa_id == wa_id:
+            raise PhoneError("Type the new number: 6 to 20 digits, not the current one.")
+        kind = "system"
+        body = f"User {name.strip() or wa_id} changed from {wa_id} to {new_wa_id}"
+        message.update({"type": kind, kind: {"body": body, "wa_id": new_wa_id, "type": "user_changed_number"}})
+    elif action == "unsupported":
+        kind = "unsupported"
+        message.update(
+            {
+                "type": kind,
+                kind: {"type": "poll"},
+                "errors": [
+                    {
+                        "code": 131051,
+                        "title": "Message type unknown",
+                        "message": "Message type unknown",
+                        "error_data": {"details": "Message type is currently not supported."},
+                    }
+                ],
+            }
+        )
     elif reply is not None:
         kind = "interactive"
         button_id, title = reply
@@ -634,6 +764,8 @@ def phone_send(
         message.update({"type": "text", "text": {"body": text}})
     else:
         raise PhoneError("Type a message or choose a file.")
+    if action == "reply" and target:
+        message["context"] = {"from": "".join(c for c in account.display_phone_number if c.isdigit()), "id": target}
     stored = SimulatedMessage.objects.create(
         phone_number_id=phone_number_id,
         wa_id=wa_id,
@@ -644,7 +776,13 @@ def phone_send(
         status="sent",
         created_at=timezone.now(),
     )
-    value = {"contacts": [{"profile": {"name": name.strip() or wa_id}, "wa_id": wa_id}], "messages": [message]}
+    profile: dict[str, Any] = {"name": name.strip() or wa_id}
+    sender: dict[str, Any] = {"profile": profile, "wa_id": wa_id, "user_id": user_id_of(wa_id)}
+    message["from_user_id"] = sender["user_id"]
+    if username:  # the number is hidden: the business knows the customer by user id only
+        profile["username"] = username.strip().lstrip("@")[:35]
+        del sender["wa_id"], message["from"]
+    value = {"contacts": [sender], "messages": [message]}
     scheduler.schedule(0, lambda: deliver_webhook(phone_number_id, value))
     publish(phone_number_id, wa_id, "message.new", sim_message_data(stored))
     return stored

@@ -179,7 +179,8 @@ def phone_messages(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def phone_send(request: HttpRequest) -> HttpResponse:
     """The customer sends: form fields phone_number_id, wa_id, name, text, optional file, or
-    reply_id + reply_title (a tap on a reply button)."""
+    reply_id + reply_title (a tap on a reply button); action (reply, react, edit, delete) with
+    target (the wamid it is about) and emoji; username (a customer hiding their number)."""
     upload = request.FILES.get("file")
     reply_id, reply_title = request.POST.get("reply_id", ""), request.POST.get("reply_title", "")
     try:
@@ -193,6 +194,10 @@ def phone_send(request: HttpRequest) -> HttpResponse:
             else None,
             reply=(reply_id[:256], reply_title[:20]) if reply_id and reply_title else None,
             voice=request.POST.get("voice", "") in ("1", "true", "on"),
+            action=request.POST.get("action", "")[:16],
+            target=request.POST.get("target", "")[:256],
+            emoji=request.POST.get("emoji", "")[:16],
+            username=request.POST.get("username", "")[:40],
         )
     except services.PhoneError as exc:
         return _bad("invalid", str(exc))

@@ -68,7 +68,7 @@ def webchat_state(*, customer: WebchatCustomer) -> dict[str, Any]:
     entry = queue.queue_position(conversation=conversation) if conversation.queued_at else None
     history = list(
         messages_visible_to_customer(conversation=conversation)
-        .select_related("sender", "attachment")
+        .select_related("sender", "attachment", "reply_to")
         .order_by("-id")[:100]
     )[::-1]
     return {

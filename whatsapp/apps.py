@@ -9,7 +9,10 @@ class WhatsappConfig(AppConfig):
         # Imported here: models load only once the app registry is ready.
         from conversations import channels
         from conversations.models import Channel
+        from whatsapp import account_health
         from whatsapp.channel import WhatsAppChannel
 
         channels.register(Channel.WHATSAPP, WhatsAppChannel())
         import whatsapp.templates  # noqa: F401  (registers its account webhook handlers)
+
+        account_health.connect()

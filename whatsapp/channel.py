@@ -77,7 +77,9 @@ class WhatsAppChannel:
         tasks.media_download_enqueue(message_id=message_id)
 
     def template_prepare(self, *, conversation: Conversation, template: Any) -> dict[str, Any]:
-        return templates.template_prepare(account=conversation.whatsapp_account, spec=template)
+        return templates.template_prepare(
+            account=conversation.whatsapp_account, spec=template, contact=conversation.contact
+        )
 
     def conversation_start(self, *, user: User, phone: str, name: str, number_id: int | None) -> Conversation:
         return outreach.conversation_start(user=user, phone=phone, name=name, number_id=number_id)

@@ -166,12 +166,19 @@ class GraphClient:
         content: dict[str, Any],
         context_wamid: str | None = None,
         callback_data: str = "",
+        recipient: str = "",
     ) -> str:
         """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …),
         ``content`` the object under it (the ``*_content`` builders below make both).
         ``callback_data`` (``biz_opaque_callback_data``, up to 512 characters) comes back in every
-        status webhook of the message, so a status can name the message before its wamid is known."""
-        payload: dict[str, Any] = {"recipient_type": "individual", "to": to, "type": kind, kind: content}
+        status webhook of the message, so a status can name the message before its wamid is known.
+        ``recipient`` is the customer's business-scoped user id, used when ``to`` (the phone number)
+        is unknown; ``context_wamid`` makes the message a reply quoting that one."""
+        payload: dict[str, Any] = {"recipient_type": "individual", "type": kind, kind: content}
+        if to:
+            payload["to"] = to
+        else:
+            payload["recipient"] = recipient
         if context_wamid:
             payload["context"] = {"message_id": context_wamid}
         if callback_data:

@@ -8,10 +8,10 @@ import re
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.models import Channel, Contact, Conversation, ConversationStatus, User, WhatsAppAccount
+from conversations.models import Channel, Conversation, ConversationStatus, User, WhatsAppAccount
 from flow.assignment import conversation_assign
 from pytake.errors import Conflict, ErrorCode, InvalidInput
-from whatsapp.inbound import contact_get_or_create_whatsapp
+from whatsapp.inbound import contact_resolve_locked
 
 _SEPARATORS = re.compile(r"[\s().\-/]")
 
@@ -69,8 +69,7 @@ def conversation_start(*, user: User, phone: str, name: str, number_id: int | No
     account = number_for_start(user=user, number_id=number_id)
     name = name.strip()[:200] if isinstance(name, str) else ""
     with transaction.atomic():
-        contact = contact_get_or_create_whatsapp(tenant_id=account.tenant_id, wa_id=e164[1:])
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact = contact_resolve_locked(tenant_id=account.tenant_id, wa_id=e164[1:])
         if name and not contact.name:
             contact.name = name
             contact.save(update_fields=["name", "updated_at"])

@@ -8,6 +8,7 @@ always Meta's own type name and ``content["raw"]`` the message exactly as receiv
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,11 @@ class PayloadError(ValueError):
 
 @dataclass
 class InboundMessage:
+    """One message of a ``messages`` change (or, with ``echo``, of ``smb_message_echoes``: one the
+    business sent from the WhatsApp Business app). The customer is named by ``wa_id`` (the phone
+    number), ``user_id`` (Meta's business-scoped user id) or both: a customer with a username may
+    hide their number, and then only ``user_id`` is sent."""
+
     phone_number_id: str
     wa_id: str
     profile_name: str
@@ -40,6 +46,32 @@ class InboundMessage:
     message_type: str
     sender_type: str
     content: dict[str, Any]
+    user_id: str = ""
+    username: str = ""
+    echo: bool = False
+    group_id: str = ""  # a message in a WhatsApp group: not one-to-one, kept out of conversations
+
+    @property
+    def wa_type(self) -> str:
+        return str(self.content.get("wa_type", ""))
+
+    @property
+    def target_wamid(self) -> str:
+        """The message a reaction, edit or revoke is about (empty for any other kind)."""
+        return str(self.content.get("target_wamid", ""))
+
+
+@dataclass
+class PreferenceUpdate:
+    """A customer's marketing preference (``user_preferences``): ``stop`` or ``resume``."""
+
+    phone_number_id: str
+    wa_id: str
+    user_id: str
+    category: str
+    value: str
+    timestamp: dt.datetime
+    raw: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,22 +131,87 @@ def _changes(payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield str(change.get("field", "")), change["value"]
 
 
-def iter_updates(payload: dict[str, Any]) -> Iterator[InboundMessage | StatusUpdate]:
-    """Every message and every status of every change of every entry, in payload order."""
+Update = InboundMessage | StatusUpdate | PreferenceUpdate
+
+
+@dataclass
+class _Sender:
+    wa_id: str = ""
+    user_id: str = ""
+    name: str = ""
+    username: str = ""
+
+
+def _senders(value: dict[str, Any]) -> list[_Sender]:
+    """The ``contacts`` of a change: who sent its messages, by phone number and/or user id."""
+    found = []
+    for contact in _list(value.get("contacts")):
+        if isinstance(contact, dict):
+            profile = _dict(contact.get("profile"))
+            found.append(
+                _Sender(
+                    wa_id=_text(contact.get("wa_id")),
+                    user_id=_text(contact.get("user_id")),
+                    name=_text(profile.get("name")),
+                    username=_text(profile.get("username")),
+                )
+            )
+    return found
+
+
+def _sender_of(message: dict[str, Any], senders: list[_Sender]) -> _Sender:
+    """The sender of ``message``: its ``from`` (phone) and ``from_user_id`` (BSUID), completed
+    from the change's ``contacts`` entry that names either (or the only entry, when one does)."""
+    wa_id = _text(message.get("from"))
+    user_id = _text(message.get("from_user_id"))
+    match = next(
+        (s for s in senders if (wa_id and s.wa_id == wa_id) or (user_id and s.user_id == user_id)),
+        senders[0] if len(senders) == 1 and not (wa_id and senders[0].wa_id and senders[0].wa_id != wa_id) else None,
+    )
+    if match is None:
+        return _Sender(wa_id=wa_id, user_id=user_id)
+    return _Sender(
+        wa_id=wa_id or match.wa_id, user_id=user_id or match.user_id, name=match.name, username=match.username
+    )
+
+
+def iter_updates(payload: dict[str, Any]) -> Iterator[Update]:
+    """Every message, status and preference change of every change of every entry, in payload
+    order. A message naming its sender by neither phone number nor user id has nobody to be filed
+    under: it is skipped (the raw delivery is kept)."""
     for field_name, value in _changes(payload):
-        if field_name != "messages":
-            continue  # account_update, templates, …: acknowledged, nothing to store
         phone_number_id = str(_dict(value.get("metadata")).get("phone_number_id", ""))
-        names: dict[str, str] = {}
-        for contact in _list(value.get("contacts")):
-            if isinstance(contact, dict) and contact.get("wa_id"):
-                names[str(contact["wa_id"])] = str(_dict(contact.get("profile")).get("name", ""))
-        for message in _list(value.get("messages")):
-            if isinstance(message, dict) and message.get("id") and message.get("from"):
-                yield parse_message(phone_number_id, message, names.get(str(message["from"]), ""))
-        for status in _list(value.get("statuses")):
-            if isinstance(status, dict) and status.get("id") and status.get("status"):
-                yield parse_status(phone_number_id, status)
+        if field_name == "messages":
+            senders = _senders(value)
+            for message in _list(value.get("messages")):
+                if not isinstance(message, dict) or not message.get("id"):
+                    continue
+                sender = _sender_of(message, senders)
+                if sender.wa_id or sender.user_id:
+                    yield parse_message(phone_number_id, message, sender.name, sender=sender)
+            for status in _list(value.get("statuses")):
+                if isinstance(status, dict) and status.get("id") and status.get("status"):
+                    yield parse_status(phone_number_id, status)
+        elif field_name == "smb_message_echoes":
+            for echo in _list(value.get("message_echoes")):
+                if isinstance(echo, dict) and echo.get("id") and (echo.get("to") or echo.get("to_user_id")):
+                    sender = _Sender(wa_id=_text(echo.get("to")), user_id=_text(echo.get("to_user_id")))
+                    parsed = parse_message(phone_number_id, echo, "", sender=sender)
+                    parsed.echo = True
+                    yield parsed
+        elif field_name == "user_preferences":
+            for pref in _list(value.get("user_preferences")):
+                if isinstance(pref, dict) and (pref.get("wa_id") or pref.get("user_id")):
+                    yield PreferenceUpdate(
+                        phone_number_id=phone_number_id,
+                        wa_id=_text(pref.get("wa_id")),
+                        user_id=_text(pref.get("user_id")),
+                        category=_text(pref.get("category")),
+                        value=_text(pref.get("value")),
+                        timestamp=parse_timestamp(pref.get("timestamp")),
+                        raw=pref,
+                    )
+        # Any other field (account_update, templates, …) is the business account's, not a message's.
 
 
 def parse_status(phone_number_id: str, status: dict[str, Any]) -> StatusUpdate:
@@ -146,7 +243,68 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def parse_message(phone_number_id: str, message: dict[str, Any], profile_name: str) -> InboundMessage:
+def _order(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """An order's items and total (quantity × item_price, in its currency), and its one-line text."""
+    items = []
+    total = 0.0
+    currencies = set()
+    for item in _list(body.get("product_items")):
+        if not isinstance(item, dict):
+            continue
+        try:
+            quantity = int(item.get("quantity") or 0)
+            price = float(item.get("item_price") or 0)
+        except (TypeError, ValueError):
+            quantity, price = 0, 0.0
+        currency = _text(item.get("currency"))
+        currencies.add(currency)
+        total += quantity * price
+        items.append(
+            {
+                "product_retailer_id": _text(item.get("product_retailer_id")),
+                "quantity": quantity,
+                "item_price": price,
+                "currency": currency,
+            }
+        )
+    currency = currencies.pop() if len(currencies) == 1 else ""
+    order = {
+        "catalog_id": _text(body.get("catalog_id")),
+        "text": _text(body.get("text")),
+        "items": items,
+        "total": round(total, 2),
+        "currency": currency,
+    }
+    text = f"Order: {len(items)} item(s), {order['total']:.2f} {currency}".rstrip()
+    if order["text"]:
+        text += f" — {order['text']}"
+    return order, text
+
+
+def _flow_fields(reply: dict[str, Any]) -> dict[str, Any]:
+    """The fields a customer filled in a WhatsApp Flow (``nfm_reply.response_json``, a JSON string)."""
+    raw = reply.get("response_json")
+    try:
+        found = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        found = None
+    fields = found if isinstance(found, dict) else {}
+    return {str(k): v for k, v in fields.items() if k != "flow_token"}
+
+
+def _edited(body: dict[str, Any]) -> tuple[str, str]:
+    """The new text of an ``edit`` (``edit.message`` is the message as it reads now) and its caption."""
+    inner = _dict(body.get("message"))
+    kind = _text(inner.get("type"))
+    part = _dict(inner.get(kind)) if kind else {}
+    text = _text(part.get("body")) or _text(_dict(inner.get("text")).get("body")) or _text(body.get("text"))
+    return text, _text(part.get("caption"))
+
+
+def parse_message(
+    phone_number_id: str, message: dict[str, Any], profile_name: str, *, sender: _Sender | None = None
+) -> InboundMessage:
+    sender = sender or _Sender(wa_id=_text(message.get("from")), user_id=_text(message.get("from_user_id")))
     wa_type = str(message.get("type", "unknown"))
     found = message.get(wa_type)
     body: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -186,6 +344,9 @@ def parse_message(phone_number_id: str, message: dict[str, Any], profile_name: s
         reply: dict[str, Any] = found_reply if isinstance(found_reply, dict) else {}
         content["reply"] = {"type": kind, **reply}
         content["text"] = _text(reply.get("title"))
+        if kind == "nfm_reply":  # a WhatsApp Flow's answers
+            content["flow"] = {"name": _text(reply.get("name")), "fields": _flow_fields(reply)}
+            content["text"] = _text(reply.get("body")) or "Form sent"
     elif wa_type == "button":
         # A tap on a quick-reply button of a template message.
         message_type = MessageType.INTERACTIVE
@@ -195,10 +356,19 @@ def parse_message(phone_number_id: str, message: dict[str, Any], profile_name: s
         message_type = MessageType.REACTION
         content["reaction"] = {"message_id": _text(body.get("message_id")), "emoji": _text(body.get("emoji"))}
         content["text"] = _text(body.get("emoji"))  # empty emoji: the customer removed the reaction
+        content["target_wamid"] = _text(body.get("message_id"))
     elif wa_type == "order":
-        items = [i for i in _list(body.get("product_items")) if isinstance(i, dict)]
-        content["order"] = body
-        content["text"] = f"Order: {len(items)} item(s)" + (f" — {body['text']}" if _text(body.get("text")) else "")
+        message_type = MessageType.ORDER
+        content["order"], content["text"] = _order(body)
+    elif wa_type in ("edit", "revoke"):
+        # Not messages of their own: they change the message they name (whatsapp.inbound).
+        content["target_wamid"] = _text(body.get("original_message_id"))
+        if wa_type == "edit":
+            content["text"], caption = _edited(body)
+            if caption:
+                content["caption"] = caption
+        else:
+            content["text"] = ""
     elif wa_type == "system":
         message_type = MessageType.TEXT
         sender_type = SenderType.SYSTEM
@@ -215,7 +385,10 @@ def parse_message(phone_number_id: str, message: dict[str, Any], profile_name: s
     content["raw"] = message
     return InboundMessage(
         phone_number_id=phone_number_id,
-        wa_id=str(message["from"]),
+        wa_id=sender.wa_id,
+        user_id=sender.user_id,
+        username=sender.username,
+        group_id=_text(message.get("group_id")),
         profile_name=profile_name,
         wamid=str(message["id"]),
         timestamp=parse_timestamp(message.get("timestamp")),

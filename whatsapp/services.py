@@ -27,6 +27,7 @@ from conversations import services as conversation_services
 from conversations.models import (
     Attachment,
     Channel,
+    Contact,
     Direction,
     MediaStatus,
     Message,
@@ -35,7 +36,7 @@ from conversations.models import (
     WhatsAppAccount,
 )
 from pytake.errors import ApplicationError, ErrorCode, Forbidden, InvalidInput
-from whatsapp import account_webhooks, inbound, meta_errors, parsing
+from whatsapp import account_health, account_webhooks, inbound, meta_errors, parsing
 from whatsapp.client import (
     GraphClient,
     GraphError,
@@ -168,6 +169,8 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent:
         try:
             if isinstance(update, parsing.InboundMessage):
                 inbound_message_save(account=account, update=update)
+            elif isinstance(update, parsing.PreferenceUpdate):
+                preference_receive(account=account, update=update)
             else:
                 status_receive(account=account, update=update)
         except Exception as exc:  # keep going: one bad item must not hold back the others
@@ -207,22 +210,104 @@ def webhook_event_attempt_failed(*, event_id: int, error: BaseException, final: 
     event.save(update_fields=["attempts", "last_error", "status"])
 
 
-def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMessage) -> Message:
+def inbound_message_save(*, account: WhatsAppAccount, update: parsing.InboundMessage) -> Message | None:
+    """Apply one inbound message: most kinds become a message of the contact's conversation; a
+    reaction, an edit or a revoke changes the message it names instead; a group message is kept
+    out of one-to-one conversations (its raw delivery stays in the webhook event); a number
+    change moves the contact. Returns the message stored or changed (``None``: nothing to change)."""
+    if update.group_id:
+        logger.info(
+            "WhatsApp group message %s (group %s) not filed: groups are not handled", update.wamid, update.group_id
+        )
+        return None
+    if update.wa_type == "reaction":
+        emoji = str((update.content.get("reaction") or {}).get("emoji") or "")
+        by = "agent" if update.echo else "contact"  # an echo: the business reacted from its phone
+        return _changed_or_logged(
+            update,
+            inbound.message_react(
+                account=account, target_wamid=update.target_wamid, emoji=emoji, at=update.timestamp, by=by
+            ),
+        )
+    if update.wa_type == "edit":
+        return _changed_or_logged(
+            update,
+            inbound.message_edit(
+                account=account,
+                target_wamid=update.target_wamid,
+                edit_wamid=update.wamid,
+                text=str(update.content.get("caption") or update.content.get("text") or ""),
+                at=update.timestamp,
+            ),
+        )
+    if update.wa_type == "revoke":
+        return _changed_or_logged(
+            update, inbound.message_revoke(account=account, target_wamid=update.target_wamid, at=update.timestamp)
+        )
     message, created = inbound.message_create_inbound(
         account=account,
         wa_id=update.wa_id,
+        user_id=update.user_id,
+        username=update.username,
         profile_name=update.profile_name,
         wamid=update.wamid,
         message_type=update.message_type,
         content=update.content,
         created_at=update.timestamp,
         sender_type=update.sender_type,
+        echo=update.echo,
     )
+    if created and update.wa_type == "system":
+        _number_change(account=account, message=message, system=update.content.get("system") or {})
     if created and update.message_type in parsing.MEDIA_KINDS and (update.content.get("media") or {}).get("id"):
         backend = channels.backend_for(Channel.WHATSAPP)  # this app's own backend (whatsapp.channel)
         if backend is not None:
             transaction.on_commit(lambda: backend.fetch_media(message_id=message.pk), robust=True)
     return message
+
+
+NUMBER_CHANGE_KINDS = {"user_changed_number", "customer_changed_number"}
+
+
+def _number_change(*, account: WhatsAppAccount, message: Message, system: dict[str, Any]) -> None:
+    """A ``system`` message saying the customer changed number: the contact moves to the new one
+    (``wa_id``, or ``new_wa_id`` in older payloads), so their next message continues here."""
+    if str(system.get("type") or "") not in NUMBER_CHANGE_KINDS:
+        return
+    new_wa_id = str(system.get("wa_id") or system.get("new_wa_id") or "")
+    if not new_wa_id.isdigit():
+        return
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=message.conversation.contact_id)
+        if contact.wa_id != new_wa_id:
+            inbound.contact_change_number(
+                contact=contact, new_wa_id=new_wa_id, new_user_id=str(system.get("user_id") or "")
+            )
+
+
+def _changed_or_logged(update: parsing.InboundMessage, message: Message | None) -> Message | None:
+    if message is None:
+        logger.info(
+            "WhatsApp %s %s names message %s, unknown on this number: not applied (kept in the raw delivery)",
+            update.wa_type,
+            update.wamid,
+            update.target_wamid,
+        )
+    return message
+
+
+def preference_receive(*, account: WhatsAppAccount, update: parsing.PreferenceUpdate) -> None:
+    """A customer's marketing preference: recorded on the contact (others are logged and kept raw)."""
+    if update.category != "marketing_messages" or update.value not in ("stop", "resume"):
+        logger.info("WhatsApp preference %s=%s not one PyTake acts on; kept", update.category, update.value)
+        return
+    inbound.contact_marketing_preference(
+        account=account,
+        wa_id=update.wa_id,
+        user_id=update.user_id,
+        stop=update.value == "stop",
+        at=update.timestamp,
+    )
 
 
 def status_receive(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> StatusReceipt | None:
@@ -279,7 +364,7 @@ def _wamid_link(*, account: WhatsAppAccount, update: parsing.StatusUpdate) -> No
     )
     if message_id is None:
         return
-    conversation_services.message_set_sent(message_id=message_id, wamid=update.wamid, at=update.timestamp)
+    conversation_services.message_set_accepted(message_id=message_id, wamid=update.wamid)
     logger.info("WhatsApp message %s: wamid %s learnt from its status", message_id, update.wamid)
 
 
@@ -333,10 +418,19 @@ def _client_for(account: WhatsAppAccount) -> GraphClient:
     return GraphClient(phone_number_id=account.phone_number_id, access_token=account.access_token)
 
 
-def _send_one(client: GraphClient, message: Message, to: str) -> str:
+def _send_one(client: GraphClient, message: Message, contact: Contact) -> str:
     media_id = media_upload_for_send(client, message) if message.type in parsing.MEDIA_KINDS else None
     kind, content = _content_of(message, media_id=media_id)
-    return client.send(to=to, kind=kind, content=content, callback_data=_callback_data(message))
+    quoted = message.reply_to.whatsapp_message_id if message.reply_to is not None else None
+    return client.send(
+        # A customer known by their user id only (a username hides their number) is sent to by it.
+        to=contact.wa_id,
+        recipient=contact.wa_user_id if not contact.wa_id else "",
+        kind=kind,
+        content=content,
+        context_wamid=quoted or None,
+        callback_data=_callback_data(message),
+    )
 
 
 def _content_of(message: Message, *, media_id: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -396,7 +490,7 @@ def _send_claim(message_id: int) -> Iterator[bool]:
 def _sendable(message_id: int) -> Message | None:
     """The message if it is an outbound WhatsApp message still to be sent, else ``None``."""
     message = (
-        Message.objects.select_related("conversation__contact", "whatsapp_account", "attachment")
+        Message.objects.select_related("conversation__contact", "whatsapp_account", "attachment", "reply_to")
         .filter(pk=message_id, direction=Direction.OUTBOUND)
         .first()
     )
@@ -425,11 +519,26 @@ def message_send(*, message_id: int) -> Message | None:
         account = message.whatsapp_account
         if account is None:
             return message
-        wamid = _send_one(_client_for(account), message, message.conversation.contact.wa_id)
-        message = conversation_services.message_set_sent(message_id=message.pk, wamid=wamid, at=timezone.now())
+        if account.sending_blocked_at is not None:
+            # An account-wide error stopped this number: the message waits (account_health).
+            logger.info("WhatsApp message %s waits: number %s is blocked", message_id, account.display_phone_number)
+            return message
+        wamid = _send_one(_client_for(account), message, message.conversation.contact)
+        message = conversation_services.message_set_accepted(message_id=message.pk, wamid=wamid)
     receipts_apply_pending(account_id=account.pk, wamid=wamid)
     message.refresh_from_db()
     return message
+
+
+def message_send_refused_for_account(*, message_id: int, error: GraphError) -> bool:
+    """An error of the whole number (``account_health.ACCOUNT_BLOCKING_CODES``): the number stops
+    sending and the message waits with the others. Returns whether the error was one of those."""
+    if error.code not in account_health.ACCOUNT_BLOCKING_CODES:
+        return False
+    account_id = Message.objects.filter(pk=message_id).values_list("whatsapp_account_id", flat=True).first()
+    if account_id is not None:
+        account_health.account_sending_block(account_id=account_id, code=error.code, title=error.title)
+    return True
 
 
 def message_send_failed(*, message_id: int, error: GraphError) -> Message | None:

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 WEBHOOK_MAX_RETRIES = 6
 SEND_MAX_RETRIES = 5
 MEDIA_MAX_RETRIES = 5
+SPAM_RATE_LIMIT_CODE = 131048
 
 
 def backoff(retries: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -41,6 +42,9 @@ def send_retry_delay(error: GraphError, retries: int) -> float:
     delay = backoff(retries)
     if error.maybe_sent:
         delay = max(delay, float(settings.WHATSAPP_SEND_UNCONFIRMED_SECONDS))
+    if error.code == SPAM_RATE_LIMIT_CODE:
+        # Meta limits how much this number may send: trying again at once only counts against it.
+        delay = max(delay, float(settings.WHATSAPP_SPAM_LIMIT_RETRY_SECONDS) * (retries + 1))
     return delay
 
 
@@ -67,6 +71,8 @@ def send_message(self: Task, message_id: int) -> None:
     try:
         services.message_send(message_id=message_id)
     except GraphError as exc:
+        if services.message_send_refused_for_account(message_id=message_id, error=exc):
+            return  # the number is blocked: the message waits, sent when an admin lifts the block
         if exc.transient and self.request.retries < SEND_MAX_RETRIES:
             countdown = send_retry_delay(exc, self.request.retries)
             raise self.retry(exc=exc, countdown=countdown, **_options()) from exc
@@ -196,7 +202,8 @@ def messages_send_requeue_stale(
         status=MessageStatus.PENDING,
         whatsapp_message_id__isnull=True,
         conversation__channel=Channel.WHATSAPP,
-    ).order_by("created_at", "pk")
+    ).exclude(whatsapp_account__sending_blocked_at__isnull=False)  # they wait for the block to lift
+    unsent = unsent.order_by("created_at", "pk")
     give_up_before = now - timedelta(seconds=give_up_after_seconds)
     expired = list(unsent.filter(created_at__lt=give_up_before).values_list("pk", flat=True)[:limit])
     failed = 0

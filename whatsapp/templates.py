@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.access import Audience, Recipients
-from conversations.models import Role, User, WhatsAppAccount
+from conversations.models import Contact, Role, User, WhatsAppAccount, contact_opted_out_of_marketing
 from pytake.errors import ErrorCode, InvalidInput
 from pytake.transactions import on_commit_robust
 from realtime.events import event_record
@@ -360,8 +360,9 @@ def template_for_send(*, account: WhatsAppAccount, name: Any, language: Any) -> 
     return template
 
 
-def template_prepare(*, account: WhatsAppAccount | None, spec: Any) -> dict[str, Any]:
-    """The content of a template message for ``spec`` (``{"name", "language", "parameters"}``)."""
+def template_prepare(*, account: WhatsAppAccount | None, spec: Any, contact: Contact | None = None) -> dict[str, Any]:
+    """The content of a template message for ``spec`` (``{"name", "language", "parameters"}``) to
+    ``contact``: a marketing template is refused to a customer who stopped marketing messages."""
     if account is None:
         raise InvalidInput("This conversation has no WhatsApp number to send from.", code=ErrorCode.NO_TEMPLATES)
     if not isinstance(spec, dict):
@@ -371,6 +372,13 @@ def template_prepare(*, account: WhatsAppAccount | None, spec: Any) -> dict[str,
             extra={"fields": {"template": ["Must be an object."]}},
         )
     template = template_for_send(account=account, name=spec.get("name"), language=spec.get("language"))
+    if contact is not None and template.category.upper() == "MARKETING" and contact_opted_out_of_marketing(contact):
+        raise InvalidInput(
+            "This customer asked WhatsApp to stop marketing messages: send a utility template, or wait for "
+            "them to write.",
+            code=ErrorCode.MARKETING_OPTED_OUT,
+            extra={"fields": {"template.name": ["A marketing template, and the customer opted out."]}},
+        )
     return template_render(template, spec.get("parameters"))
 
 

@@ -36,14 +36,18 @@ def webhook(request: HttpRequest) -> HttpResponse:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
+    limit = int(settings.WHATSAPP_WEBHOOK_MAX_BYTES)
+    if declared > limit:
         return _error(services.PayloadTooLarge())
-    if jsonsafe.too_deep(request.body):  # json.loads would recurse until it raised RecursionError
+    # Read from the stream, not ``request.body``: Meta's deliveries can be larger than Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (meant for forms), and this limit is the one that applies here.
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return _error(services.PayloadTooLarge())
+    if jsonsafe.too_deep(body):  # json.loads would recurse until it raised RecursionError
         return _error(InvalidInput("The body nests too deep for a WhatsApp webhook.", code=ErrorCode.INVALID_PAYLOAD))
     try:
-        event, created = services.webhook_event_receive(
-            body=request.body, signature=request.headers.get("X-Hub-Signature-256")
-        )
+        event, created = services.webhook_event_receive(body=body, signature=request.headers.get("X-Hub-Signature-256"))
     except ApplicationError as exc:
         return _error(exc)
     if created:

@@ -7,6 +7,7 @@
 // `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
 import { locale, t, translate } from "../pytake/i18n.js";
 import { mediaNode } from "../pytake/media.js";
+import { flash, quoteNode, reactionsNode } from "../pytake/message_parts.js";
 import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } from "../pytake/realtime.js";
 
@@ -114,8 +115,12 @@ const ui = {
     li.dataset.id = String(m.id);
     li.dataset.createdAt = m.created_at;
     li.textContent = "";
+    // The customer's side is "inbound" here: their own messages read as "You" in a quote.
+    if (m.reply_to) li.appendChild(quoteNode(m.reply_to, { onJump: ui.jump, ownSide: "inbound" }));
     if (m.media) li.appendChild(mediaNode(m.media, { type: m.type, getToken: () => session.token }));
-    else li.textContent = (m.content && m.content.text) || m.text || `[${m.type}]`;
+    else li.appendChild(document.createTextNode((m.content && m.content.text) || m.text || `[${m.type}]`));
+    const reactions = reactionsNode(m.reactions);
+    if (reactions) li.appendChild(reactions);
     const meta = document.createElement("span");
     meta.className = "meta";
     const name = m.sender_type === "agent" && m.sender ? `${m.sender.name} · ` : "";
@@ -127,6 +132,13 @@ const ui = {
     rendered.set(m.id, li);
     $("messages").scrollTop = $("messages").scrollHeight;
     if (m.direction === "outbound") ui.quickReplies((m.content && m.content.quick_replies) || []);
+  },
+  /** Scroll to a quoted message and highlight it. */
+  jump(id) {
+    const li = rendered.get(id);
+    if (!li) return;
+    li.scrollIntoView({ block: "center" });
+    flash(li);
   },
   /** The customer's own message before the server stored it (queued while offline). */
   pendingMessage(text, clientId) {

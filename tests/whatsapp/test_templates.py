@@ -405,6 +405,24 @@ def test_bad_templates_are_refused_and_nothing_is_stored_or_sent(
     assert graph.sent == []
 
 
+def test_a_customer_who_stopped_marketing_gets_no_marketing_template_but_still_a_utility_one(
+    api_for, agent, conversation, tenant, graph, django_capture_on_commit_callbacks
+):
+    _template(tenant, "promo", "pt_BR", category="marketing")
+    _template(tenant, "receipt", "pt_BR", category="utility")
+    conversation.contact.marketing_opt_out = True
+    conversation.contact.marketing_opt_out_at = timezone.now()
+    conversation.contact.save()
+    promo = {"name": "promo", "language": "pt_BR", "parameters": {"body": {"1": "Ana"}}}
+    answer = _post(api_for, agent, conversation, {"template": promo}, django_capture_on_commit_callbacks)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["code"] == "marketing_opted_out"
+    assert not Message.objects.filter(conversation=conversation).exists() and graph.sent == []
+    receipt = {"name": "receipt", "language": "pt_BR", "parameters": {"body": {"1": "Ana"}}}
+    answer = _post(api_for, agent, conversation, {"template": receipt}, django_capture_on_commit_callbacks)
+    assert answer.status_code == 201, answer.content
+
+
 def test_text_and_template_together_or_neither_are_refused(api_for, agent, conversation, order_update):
     api = api_for(agent)
     url = f"/api/conversations/{conversation.pk}/messages/"

@@ -93,3 +93,51 @@ def test_the_same_message_processed_concurrently_is_stored_once(tenant):
     assert errors == []
     assert Message.objects.filter(whatsapp_message_id="wamid.same").count() == 1
     assert Conversation.objects.get(tenant=tenant).unread_count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_messages_by_number_and_by_user_id_end_as_one_contact(tenant):
+    """A customer known by number writes; at the same time deliveries name them by user id only
+    (a username) and by both: whatever the order, one contact remains, with every message."""
+    account = factories.WhatsAppAccountFactory(tenant=tenant)
+    factories.ContactFactory(tenant=tenant, wa_id="5511955550009", profile_name="Customer")
+    bodies = []
+    for i in range(9):
+        payload = text_payload(
+            account.phone_number_id, wa_id="5511955550009", wamid=f"wamid.u{i}", text=f"u{i}", ts=1_700_000_000 + i
+        )
+        value = payload["entry"][0]["changes"][0]["value"]
+        message, sender = value["messages"][0], value["contacts"][0]
+        message["from_user_id"] = sender["user_id"] = "BR.900"
+        if i % 3 == 0:  # username only: no number at all
+            del message["from"], sender["wa_id"]
+        elif i % 3 == 1:  # number only
+            del message["from_user_id"], sender["user_id"]
+        bodies.append(json.dumps(payload))
+    events = [WebhookEvent.objects.create(tenant=tenant, account=account, body=body) for body in bodies]
+    barrier = threading.Barrier(len(events))
+    errors: list[BaseException] = []
+
+    def work(event_id: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            services.webhook_event_process(event_id=event_id)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(e.pk,)) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    contact = Contact.objects.get(tenant=tenant)
+    assert (contact.wa_id, contact.wa_user_id) == ("5511955550009", "BR.900")
+    assert Message.objects.filter(conversation__contact=contact).count() == 9
+    # A delivery by user id processed before any naming both starts that contact's own
+    # conversation; the merge gives it to the one contact (conversations are not merged).
+    assert set(Conversation.objects.filter(tenant=tenant).values_list("contact", flat=True)) == {contact.pk}

@@ -14,6 +14,7 @@ from conversations import channels
 from conversations.models import Channel, Direction, Message, MessageStatus, SenderType
 from simulator.models import SimDirection, SimulatedMessage
 from tests import factories
+from tests.simulator.support import wait_until
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
 from whatsapp import services
 from whatsapp.client import GraphError
@@ -91,7 +92,8 @@ def test_a_reply_saved_while_the_broker_was_down_goes_out_after_the_grace(
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - STALE)
     assert sweep() == {"requeued": 1, "failed": 0}
     message.refresh_from_db()
-    assert message.status != MessageStatus.PENDING and message.whatsapp_message_id
+    assert message.whatsapp_message_id  # accepted; "sent" is for Meta's status webhook to say
+    wait_until(lambda: Message.objects.get(pk=message.pk).status != MessageStatus.PENDING, what="Meta's sent status")
     on_phone = SimulatedMessage.objects.get(direction=SimDirection.TO_CUSTOMER)
     assert on_phone.wamid == message.whatsapp_message_id
     assert on_phone.phone_number_id == conversation.whatsapp_account.phone_number_id
@@ -121,7 +123,8 @@ def test_only_stale_unsent_whatsapp_replies_are_sent_again(sim, tenant):
 
     assert [m.body["body"] for m in SimulatedMessage.objects.filter(direction=SimDirection.TO_CUSTOMER)] == ["stale"]
     stale.refresh_from_db()
-    assert stale.whatsapp_message_id and stale.status != MessageStatus.PENDING
+    assert stale.whatsapp_message_id
+    wait_until(lambda: Message.objects.get(pk=stale.pk).status != MessageStatus.PENDING, what="Meta's sent status")
     assert {m.pk: m.status for m in Message.objects.filter(pk__in=before)} == before
     assert Message.objects.get(pk=fresh.pk).whatsapp_message_id is None
 
@@ -197,7 +200,8 @@ def test_a_message_being_sent_is_not_sent_or_failed_by_another_task_meanwhile(te
     sent = services.message_send(message_id=message.pk)
 
     assert calls == [message.pk]
-    assert sent is not None and sent.status == MessageStatus.SENT and sent.whatsapp_message_id == "wamid.claimed.1"
+    # Accepted by the Graph API: its wamid kept, "sent" only once Meta's status says so.
+    assert sent is not None and sent.status == MessageStatus.PENDING and sent.whatsapp_message_id == "wamid.claimed.1"
     assert services.message_send(message_id=message.pk).whatsapp_message_id == "wamid.claimed.1"
     assert calls == [message.pk]  # idempotent afterwards too
 

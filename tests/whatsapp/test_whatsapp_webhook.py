@@ -197,11 +197,16 @@ INBOUND = [
     ("interactive_button_reply", MessageType.INTERACTIVE, lambda c: c["reply"]["id"] == "cancel-order"),
     ("interactive_list_reply", MessageType.INTERACTIVE, lambda c: c["reply"]["id"] == "priority_express"),
     ("button", MessageType.INTERACTIVE, lambda c: c["reply"]["payload"] == "Unsubscribe from promos"),
-    ("reaction", MessageType.REACTION, lambda c: c["reaction"]["emoji"] == "\U0001f44d"),
+    # Reactions, edits and revokes change the message they name: tests/whatsapp/test_whatsapp_kinds.py
     (
         "order",
-        MessageType.UNSUPPORTED,
-        lambda c: c["order"]["catalog_id"] == "194836987003835" and "2 item" in c["text"],
+        MessageType.ORDER,
+        lambda c: c["order"]["catalog_id"] == "194836987003835" and c["order"]["total"] == 85 and "2 item" in c["text"],
+    ),
+    (
+        "nfm_reply",
+        MessageType.INTERACTIVE,
+        lambda c: c["flow"]["fields"] == {"full_name": "Sheena Nelson", "delivery_date": "2024-04-10", "size": "M"},
     ),
     ("system", MessageType.TEXT, lambda c: "changed from" in c["text"]),
     ("unsupported", MessageType.UNSUPPORTED, lambda c: c["errors"][0]["code"] == 131051),
@@ -225,7 +230,9 @@ def test_every_inbound_type_is_stored(deliver, account, name, expected_type, che
     assert check(message.content)
     assert message.sender_type == (SenderType.SYSTEM if name == "system" else SenderType.CONTACT)
     contact = Contact.objects.get(tenant=account.tenant)
-    assert (contact.wa_id, contact.profile_name) == ("16505551234", "Sheena Nelson")
+    # A number change moves the contact to the new number (tests/whatsapp/test_whatsapp_kinds.py).
+    expected_wa_id = "16505554321" if name == "system" else "16505551234"
+    assert (contact.wa_id, contact.profile_name) == (expected_wa_id, "Sheena Nelson")
     assert WebhookEvent.objects.get().status == WebhookEventStatus.PROCESSED
 
 
@@ -441,14 +448,14 @@ def test_failed_status_keeps_metas_code_and_title(deliver, account, outbound):
 
 
 def test_status_before_its_message_is_applied_when_the_wamid_appears(deliver, account, outbound):
-    from conversations.services import message_set_sent
+    from conversations.services import message_set_accepted
     from whatsapp.services import receipts_apply_pending
 
     pn = account.phone_number_id
     deliver(status_payload(pn, wamid="wamid.early-bird", status="delivered", ts=1712595601))
     deliver(status_payload(pn, wamid="wamid.early-bird", status="sent", ts=1712595600))
     assert StatusReceipt.objects.filter(applied=False).count() == 2
-    message_set_sent(message_id=outbound.pk, wamid="wamid.early-bird", at=timezone.now())
+    message_set_accepted(message_id=outbound.pk, wamid="wamid.early-bird")
     assert receipts_apply_pending(account_id=account.pk, wamid="wamid.early-bird") == 2
     outbound.refresh_from_db()
     assert outbound.status == MessageStatus.DELIVERED

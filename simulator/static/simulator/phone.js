@@ -5,7 +5,8 @@ import { placeMessage } from "../pytake/order.js";
 import { ConnectionState, ReconnectingSocket } from "../pytake/realtime.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { account: "", waId: "", name: "", socket: null, typingTimer: null, choices: 0 };
+const state = { account: "", waId: "", name: "", socket: null, typingTimer: null, choices: 0, acting: null };
+const REACTIONS = ["👍", "❤️", "😂", "🙏"];
 
 function csrf() {
   const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -23,7 +24,11 @@ function describe(m) {
     case "audio": return { label: b.voice ? "🎤 Voice note" : "🎵 Audio", audio: m.media_url || b.link || null };
     case "video": return { text: b.caption || "", video: m.media_url || b.link || null, label: "🎬 Video" };
     case "template": return { label: "Template: " + (b.name || ""), text: m.text || "" };
-    case "reaction": return { label: "Reacted " + (b.emoji || "") };
+    case "reaction": return { label: b.emoji ? "Reacted " + b.emoji : "Removed a reaction" };
+    case "edit": return { label: "Edited a message", text: (b.message && b.message.text && b.message.text.body) || "" };
+    case "revoke": return { label: "Deleted a message" };
+    case "order": return { label: "🛒 Order: " + ((b.product_items || []).length) + " item(s)", text: b.text || "" };
+    case "system": return { label: b.body || "System message" };
     case "interactive":
       if (b.type === "button_reply") { return { text: (b.button_reply && b.button_reply.title) || "" }; }
       return {
@@ -75,10 +80,58 @@ function render(m) {
     meta.append(t);
   }
   li.append(meta);
+  if (m.body && m.body.context && m.body.context.id) { li.dataset.replyTo = m.body.context.id; }
+  li.append(actions(m));
   if (existing) { existing.replaceWith(li); } // a newer copy of a bubble shown: in its place
   placeMessage($("thread"), li, m, shownMessage);
   $("thread").scrollTop = $("thread").scrollHeight;
 }
+
+/** What the customer can do to a message, as on a phone: reply to it, react to it, and to their
+ * own messages, edit or delete them for everyone. */
+function actions(m) {
+  const row = document.createElement("div");
+  row.className = "actions";
+  if (["reaction", "edit", "revoke"].includes(m.type)) { return row; }
+  const button = (label, title, fn) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = label; b.title = title; b.setAttribute("aria-label", title);
+    b.addEventListener("click", fn);
+    row.append(b);
+  };
+  button("↩", "Reply", () => act("reply", m, "Replying to this message"));
+  for (const emoji of REACTIONS) { button(emoji, `React ${emoji}`, () => send({ action: "react", target: m.wamid, emoji })); }
+  button("∅", "Remove my reaction", () => send({ action: "react", target: m.wamid, emoji: "" }));
+  if (m.direction === "to_business") {
+    button("✎", "Edit", () => act("edit", m, "Editing: type the new text"));
+    button("🗑", "Delete for everyone", () => send({ action: "delete", target: m.wamid }));
+  }
+  return row;
+}
+
+function act(action, m, text) {
+  state.acting = { action, target: m.wamid };
+  $("acting-text").textContent = text;
+  $("acting").hidden = false;
+  $("text").focus();
+}
+
+function stopActing() {
+  state.acting = null;
+  $("acting").hidden = true;
+}
+$("acting-cancel").addEventListener("click", stopActing);
+$("send-order").addEventListener("click", () => send({ action: "order", text: $("text").value }));
+$("send-unsupported").addEventListener("click", () => send({ action: "unsupported" }));
+$("change-number").addEventListener("click", async () => {
+  const newWaId = $("text").value.replace(/\D/g, "");
+  if (await send({ action: "change_number", text: newWaId })) {
+    $("text").value = "";
+    $("contact").prepend(contactOption(newWaId, state.name)); $("contact").value = newWaId;
+    choose(newWaId, state.name); // the same person, on the new number from now on
+  }
+});
+$("hide-number").addEventListener("change", (e) => { $("username").hidden = !e.target.checked; });
 
 function contactOption(waId, name) {
   const o = document.createElement("option");
@@ -205,6 +258,7 @@ async function send(fields) {
   form.append("phone_number_id", state.account);
   form.append("wa_id", state.waId);
   form.append("name", state.name);
+  if ($("hide-number").checked) { form.append("username", $("username").value.trim() || state.name); }
   for (const [k, v] of Object.entries(fields)) { form.append(k, v); }
   const r = await fetch("api/send", { method: "POST", body: form, headers: { "X-CSRFToken": csrf() } });
   const data = await r.json();
@@ -216,11 +270,13 @@ async function send(fields) {
 $("composer").addEventListener("submit", async (e) => {
   e.preventDefault();
   const fields = { text: $("text").value };
+  if (state.acting) { Object.assign(fields, state.acting); }
   if ($("file").files[0]) {
     fields.file = $("file").files[0];
     if ($("voice").checked) { fields.voice = "1"; }
   }
   if (await send(fields)) {
+    stopActing();
     $("text").value = ""; $("file").value = ""; $("file-name").hidden = true;
     $("voice").checked = false; $("voice-row").hidden = true;
   }

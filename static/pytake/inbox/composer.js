@@ -6,6 +6,7 @@ import { t } from "../i18n.js";
 import { newClientId } from "../realtime.js";
 import { $ } from "./dom.js";
 import { heldMessage, onRetry, upsertMessage } from "./messages.js";
+import { clearReply, replyTarget } from "./reply.js";
 import { me, openId, rt, session } from "./state.js";
 
 const TYPING_IDLE_MS = 2500;
@@ -58,9 +59,10 @@ function autoGrow() {
 
 /** Send `text` (or, with `note`, add it as an internal note) to the open conversation; the
  * same `clientId` again (a retry) is never stored twice. */
-export async function postMessage(text, clientId, { note = false } = {}) {
+export async function postMessage(text, clientId, { note = false, quoted = note ? null : replyTarget() } = {}) {
   const id = openId();
   const user = me();
+  if (quoted) clearReply();
   const optimistic = {
     id: null,
     client_id: clientId,
@@ -73,6 +75,7 @@ export async function postMessage(text, clientId, { note = false } = {}) {
     status: "pending",
     error: null,
     internal: note,
+    reply_to: quoted,
     created_at: heldMessage(`c:${clientId}`)?.created_at || new Date().toISOString(),
   };
   upsertMessage(optimistic);
@@ -80,7 +83,11 @@ export async function postMessage(text, clientId, { note = false } = {}) {
     // Notes have no client_id on the server: the answer is matched to the bubble here.
     const saved = note
       ? { ...(await session.post(`conversations/${id}/notes/`, { text })), client_id: clientId, internal: true }
-      : await session.post(`conversations/${id}/messages/`, { text, client_id: clientId });
+      : await session.post(`conversations/${id}/messages/`, {
+          text,
+          client_id: clientId,
+          ...(quoted ? { reply_to: quoted.id } : {}),
+        });
     if (id === openId()) upsertMessage(saved);
   } catch (error) {
     if (id !== openId()) return;
@@ -92,7 +99,9 @@ export async function postMessage(text, clientId, { note = false } = {}) {
   }
 }
 
-onRetry((message, { note }) => postMessage(message.text, message.client_id, { note }));
+onRetry((message, { note }) =>
+  postMessage(message.text, message.client_id, { note, quoted: note ? null : message.reply_to || null }),
+);
 
 // --- files: the 📎 button, dropping a file on the conversation, pasting an image -----------------
 

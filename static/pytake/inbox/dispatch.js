@@ -1,6 +1,7 @@
 // Live events to the modules that care: one table, read top to bottom when an event arrives.
 // A module that shows a new kind of event adds its handler here, nowhere else.
 
+import { onAccountAlert } from "./alerts.js";
 import { removeConversation } from "./list.js";
 import { onMessageNew, onMessageStatus, onMessageUpdated } from "./messages.js";
 import { onCustomerMessage, onRevoked, onTyping, readIfSeen } from "./pane.js";
@@ -40,6 +41,7 @@ export const DISPATCH = {
   "saved_reply.saved": [onSavedRepliesChange],
   "saved_reply.deleted": [onSavedRepliesChange],
   "template.updated": [onTemplateUpdated],
+  "account.alert": [onAccountAlert],
 };
 
 /** Subscribe every handler of the table to `client`; returns the unsubscribers. */

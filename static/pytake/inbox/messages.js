@@ -5,10 +5,12 @@
 import { t } from "../i18n.js";
 import { compareMessages, placeMessage } from "../order.js";
 import { mediaNode } from "../media.js";
+import { flash, flowNode, orderNode, quoteNode, reactionsNode } from "../message_parts.js";
 import { MESSAGE_STATUS_RANK } from "../realtime.js";
 import { kindText, systemText } from "../system.js";
 import { $, clockTime } from "./dom.js";
 import { templateNode } from "./template_view.js";
+import { clearReply, startReply } from "./reply.js";
 import { me, openId, session } from "./state.js";
 
 const WINDOW_ERROR_CODES = new Set([131047]); // re-engagement: outside the 24-hour window
@@ -17,6 +19,7 @@ const messages = new Map(); // key ("id:12" or "c:<client_id>") -> message, for 
 let historyMore = false;
 let historyLoading = false;
 let retry = null; // fn(message, {note}) that sends a failed message again (the composer's)
+const revealed = new Set(); // ids of deleted messages staff chose to see again
 
 /** The composer sends again a message that failed for want of a connection. */
 export function onRetry(fn) {
@@ -26,6 +29,8 @@ export function onRetry(fn) {
 /** Another conversation opens (or none): forget this one's messages. */
 export function clearMessages() {
   messages.clear();
+  revealed.clear();
+  clearReply();
   historyMore = false;
   $("message-list").replaceChildren();
 }
@@ -150,9 +155,10 @@ function renderMessage(message, { quiet = true } = {}) {
   if (isNew) {
     li = document.createElement("li");
     li.dataset.key = key;
-    li.innerHTML = `<div class="bubble"><div class="msg-sender"></div><div class="msg-text"></div>
-      <div class="msg-meta"><time></time><span class="tick" role="img"></span></div></div>
-      <p class="msg-error" hidden></p>`;
+    li.innerHTML = `<div class="bubble"><div class="msg-sender"></div><div class="msg-quote-slot"></div>
+      <div class="msg-text"></div><div class="msg-extra"></div>
+      <div class="msg-meta"><span class="msg-edited" hidden></span><time></time><span class="tick" role="img"></span></div></div>
+      <div class="msg-reactions-slot"></div><p class="msg-error" hidden></p>`;
     placeMessage(list, li, message, (node) => messages.get(node.dataset.key));
   }
   const outbound = message.direction === "outbound";
@@ -172,11 +178,19 @@ function renderMessage(message, { quiet = true } = {}) {
         : outbound && message.sender && message.sender.id !== me().id
           ? message.sender.name
           : "";
-  sender.textContent = note ? `${t("note.label")} · ${message.sender?.name || ""}` : system ? "" : senderName;
+  const fromPhone = outbound && message.content?.from_phone ? t("msg.from_phone") : "";
+  sender.textContent = note
+    ? `${t("note.label")} · ${message.sender?.name || ""}`
+    : system
+      ? ""
+      : senderName || fromPhone;
   sender.classList.toggle("msg-note-label", note);
   sender.hidden = !sender.textContent;
   const text = li.querySelector(".msg-text");
-  if (message.media) {
+  renderExtras(li, message, { system, note });
+  if (message.deleted_at && !revealed.has(message.id)) {
+    text.textContent = t("msg.deleted");
+  } else if (message.media) {
     // A photo, voice note, document…: its player or card, with the caption under it.
     const retryDownload = message.id ? () => session.post(`messages/${message.id}/media/retry/`) : undefined;
     text.replaceChildren(
@@ -221,6 +235,68 @@ function renderMessage(message, { quiet = true } = {}) {
   }
 }
 
+/** What a message carries beyond its text: the quote above it, an order or a form's answers,
+ * the reactions under it, "edited", the deleted marker, and the reply button. */
+function renderExtras(li, message, { system, note }) {
+  const deleted = !!message.deleted_at;
+  li.classList.toggle("msg-deleted", deleted);
+  const quoteSlot = li.querySelector(".msg-quote-slot");
+  quoteSlot.replaceChildren(...(message.reply_to ? [quoteNode(message.reply_to, { onJump: jumpTo })] : []));
+  const extra = li.querySelector(".msg-extra");
+  const content = message.content || {};
+  const hidden = deleted && !revealed.has(message.id);
+  const parts = [];
+  if (!hidden && content.order) parts.push(orderNode(content.order));
+  if (!hidden && content.flow) parts.push(flowNode(content.flow));
+  if (deleted && message.id) {
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "btn btn-link msg-reveal";
+    toggle.textContent = t(hidden ? "msg.show_deleted" : "msg.hide_deleted");
+    toggle.addEventListener("click", () => {
+      if (revealed.has(message.id)) revealed.delete(message.id);
+      else revealed.add(message.id);
+      renderMessage(messages.get(messageKey(message)) || message);
+    });
+    parts.push(toggle);
+  }
+  extra.replaceChildren(...parts);
+  const edited = li.querySelector(".msg-edited");
+  edited.hidden = !message.edited_at;
+  edited.textContent = message.edited_at ? t("msg.edited") : "";
+  const before = (content.edits || []).map((e) => e.text).filter(Boolean);
+  edited.title = before.length ? t("msg.edited_before", { text: before.join(" → ") }) : "";
+  const reactions = reactionsNode(message.reactions);
+  li.querySelector(".msg-reactions-slot").replaceChildren(...(reactions ? [reactions] : []));
+  const meta = li.querySelector(".msg-meta");
+  let reply = meta.querySelector(".msg-reply");
+  const canReply = !!message.id && !system && !note && !hidden;
+  if (canReply && !reply) {
+    reply = document.createElement("button");
+    reply.type = "button";
+    reply.className = "btn btn-ghost msg-reply";
+    reply.textContent = "↩";
+    reply.addEventListener("click", () => {
+      const current = messages.get(`id:${li.dataset.id}`);
+      if (current) startReply(current);
+    });
+    meta.prepend(reply);
+  }
+  if (reply) {
+    reply.hidden = !canReply;
+    reply.title = t("msg.reply");
+    reply.setAttribute("aria-label", t("msg.reply"));
+  }
+}
+
+/** Scroll to the message a quote names and highlight it (when it is among those loaded). */
+function jumpTo(id) {
+  const node = $("message-list").querySelector(`[data-id="${CSS.escape(String(id))}"]`);
+  if (!node) return;
+  node.scrollIntoView({ block: "center" });
+  flash(node);
+}
+
 function failureText(message) {
   if (message.local) return t("error.network");
   const code = message.error?.code;
@@ -246,7 +322,8 @@ export function onMessageNew(message) {
   upsertMessage(withPendingNote(message));
 }
 
-/** A message changed in place (its file finished or failed downloading): the bubble shows it. */
+/** A message changed in place (its file finished or failed downloading, its reactions changed,
+ * the customer edited or deleted it): the bubble shows it. */
 export function onMessageUpdated(message) {
   if (message.conversation_id === openId()) upsertMessage(message);
 }
