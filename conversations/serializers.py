@@ -406,6 +406,12 @@ class MessageCreateSerializer(serializers.Serializer):
         required=False, help_text="An approved message template instead of text (also outside the window)."
     )
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+    reply_to = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Id of a message of the same conversation to reply to (quoted; WhatsApp's context.message_id).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("text" in attrs) == ("template" in attrs):
@@ -422,12 +428,6 @@ class ConversationStartSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     template = TemplateSpecSerializer()
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
-    reply_to = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=2**63 - 1,
-        help_text="Id of a message of the same conversation to reply to (quoted; WhatsApp's context.message_id).",
-    )
 
 
 class MediaMessageCreateSerializer(serializers.Serializer):

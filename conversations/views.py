@@ -318,6 +318,7 @@ class ConversationMessagesView(APIView):
                 conversation_id=conversation_id,
                 text=data["text"],
                 client_id=data.get("client_id"),
+                reply_to=data.get("reply_to"),
             )
         return Response(
             MessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

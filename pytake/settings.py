@@ -330,6 +330,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConversationStatusEnum": "conversations.models.ConversationStatus",
         "MessageStatusEnum": "conversations.models.MessageStatus",
+        "ChannelEnum": "conversations.models.Channel",
+        "MessageTypeEnum": "conversations.models.MessageType",
     },
 }
 
