@@ -95,8 +95,9 @@ endef
 # in the first pass only. The two passes use different databases and run at the same time: the
 # PostgreSQL+Redis pass spends most of its time waiting on the servers, browsers and workers its
 # tests start, so it runs in TEST_WORKERS processes (pytest-xdist; each with its own test database,
-# and Redis database TEST_REDIS_URL's + 0, 1, 2...: tests/workers.py), while the SQLite pass keeps
-# the CPU busy; its report follows the first one's, and either pass failing fails make test.
+# and Redis database TEST_REDIS_URL's + 0, 1, 2...: tests/workers.py; an idle process takes tests
+# queued on a busy one, as they last from milliseconds to minutes), while the SQLite pass keeps the
+# CPU busy; its report follows the first one's, and either pass failing fails make test.
 TEST_WORKERS ?= 4
 TEST_SQLITE_LOG ?= var/test-sqlite.log
 test: lint test-system-deps
@@ -120,7 +121,7 @@ test: lint test-system-deps
 test-services: install-dev
 	@echo "=== pytest on PostgreSQL + Redis ($(TEST_WORKERS) processes) ==="
 	@$(call pytest,DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest \
-		--numprocesses=$(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS))
+		--numprocesses=$(TEST_WORKERS) --dist=worksteal -m "not slow" $(PYTEST_ARGS))
 
 TEST_SQLITE_AFTER_SERVICES ?=
 test-sqlite: install-dev
