@@ -35,13 +35,7 @@ def _on_redis() -> bool:
     return bool(settings.REDIS_URL)
 
 
-# Started first: the longest single item (every API operation runs inside it), so that in a
-# parallel run (``make test``) it does not start last and keep one process busy after the rest.
-STARTS_FIRST = ("tests/conversations/test_schemathesis.py::",)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: not item.nodeid.startswith(STARTS_FIRST))
     missing = {
         "postgres": None if _on_postgres() else "needs PostgreSQL: set DATABASE_URL (make test does)",
         "redis": None if _on_redis() else "needs Redis: set REDIS_URL (make test does)",
