@@ -6,7 +6,8 @@ services of its own, so that no test sees another's rows, cache, channel groups 
 - Redis: worker ``gwN`` uses database number ``N`` above the one ``REDIS_URL`` names
   (``redis://…/1`` gives workers 1, 2, 3, ...): every test starts by clearing the cache, which
   empties the whole Redis database (Django's ``cache.clear()`` is FLUSHDB), so workers cannot share
-  one. Servers and workers that tests start inherit the worker's URL (``tests.live.server_env``).
+  one; and a channel-layer prefix of its own, since pub/sub channels are not per database.
+  Servers and workers that tests start inherit the worker's URL (``tests.live.server_env``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,13 @@ def isolate_redis(settings: Any) -> None:
     os.environ["REDIS_URL"] = url
     settings.REDIS_URL = url
     settings.CACHES["default"]["LOCATION"] = url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    config["hosts"] = [url]
+    # Redis's pub/sub channels span its databases: a prefix of the worker's own, or one worker's
+    # group sends reach the sockets of another's tenant with the same id.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8]
+    config["prefix"] = f"{config['prefix']}-{run}-gw{index}"
+    os.environ["PYTAKE_CHANNEL_PREFIX"] = config["prefix"]
     if shared == settings.CELERY_BROKER_URL:
         from pytake.celery import app
 
