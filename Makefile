@@ -90,13 +90,27 @@ define pytest
 endef
 
 # The suite runs twice: against real PostgreSQL and Redis (when reachable; required when
-# PYTAKE_REQUIRE_SERVICES=1), then on the embedded SQLite default. Tests marked ``once`` (the same
+# PYTAKE_REQUIRE_SERVICES=1), and on the embedded SQLite default. Tests marked ``once`` (the same
 # whatever the pass: their own processes and settings, or neither database nor channel layer) run
-# in the first pass only.
+# in the first pass only. The two passes use different databases and run at the same time: the
+# PostgreSQL+Redis pass spends most of its time waiting on the servers, browsers and workers its
+# tests start, so it runs in TEST_WORKERS processes (pytest-xdist; each with its own test database,
+# and Redis database TEST_REDIS_URL's + 0, 1, 2...: tests/workers.py; an idle process takes tests
+# queued on a busy one, as they last from milliseconds to minutes), while the SQLite pass keeps the
+# CPU busy; its report follows the first one's, and either pass failing fails make test.
+TEST_WORKERS ?= 4
+TEST_SQLITE_LOG ?= var/test-sqlite.log
 test: lint test-system-deps
 	@if $(BIN)/python -m tests.check_services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
-		$(MAKE) --no-print-directory test-services && \
-		$(MAKE) --no-print-directory test-sqlite TEST_SQLITE_AFTER_SERVICES=1; \
+		mkdir -p "$(dir $(TEST_SQLITE_LOG))"; \
+		echo "=== pytest on the embedded default runs alongside; its report follows ($(TEST_SQLITE_LOG)) ==="; \
+		$(MAKE) --no-print-directory test-sqlite TEST_SQLITE_AFTER_SERVICES=1 >"$(TEST_SQLITE_LOG)" 2>&1 & sqlite=$$!; \
+		services=0; $(MAKE) --no-print-directory test-services || services=$$?; \
+		embedded=0; wait $$sqlite || embedded=$$?; \
+		cat "$(TEST_SQLITE_LOG)"; \
+		if [ $$services != 0 ] || [ $$embedded != 0 ]; then \
+			echo "*** make test failed: PostgreSQL+Redis pass status $$services, SQLite pass status $$embedded" >&2; exit 1; \
+		fi; \
 	elif [ "$$PYTAKE_REQUIRE_SERVICES" = "1" ]; then \
 		echo "PYTAKE_REQUIRE_SERVICES=1 and PostgreSQL/Redis are not reachable"; exit 1; \
 	else \
@@ -105,8 +119,9 @@ test: lint test-system-deps
 	fi
 
 test-services: install-dev
-	@echo "=== pytest on PostgreSQL + Redis ==="
-	@$(call pytest,DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest -m "not slow" $(PYTEST_ARGS))
+	@echo "=== pytest on PostgreSQL + Redis ($(TEST_WORKERS) processes) ==="
+	@$(call pytest,DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest \
+		--numprocesses=$(TEST_WORKERS) --dist=worksteal -m "not slow" $(PYTEST_ARGS))
 
 TEST_SQLITE_AFTER_SERVICES ?=
 test-sqlite: install-dev

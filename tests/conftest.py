@@ -15,12 +15,16 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from conversations.models import Role, User
 from tests import factories
+from tests.workers import isolate_redis
 
 REQUIRE_SERVICES = os.environ.get("PYTAKE_REQUIRE_SERVICES") == "1"
 
 # Browser fixtures (chromium, asgi_server, new_page, harness_page) and the Cloud API simulator's
 # (sim), registered once for the suite.
 pytest_plugins = ["tests.browser.fixtures", "tests.simulator.support"]
+
+# Under pytest-xdist, a Redis database per worker (the PostgreSQL one is pytest-django's doing).
+isolate_redis(settings)
 
 
 def _on_postgres() -> bool:
@@ -75,10 +79,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """On SQLite, test on a database file, as ``make run`` serves, not Django's default shared
-    in-memory database: there, threads (live servers, the simulator's webhook thread) collide on
-    table locks ("database table is locked") that no busy timeout waits out."""
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """pytest-django's database name per xdist worker; and on SQLite, test on a database file, as
+    ``make run`` serves, not Django's default shared in-memory database: there, threads (live
+    servers, the simulator's webhook thread) collide on table locks ("database table is locked")
+    that no busy timeout waits out."""
     if not _on_postgres():
         test = settings.DATABASES["default"].setdefault("TEST", {})
         test["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test-pytake.sqlite3")

@@ -6,6 +6,8 @@ They are registered for the whole suite by ``pytest_plugins`` in tests/conftest.
   Without Chromium the test skips with the reason, or fails under PYTAKE_REQUIRE_SERVICES=1.
 - ``asgi_server``: the production server in a subprocess on a free port, sharing the test database (see server.py);
   ``server_settings`` (a fixture a module may override) adds to its environment.
+- ``production_static``: the static files as production collects them (hashed names), once per
+  session.
 - ``harness_page``: a page with static/pytake/*.js loaded from the checkout and a scripted fake
   WebSocket (no server, no database): unit tests of the client module in the real engine.
 - ``new_page``: ``new_page()`` opens a page in a fresh browser context (own sessionStorage, as a
@@ -26,7 +28,7 @@ import pytest
 from django.db import connection
 
 from tests.browser.harness import open_harness
-from tests.browser.server import AsgiServer, collect_static, free_port, server_env
+from tests.browser.server import AsgiServer, collect_static, collect_static_as_production, free_port, server_env
 from tests.live import addressed
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "chromium",
     "harness_page",
     "new_page",
+    "production_static",
     "server_settings",
     "static_data_dir",
 ]
@@ -88,6 +91,16 @@ def static_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("pytake-server")
     collect_static(data_dir)
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def production_static(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The files production's collectstatic makes (hashed names, the manifest), collected once per
+    session for every test that reads or serves them: ``(data_dir, env)``, with the collected
+    files in ``data_dir / "static"`` and ``env`` the environment that collected them (render
+    pages with it to see what production references)."""
+    data_dir = tmp_path_factory.mktemp("pytake-manifest")
+    return data_dir, collect_static_as_production(data_dir)
 
 
 @pytest.fixture

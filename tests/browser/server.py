@@ -127,6 +127,29 @@ def collect_static(data_dir: Path) -> None:
     """With DEBUG off, whitenoise serves the collected files: collect them once per session."""
     env = {**os.environ, "PYTAKE_DATA_DIR": str(data_dir), "DJANGO_DEBUG": "0", "PYTAKE_MANIFEST_STATIC": "0"}
     env.pop("DATABASE_URL", None)
+    _collectstatic(env)
+
+
+# What production's collectstatic sees: no database, no Redis, DEBUG off, the manifest storage
+# (hashed names), and the simulator installed so that its phone page is collected too.
+PRODUCTION_COLLECT_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
+    "PYTAKE_MANIFEST_STATIC": "1",
+    "PYTAKE_SIMULATOR": "1",
+    "PYTAKE_SIMULATOR_IN_PRODUCTION": "1",
+}
+
+
+def collect_static_as_production(data_dir: Path, **env: str) -> dict[str, str]:
+    """collectstatic into ``data_dir/static`` as production runs it (``PRODUCTION_COLLECT_ENV``,
+    with ``env`` on top); returns the environment, for rendering pages against those files."""
+    production = {**PRODUCTION_COLLECT_ENV, "PYTAKE_DATA_DIR": str(data_dir), **env}
+    _collectstatic(production)
+    return production
+
+
+def _collectstatic(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,

@@ -10,7 +10,7 @@ import pytest
 
 from tests import media_samples as samples
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]  # no server, no database: the same in both passes
 
 PNG_DATA_URL = "data:image/png;base64," + base64.b64encode(samples.PNG).decode()
 

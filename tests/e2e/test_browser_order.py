@@ -3,7 +3,7 @@ widget and the simulator phone show messages and conversations in."""
 
 import pytest
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]  # no server, no database: the same in both passes
 
 WHOLE = "2026-03-01T12:00:37Z"  # WhatsApp's time: whole seconds
 MICRO = "2026-03-01T12:00:37.840697Z"  # PyTake's: microseconds

@@ -3,7 +3,6 @@ reads, and that production's manifest storage collects and references the ES mod
 API docs' Swagger UI)."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from django.contrib.staticfiles import finders
 from playwright.sync_api import expect
 
 from tests.browser import scenario
+from tests.browser.server import collect_static_as_production
 from tests.e2e.test_browser_inbox import LIVE, conversation_item, login
 from tests.ops.test_api_docs import assert_same_origin, page_assets
 
@@ -40,27 +40,15 @@ def test_the_modules_are_found_by_staticfiles():
 
 
 @pytest.mark.once  # an environment of its own
-def test_production_collects_hashed_files_for_the_page(tmp_path):
+def test_production_collects_hashed_files_for_the_page(production_static):
     """DEBUG off with the manifest storage (the default in production): collectstatic succeeds
     and the page points at the hashed inbox entry module; its relative imports still resolve because
     the unhashed copies are collected too."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTAKE_DATA_DIR": str(tmp_path),
-        "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
-        "PYTAKE_MANIFEST_STATIC": "1",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
+    data_dir, env = production_static
+    manifest = json.loads((data_dir / "static" / "staticfiles.json").read_text())["paths"]
     for name in MODULES:
-        assert name in manifest and (tmp_path / "static" / manifest[name]).exists(), name
-        assert (tmp_path / "static" / name).exists(), name
+        assert name in manifest and (data_dir / "static" / manifest[name]).exists(), name
+        assert (data_dir / "static" / name).exists(), name
     pages = subprocess.run(
         [
             sys.executable,
@@ -84,32 +72,17 @@ def test_production_collects_hashed_files_for_the_page(tmp_path):
     hashed = set(manifest.values())
     for url in static:
         assert (
-            url.removeprefix("/static/") in hashed and (tmp_path / "static" / url.removeprefix("/static/")).exists()
+            url.removeprefix("/static/") in hashed and (data_dir / "static" / url.removeprefix("/static/")).exists()
         ), url
 
 
+@pytest.mark.once  # an environment of its own
 def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_path):
     """Django's manifest storage can rewrite relative imports to hashed names
     (``support_js_module_import_aggregation``), which a cycle in the modules' imports defeats:
     collectstatic fails ("Max post-process passes exceeded"). With it on, every import of every
     module names a hashed file that was collected."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTAKE_DATA_DIR": str(tmp_path),
-        "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
-        "PYTAKE_MANIFEST_STATIC": "1",
-        # The phone page is the simulator's: collected only when it is installed.
-        "PYTAKE_SIMULATOR": "1",
-        "PYTAKE_SIMULATOR_IN_PRODUCTION": "1",
-        "DJANGO_SETTINGS_MODULE": "tests.browser.hashed_imports",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    collect_static_as_production(tmp_path, DJANGO_SETTINGS_MODULE="tests.browser.hashed_imports")
     static = tmp_path / "static"
     manifest = json.loads((static / "staticfiles.json").read_text())["paths"]
     hashed = set(manifest.values())
@@ -122,19 +95,10 @@ def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_pat
             assert resolved in hashed, (name, target)
 
 
-@pytest.fixture(scope="module")
-def static_data_dir(tmp_path_factory):
+@pytest.fixture
+def static_data_dir(production_static):
     """This module's server serves the files as production does: hashed names from the manifest."""
-    data_dir = tmp_path_factory.mktemp("pytake-manifest")
-    env = {**os.environ, "PYTAKE_DATA_DIR": str(data_dir), "DJANGO_DEBUG": "0", "PYTAKE_MANIFEST_STATIC": "1"}
-    env.pop("DATABASE_URL", None)
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
+    data_dir, _env = production_static
     return data_dir
 
 

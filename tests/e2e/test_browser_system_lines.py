@@ -12,7 +12,7 @@ import pytest
 from conversations.models import MessageType
 from flow.system_lines import SYSTEM_TEMPLATES, system_text
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]  # no server, no database: the same in both passes
 
 ANA = {"id": 1, "name": "Ana Lima"}
 BIA = {"id": 2, "name": "Bia Souza"}

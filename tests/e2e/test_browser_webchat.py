@@ -280,26 +280,11 @@ def test_the_simulator_phone_keeps_a_customer_chosen_while_its_list_loads(new_pa
 
 
 @pytest.mark.once  # an environment of its own
-def test_production_collects_the_widget_and_phone_modules_with_their_import(tmp_path):
+def test_production_collects_the_widget_and_phone_modules_with_their_import(production_static):
     """With the manifest storage the pages load hashed module names; the relative import of
     ../pytake/realtime.js resolves because the unhashed copies are collected too."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTAKE_DATA_DIR": str(tmp_path),
-        "DJANGO_SECRET_KEY": "collect-only-secret-key-0123456789abcdef",
-        "PYTAKE_MANIFEST_STATIC": "1",
-        # The phone page is the simulator's: collected only when it is installed.
-        "PYTAKE_SIMULATOR": "1",
-        "PYTAKE_SIMULATOR_IN_PRODUCTION": "1",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=120,
-    )
-    static = tmp_path / "static"
+    data_dir, env = production_static
+    static = data_dir / "static"
     manifest = json.loads((static / "staticfiles.json").read_text())["paths"]
     for name in ("webchat/widget.js", "simulator/phone.js"):
         hashed = static / manifest[name]

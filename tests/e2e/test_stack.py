@@ -24,6 +24,7 @@ import websockets
 from django.conf import settings
 
 from tests.conftest import REQUIRE_SERVICES
+from tests.workers import worker_suffix
 
 ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_BOUND = 10.0  # PYTAKE_SHUTDOWN_TIMEOUT's default
@@ -46,9 +47,10 @@ def free_ports(n: int) -> list[int]:
 
 
 def stack_database_url() -> str:
-    """This run's database name + ``_stack``: the servers need committed data, not the test's."""
+    """This run's database name + ``_stack`` (+ the xdist worker's suffix): the servers need
+    committed data, not the test's."""
     parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_stack"))
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_stack" + worker_suffix()))
 
 
 class Stack:

@@ -59,6 +59,10 @@ async def until(predicate):
 
 HUB_CAPACITY = [(re.compile(r"realtime\.hub\."), 100_000)]  # as in settings: the hub's channel is busy
 
+# The hub on layers the tests build themselves (in memory, or Redis for the test so marked), with
+# no database: the same in both passes of `make test`.
+pytestmark = pytest.mark.once
+
 
 def stop(hub):
     for task in [*hub._runners, *hub._tasks]:

@@ -97,6 +97,7 @@ def probe(tmp_path: Path, public_url: str, **env: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.once  # a process of its own, on a database of its own
 def test_off_by_default_nothing_of_the_simulator_exists(tmp_path, meta_unreachable):
     """No PYTAKE_SIMULATOR in the environment, production settings: not installed, every
     simulator URL a 404, no phone socket, no simulator table (the old ones dropped), and the
@@ -110,6 +111,7 @@ def test_off_by_default_nothing_of_the_simulator_exists(tmp_path, meta_unreachab
     assert seen["graph_base_url"] == META_GRAPH_BASE_URL == "https://graph.facebook.com"
 
 
+@pytest.mark.once  # a process of its own, on a database of its own
 def test_on_it_has_its_own_tables_urls_and_socket(tmp_path, meta_unreachable):
     seen = probe(tmp_path, meta_unreachable, PYTAKE_SIMULATOR="1", DJANGO_DEBUG="1")
     assert seen["installed"] is True
