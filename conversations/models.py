@@ -154,7 +154,9 @@ class WhatsAppAccount(models.Model):
         "Clear it once fixed (a new access token, an appeal): the waiting messages are sent then.",
     )
     sending_blocked_code = models.IntegerField(null=True, blank=True, help_text="Meta's error code (190, 368…).")
-    sending_blocked_reason = models.CharField(max_length=255, blank=True, help_text="Meta's error title.")
+    sending_blocked_reason = models.CharField(
+        max_length=255, blank=True, db_default="", help_text="Meta's error title."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -174,10 +176,11 @@ class Contact(models.Model):
     wa_user_id = models.CharField(
         max_length=160,
         blank=True,
+        db_default="",
         help_text="WhatsApp's business-scoped user id (BSUID, e.g. US.13491208655302741918).",
     )
     wa_username = models.CharField(
-        max_length=64, blank=True, help_text="The WhatsApp username, if the customer set one."
+        max_length=64, blank=True, db_default="", help_text="The WhatsApp username, if the customer set one."
     )
     phone = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=200, blank=True)
@@ -189,7 +192,9 @@ class Contact(models.Model):
         help_text="Values of the tenant's custom fields, by key (ContactAttributeDefinition).",
     )
     marketing_opt_out = models.BooleanField(
-        default=False, help_text="The customer asked WhatsApp to stop marketing messages from this business."
+        default=False,
+        db_default=False,
+        help_text="The customer asked WhatsApp to stop marketing messages from this business.",
     )
     marketing_opt_out_at = models.DateTimeField(
         null=True, blank=True, help_text="When the last marketing preference (stop or resume) was received."

@@ -29,7 +29,7 @@ class WebhookEvent(models.Model):
         WhatsAppAccount, on_delete=models.CASCADE, related_name="webhook_events", null=True, blank=True
     )
     business_account_id = models.CharField(
-        max_length=64, blank=True, help_text="The WABA id of an account-level delivery."
+        max_length=64, blank=True, db_default="", help_text="The WABA id of an account-level delivery."
     )
     body = models.TextField()
     # sha256 of the body: a delivery replayed as it was (same body, so same signature) is the

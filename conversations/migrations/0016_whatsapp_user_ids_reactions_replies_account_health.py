@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='marketing_opt_out',
-            field=models.BooleanField(default=False, help_text='The customer asked WhatsApp to stop marketing messages from this business.'),
+            field=models.BooleanField(db_default=False, default=False, help_text='The customer asked WhatsApp to stop marketing messages from this business.'),
         ),
         migrations.AddField(
             model_name='contact',
@@ -24,12 +24,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='wa_user_id',
-            field=models.CharField(blank=True, help_text="WhatsApp's business-scoped user id (BSUID, e.g. US.13491208655302741918).", max_length=160),
+            field=models.CharField(blank=True, db_default='', help_text="WhatsApp's business-scoped user id (BSUID, e.g. US.13491208655302741918).", max_length=160),
         ),
         migrations.AddField(
             model_name='contact',
             name='wa_username',
-            field=models.CharField(blank=True, help_text='The WhatsApp username, if the customer set one.', max_length=64),
+            field=models.CharField(blank=True, db_default='', help_text='The WhatsApp username, if the customer set one.', max_length=64),
         ),
         migrations.AddField(
             model_name='message',
@@ -64,7 +64,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='whatsappaccount',
             name='sending_blocked_reason',
-            field=models.CharField(blank=True, help_text="Meta's error title.", max_length=255),
+            field=models.CharField(blank=True, db_default='', help_text="Meta's error title.", max_length=255),
         ),
         migrations.AlterField(
             model_name='message',

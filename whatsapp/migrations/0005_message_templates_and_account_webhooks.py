@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='webhookevent',
             name='business_account_id',
-            field=models.CharField(blank=True, help_text='The WABA id of an account-level delivery.', max_length=64),
+            field=models.CharField(blank=True, db_default='', help_text='The WABA id of an account-level delivery.', max_length=64),
         ),
         migrations.AlterField(
             model_name='webhookevent',
