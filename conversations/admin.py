@@ -89,11 +89,27 @@ class WhatsAppAccountAdmin(admin.ModelAdmin[WhatsAppAccount]):
         "tenant",
         "is_active",
         "sending_blocked_at",
+        "messaging_limit",
+        "quality_event",
+        "name_status",
+        "account_status",
         "created_at",
     ]
     list_filter = ["tenant", "is_active", ("sending_blocked_at", admin.EmptyFieldListFilter)]
     search_fields = ["display_phone_number", "phone_number_id", "name"]
-    readonly_fields = ["sending_blocked_code", "sending_blocked_reason"]
+    # What Meta's account webhooks said (whatsapp.account_events): Meta's to change, not ours.
+    readonly_fields = [
+        "sending_blocked_code",
+        "sending_blocked_reason",
+        "messaging_limit",
+        "quality_event",
+        "name_status",
+        "requested_name",
+        "name_rejection_reason",
+        "account_status",
+        "account_status_detail",
+        "last_account_event_at",
+    ]
     actions = ["resume_sending"]
 
     @admin.action(description="Resume sending (the cause is fixed): the waiting messages are sent")

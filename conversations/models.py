@@ -157,6 +157,39 @@ class WhatsAppAccount(models.Model):
     sending_blocked_reason = models.CharField(
         max_length=255, blank=True, db_default="", help_text="Meta's error title."
     )
+    # What Meta's account webhooks last said of the number and its business account (read-only:
+    # Meta decides these; the number's admins are alerted of each change).
+    quality_event = models.CharField(
+        max_length=32,
+        blank=True,
+        db_default="",
+        help_text="Meta's last quality or limit event (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE…).",
+    )
+    messaging_limit = models.CharField(
+        max_length=32, blank=True, db_default="", help_text="Meta's messaging limit tier (TIER_1K, TIER_10K…)."
+    )
+    name_status = models.CharField(
+        max_length=16,
+        blank=True,
+        db_default="",
+        help_text="Meta's decision on the display name (APPROVED, REJECTED, DEFERRED, PENDING).",
+    )
+    requested_name = models.CharField(
+        max_length=200, blank=True, db_default="", help_text="The display name Meta reviewed."
+    )
+    name_rejection_reason = models.CharField(max_length=64, blank=True, db_default="")
+    account_status = models.CharField(
+        max_length=64,
+        blank=True,
+        db_default="",
+        help_text="The business account's last restriction, violation or disabling event from Meta.",
+    )
+    account_status_detail = models.CharField(
+        max_length=255, blank=True, db_default="", help_text="What Meta said of it (violation, restriction…)."
+    )
+    last_account_event_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Meta last told of a change to the number or its business account."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

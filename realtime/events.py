@@ -64,7 +64,9 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "notification.read": frozenset({"id", "read_at"}),
     # Meta changed a WhatsApp template's status, quality or category: to each admin of the tenant.
     "template.updated": frozenset({"id", "change", "name", "language", "status", "quality", "category"}),
-    # A WhatsApp number stopped sending for an account-wide reason, or sends again (its admins).
+    # A WhatsApp number stopped sending for an account-wide reason, or sends again; or Meta changed
+    # its quality, limit, display name or account standing (``blocked``: whether it sends now).
+    # To the tenant's admins.
     "account.alert": frozenset({"account_id", "display_phone_number", "blocked", "code", "title"}),
 }
 EPHEMERAL_TYPES = frozenset({"typing", "presence", "queue.position", "queue.left"})

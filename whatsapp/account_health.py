@@ -35,18 +35,25 @@ def account_sending_block(*, account_id: int, code: int | None, title: str) -> b
         account.sending_blocked_code = code
         account.sending_blocked_reason = title[:255]
         account.save(update_fields=["sending_blocked_at", "sending_blocked_code", "sending_blocked_reason"])
-        _alert(account)
+        account_alert(account)
     logger.error("WhatsApp number %s stopped sending: error %s %s", account.display_phone_number, code, title)
     return True
 
 
-def _alert(account: WhatsAppAccount) -> None:
+def account_alert(account: WhatsAppAccount, *, title: str | None = None) -> None:
+    """Tell the number's admins live (``account.alert``): by default of its sending block (set
+    or lifted); with ``title``, of something else Meta said of it (quality, limit, display name,
+    the business account's standing). ``blocked`` is always whether the number sends now, so an
+    informational alert never hides a block."""
+    blocked = account.sending_blocked_at is not None
+    if title is not None and blocked:
+        title = f"{title} (sending stopped: {account.sending_blocked_reason or account.sending_blocked_code})"
     data = {
         "account_id": account.pk,
         "display_phone_number": account.display_phone_number,
-        "blocked": account.sending_blocked_at is not None,
-        "code": account.sending_blocked_code,
-        "title": account.sending_blocked_reason,
+        "blocked": blocked,
+        "code": account.sending_blocked_code if blocked else None,
+        "title": account.sending_blocked_reason if title is None else title[:255],
     }
     for recipients in recipients_of_account_alerts(tenant_id=account.tenant_id):
         event_record(tenant_id=account.tenant_id, type="account.alert", data=data, recipients=recipients)
@@ -90,7 +97,7 @@ def _resume_if_cleared(sender: type[WhatsAppAccount], instance: WhatsAppAccount,
     instance._was_blocked = False  # type: ignore[attr-defined]
     WhatsAppAccount.objects.filter(pk=instance.pk).update(sending_blocked_code=None, sending_blocked_reason="")
     instance.sending_blocked_code, instance.sending_blocked_reason = None, ""
-    _alert(instance)
+    account_alert(instance)
     waiting = messages_waiting(instance.pk)
     backend = channels.backend_for(Channel.WHATSAPP)
     if backend is not None:

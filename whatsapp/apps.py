@@ -13,6 +13,8 @@ class WhatsappConfig(AppConfig):
         from whatsapp.channel import WhatsAppChannel
 
         channels.register(Channel.WHATSAPP, WhatsAppChannel())
-        import whatsapp.templates  # noqa: F401  (registers its account webhook handlers)
+        # Imported for what they register: their account webhook handlers.
+        import whatsapp.account_events
+        import whatsapp.templates  # noqa: F401
 
         account_health.connect()

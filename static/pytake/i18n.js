@@ -301,6 +301,8 @@ const STRINGS = {
     "msg.form": "Form answers",
     "alert.sending_blocked":
       "WhatsApp number {number} stopped sending ({reason}). Messages wait until an admin fixes it in the admin.",
+    "alert.notice": "WhatsApp number {number}: {title}",
+    "alert.dismiss": "Dismiss",
   },
   pt: {
     "lang.label": "Idioma",
@@ -597,6 +599,8 @@ const STRINGS = {
     "msg.form": "Respostas do formulário",
     "alert.sending_blocked":
       "O número de WhatsApp {number} parou de enviar ({reason}). As mensagens aguardam até um administrador corrigir no admin.",
+    "alert.notice": "Número de WhatsApp {number}: {title}",
+    "alert.dismiss": "Dispensar",
   },
 };
 

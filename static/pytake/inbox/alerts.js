@@ -1,10 +1,13 @@
 // Trouble with one of the tenant's WhatsApp numbers, for its admins (`account.alert`): sending
-// stopped by an account-wide error (an expired token, a policy block), and sending again.
+// stopped by an account-wide error (an expired token, a policy block, Meta disabling the
+// account), and sending again; and what else Meta says of a number (quality, messaging limit,
+// display name, the account's standing), shown until dismissed.
 
 import { t } from "../i18n.js";
 import { $ } from "./dom.js";
 
 const blocked = new Map(); // account id -> the alert that stopped it
+const notices = new Map(); // account id -> Meta's last word on it, while sending
 
 function banner() {
   let node = $("account-alert");
@@ -18,20 +21,45 @@ function banner() {
   return node;
 }
 
-export function onAccountAlert(data) {
-  if (data.blocked) blocked.set(data.account_id, data);
-  else blocked.delete(data.account_id);
+function render() {
   const node = banner();
-  node.replaceChildren(
-    ...[...blocked.values()].map((alert) => {
-      const line = document.createElement("span");
-      line.dataset.accountId = String(alert.account_id);
-      line.textContent = t("alert.sending_blocked", {
-        number: alert.display_phone_number,
-        reason: alert.title || alert.code || "?",
-      });
-      return line;
-    }),
-  );
-  node.hidden = blocked.size === 0;
+  const lines = [...blocked.values()].map((alert) => {
+    const line = document.createElement("span");
+    line.dataset.accountId = String(alert.account_id);
+    line.textContent = t("alert.sending_blocked", {
+      number: alert.display_phone_number,
+      reason: alert.title || alert.code || "?",
+    });
+    return line;
+  });
+  for (const alert of notices.values()) {
+    const line = document.createElement("span");
+    line.dataset.accountId = String(alert.account_id);
+    line.textContent = t("alert.notice", { number: alert.display_phone_number, title: alert.title });
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.textContent = "×";
+    dismiss.setAttribute("aria-label", t("alert.dismiss"));
+    dismiss.addEventListener("click", () => {
+      notices.delete(alert.account_id);
+      render();
+    });
+    line.append(" ", dismiss);
+    lines.push(line);
+  }
+  node.replaceChildren(...lines);
+  node.className = blocked.size ? "banner banner-error" : "banner banner-warn";
+  node.hidden = lines.length === 0;
+}
+
+export function onAccountAlert(data) {
+  if (data.blocked) {
+    blocked.set(data.account_id, data);
+    notices.delete(data.account_id);
+  } else {
+    blocked.delete(data.account_id);
+    if (data.title) notices.set(data.account_id, data);
+    else notices.delete(data.account_id);
+  }
+  render();
 }
