@@ -131,6 +131,15 @@ class MediaInfo:
     file_size: int | None
 
 
+@dataclass(frozen=True)
+class Sent:
+    """A message the Graph API accepted: its wamid, and the WhatsApp id of the customer it went to
+    as Meta resolved the number (``contacts[0].wa_id``; "" when not given)."""
+
+    wamid: str
+    wa_id: str = ""
+
+
 class GraphClient:
     """Calls on behalf of one WhatsApp number (its phone_number_id and access token)."""
 
@@ -167,8 +176,8 @@ class GraphClient:
         context_wamid: str | None = None,
         callback_data: str = "",
         recipient: str = "",
-    ) -> str:
-        """Send one message; returns its wamid. ``kind`` is the Cloud API type (text, image, …),
+    ) -> Sent:
+        """Send one message; returns its wamid and the WhatsApp id Meta resolved the number to. ``kind`` is the Cloud API type (text, image, …),
         ``content`` the object under it (the ``*_content`` builders below make both).
         ``callback_data`` (``biz_opaque_callback_data``, up to 512 characters) comes back in every
         status webhook of the message, so a status can name the message before its wamid is known.
@@ -187,7 +196,10 @@ class GraphClient:
         messages = data.get("messages")
         if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
             raise GraphError(200, None, "The Graph API answered without a message id.", transient=False, raw=data)
-        return str(messages[0]["id"])
+        contacts = data.get("contacts")
+        first = contacts[0] if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict) else {}
+        wa_id = str(first.get("wa_id") or "")
+        return Sent(wamid=str(messages[0]["id"]), wa_id=wa_id if wa_id.isdigit() else "")
 
     def mark_read(self, *, wamid: str, typing: bool = False) -> None:
         """Mark an inbound message (and the ones before it) read; with ``typing`` also show the

@@ -161,6 +161,29 @@ def contact_change_number(*, contact: Contact, new_wa_id: str, new_user_id: str 
     return contact
 
 
+def contact_wa_id_resolved(*, contact_id: int, sent_to: str, wa_id: str) -> None:
+    """Meta answers a send with the WhatsApp id the number belongs to, which is not always the
+    number as written: most Brazilian mobiles registered before the ninth digit keep their old id
+    (a send to 5511987654321 goes to 551187654321, and the customer's replies come from it). The
+    contact takes that id, so the replies meet its conversation; a contact already known by it
+    is the same customer, merged into this one. The number shown (``phone``) stays as written."""
+    if not wa_id or not sent_to or wa_id == sent_to:
+        return
+    tenant_id = Contact.objects.filter(pk=contact_id).values_list("tenant_id", flat=True).first()
+    with transaction.atomic():
+        named = Q(pk=contact_id, wa_id=sent_to) | Q(tenant_id=tenant_id, wa_id=wa_id)
+        locked = list(Contact.objects.select_for_update().filter(named).order_by("pk"))  # the merge's lock order
+        contact = next((c for c in locked if c.pk == contact_id), None)
+        if contact is None:
+            return
+        other = next((c for c in locked if c.pk != contact_id), None)
+        if other is not None:
+            contacts_merge_locked(keep=contact, other=other)
+            _merge_audit(contact, other.pk)
+        contact.wa_id = wa_id
+        contact.save(update_fields=["wa_id", "updated_at"])
+
+
 def _conversation_for_locked(*, account: WhatsAppAccount, contact: Contact, created_at: datetime) -> Conversation:
     """The contact's latest conversation on this number, locked (created if none)."""
     conversation = (

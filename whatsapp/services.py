@@ -40,6 +40,7 @@ from whatsapp import account_health, account_webhooks, inbound, meta_errors, par
 from whatsapp.client import (
     GraphClient,
     GraphError,
+    Sent,
     buttons_content,
     media_content,
     reaction_content,
@@ -418,7 +419,7 @@ def _client_for(account: WhatsAppAccount) -> GraphClient:
     return GraphClient(phone_number_id=account.phone_number_id, access_token=account.access_token)
 
 
-def _send_one(client: GraphClient, message: Message, contact: Contact) -> str:
+def _send_one(client: GraphClient, message: Message, contact: Contact) -> Sent:
     media_id = media_upload_for_send(client, message) if message.type in parsing.MEDIA_KINDS else None
     kind, content = _content_of(message, media_id=media_id)
     quoted = message.reply_to.whatsapp_message_id if message.reply_to is not None else None
@@ -523,8 +524,11 @@ def message_send(*, message_id: int) -> Message | None:
             # An account-wide error stopped this number: the message waits (account_health).
             logger.info("WhatsApp message %s waits: number %s is blocked", message_id, account.display_phone_number)
             return message
-        wamid = _send_one(_client_for(account), message, message.conversation.contact)
+        contact = message.conversation.contact
+        sent = _send_one(_client_for(account), message, contact)
+        wamid = sent.wamid
         message = conversation_services.message_set_accepted(message_id=message.pk, wamid=wamid)
+        inbound.contact_wa_id_resolved(contact_id=contact.pk, sent_to=contact.wa_id, wa_id=sent.wa_id)
     receipts_apply_pending(account_id=account.pk, wamid=wamid)
     message.refresh_from_db()
     return message

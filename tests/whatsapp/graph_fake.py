@@ -56,6 +56,7 @@ class FakeGraph:
     list_calls: list[str] = field(default_factory=list)
     send_error: tuple[int, int, str] | None = None  # (http status, Meta code, message) for the next sends
     fail_after: str | None = None  # the list page at this cursor answers 500
+    wa_ids: dict[str, str] = field(default_factory=dict)  # a number sent to -> the WhatsApp id Meta answers
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         url = urlparse(str(request.url))
@@ -82,7 +83,11 @@ class FakeGraph:
                 )
             self.sent.append(payload)
             wamid = f"wamid.fake{len(self.sent)}"
-            return httpx.Response(200, json={"messages": [{"id": wamid, "message_status": "accepted"}]})
+            to = str(payload.get("to") or "")
+            contacts = [{"input": to, "wa_id": self.wa_ids.get(to, to)}] if to else []
+            return httpx.Response(
+                200, json={"contacts": contacts, "messages": [{"id": wamid, "message_status": "accepted"}]}
+            )
         return httpx.Response(404, json={"error": {"message": "Unknown path", "code": 100}})
 
 

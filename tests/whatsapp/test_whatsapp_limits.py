@@ -15,7 +15,7 @@ from realtime.models import Event
 from tests import factories
 from tests.whatsapp.support import eager_celery, fixture, post_webhook, status_payload  # noqa: F401 (fixture)
 from whatsapp import services, tasks
-from whatsapp.client import GraphClient, GraphError
+from whatsapp.client import GraphClient, GraphError, Sent
 from whatsapp.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -170,7 +170,7 @@ def test_a_message_the_api_accepted_is_not_sent_until_meta_says_so(
     client, conversation, account, monkeypatch, django_capture_on_commit_callbacks
 ):
     message = _pending(conversation)
-    monkeypatch.setattr(services, "_send_one", lambda client, message, contact: "wamid.accepted")
+    monkeypatch.setattr(services, "_send_one", lambda client, message, contact: Sent(wamid="wamid.accepted"))
     accepted = services.message_send(message_id=message.pk)
     assert (accepted.status, accepted.whatsapp_message_id, accepted.sent_at) == ("pending", "wamid.accepted", None)
     assert services.message_send(message_id=message.pk).whatsapp_message_id == "wamid.accepted"  # not sent again

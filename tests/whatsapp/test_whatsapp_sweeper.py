@@ -17,7 +17,7 @@ from tests import factories
 from tests.simulator.support import wait_until
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
 from whatsapp import services
-from whatsapp.client import GraphError
+from whatsapp.client import GraphError, Sent
 from whatsapp.tasks import requeue_stale_sends, send_message
 
 STALE = timedelta(minutes=10)  # past the default grace (WHATSAPP_SEND_STALE_SECONDS = 120)
@@ -194,7 +194,7 @@ def test_a_message_being_sent_is_not_sent_or_failed_by_another_task_meanwhile(te
             services.message_send_failed(
                 message_id=message_to_send.pk, error=GraphError(500, 2, "Unexpected error", transient=True)
             )
-        return f"wamid.claimed.{len(calls)}"
+        return Sent(wamid=f"wamid.claimed.{len(calls)}")
 
     monkeypatch.setattr(services, "_send_one", graph_send)
     sent = services.message_send(message_id=message.pk)
@@ -209,7 +209,7 @@ def test_a_message_being_sent_is_not_sent_or_failed_by_another_task_meanwhile(te
 @pytest.mark.django_db
 def test_a_failed_attempt_releases_its_claim(tenant, monkeypatch):
     message = _reply(_conversation(tenant), age=STALE)
-    answers: list[object] = [GraphError(503, 2, "Service unavailable", transient=True), "wamid.second.try"]
+    answers: list[object] = [GraphError(503, 2, "Service unavailable", transient=True), Sent(wamid="wamid.second.try")]
 
     def graph_send(client, message_to_send, to):
         answer = answers.pop(0)
