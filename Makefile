@@ -98,7 +98,11 @@ endef
 # and Redis database TEST_REDIS_URL's + 0, 1, 2...: tests/workers.py; an idle process takes tests
 # queued on a busy one, as they last from milliseconds to minutes), while the SQLite pass keeps the
 # CPU busy; its report follows the first one's, and either pass failing fails make test.
-TEST_WORKERS ?= 4
+# One process by default: with four workers and the SQLite pass alongside on a 2-core machine,
+# timing-sensitive tests (presence batches, commit-order probes) and one lock-order race between
+# the server and the Celery worker failed intermittently; `make test TEST_WORKERS=4` runs the
+# PostgreSQL pass in four processes (9.5 min here instead of ~20) once those are made robust.
+TEST_WORKERS ?= 0
 TEST_SQLITE_LOG ?= var/test-sqlite.log
 test: lint test-system-deps
 	@if $(BIN)/python -m tests.check_services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
@@ -119,7 +123,7 @@ test: lint test-system-deps
 	fi
 
 test-services: install-dev
-	@echo "=== pytest on PostgreSQL + Redis ($(TEST_WORKERS) processes) ==="
+	@echo "=== pytest on PostgreSQL + Redis (TEST_WORKERS=$(TEST_WORKERS): 0 is this process) ==="
 	@$(call pytest,DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest \
 		--numprocesses=$(TEST_WORKERS) --dist=worksteal -m "not slow" $(PYTEST_ARGS))
 
