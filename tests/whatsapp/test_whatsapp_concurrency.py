@@ -16,6 +16,29 @@ from whatsapp.models import WebhookEvent, WebhookEventStatus
 pytestmark = pytest.mark.usefixtures("without_flow")
 
 
+def process_at_once(events: list[WebhookEvent]) -> None:
+    """Process every stored delivery in its own thread, all released together; none may fail."""
+    barrier = threading.Barrier(len(events))
+    errors: list[BaseException] = []
+
+    def work(event_id: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            services.webhook_event_process(event_id=event_id)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(e.pk,)) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("contact_exists", [False, True], ids=["new-contact", "known-contact-no-conversation"])
@@ -39,25 +62,7 @@ def test_ten_concurrent_first_messages_make_one_contact_and_one_conversation(ten
         )
         for i in range(10)
     ]
-    barrier = threading.Barrier(len(events))
-    errors: list[BaseException] = []
-
-    def work(event_id: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            services.webhook_event_process(event_id=event_id)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(e.pk,)) for e in events]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    assert errors == []
+    process_at_once(events)
     assert Contact.objects.filter(tenant=tenant, wa_id="5511955550000").count() == 1
     conversation = Conversation.objects.get(tenant=tenant)
     assert Message.objects.filter(conversation=conversation).count() == 10
@@ -116,25 +121,7 @@ def test_concurrent_messages_by_number_and_by_user_id_end_as_one_contact(tenant)
             del message["from_user_id"], sender["user_id"]
         bodies.append(json.dumps(payload))
     events = [WebhookEvent.objects.create(tenant=tenant, account=account, body=body) for body in bodies]
-    barrier = threading.Barrier(len(events))
-    errors: list[BaseException] = []
-
-    def work(event_id: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            services.webhook_event_process(event_id=event_id)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(e.pk,)) for e in events]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
-    assert errors == []
+    process_at_once(events)
     contact = Contact.objects.get(tenant=tenant)
     assert (contact.wa_id, contact.wa_user_id) == ("5511955550009", "BR.900")
     assert Message.objects.filter(conversation__contact=contact).count() == 9
