@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from conversations import services as conversation_services
 from conversations.models import Channel, Conversation, Direction, Message
 from tests.browser import scenario
-from tests.e2e.test_browser_inbox import LIVE, login, open_conversation
+from tests.e2e.test_browser_inbox import LIVE, login, open_conversation, shot
 from tests.e2e.test_browser_webchat import open_widget, widget_says
 from whatsapp import inbound
 
@@ -93,6 +93,7 @@ def test_quotes_and_reactions_in_the_inbox(new_page, demo):
     reactions = page.locator(f'.msg[data-id="{agents.pk}"] .msg-reaction')
     expect(reactions).to_have_text(["👍"], timeout=LIVE)
     assert page.locator(".msg", has_text="👍").count() == 1  # no bubble of its own
+    shot(page, "inbox-replies")
     customer_reacts(demo.maria, "")
     expect(reactions).to_have_count(0, timeout=LIVE)
 
