@@ -97,7 +97,7 @@ def conversation_for_user(
     visible = conversations_readable_by(user=user) if read_only else conversations_visible_to(user=user)
     qs = visible.select_related("contact", "assignee", "whatsapp_account")
     if lock:
-        qs = qs.select_for_update(of=("self",))
+        qs = qs.select_for_update(of=("self",), no_key=True)
     conversation = qs.filter(pk=pk).first()
     if conversation is None:
         raise NotFound("Conversation not found.")

@@ -180,7 +180,7 @@ def _announce(contact: Contact, *, also: list[int] | None = None) -> None:
     """Re-announce the contact's conversations that are not resolved, and those of ``also``
     (they carry the contact). Call in the transaction that changed it."""
     for conversation in (
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("contact", "assignee")
         .filter(Q(pk__in=also or []) | ~Q(status=ConversationStatus.RESOLVED), contact=contact)
         .order_by("pk")
@@ -398,7 +398,7 @@ def contacts_merge_locked(*, keep: Contact, other: Contact) -> tuple[dict[str, A
         "custom_attributes": other.custom_attributes,
     }
     moved = list(
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
         .filter(contact=other)
         .order_by("pk")
         .values_list("pk", flat=True)

@@ -87,7 +87,9 @@ def label_remove(*, label: Label) -> None:
             .values_list("conversation_id", flat=True)
         )
         for conversation in (
-            Conversation.objects.select_for_update(of=("self",)).filter(pk__in=conversation_ids).order_by("pk")
+            Conversation.objects.select_for_update(of=("self",), no_key=True)
+            .filter(pk__in=conversation_ids)
+            .order_by("pk")
         ):
             conversation.label_ids = [pk for pk in conversation.label_ids if pk != label.pk]
             conversation.save(update_fields=["label_ids", "updated_at"])

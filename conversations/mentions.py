@@ -89,7 +89,7 @@ def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> 
     so the user's other devices hear it (``notification.read``). Returns how many changed."""
     now = timezone.now()
     with transaction.atomic():
-        qs = notifications_of(user=user, unread=True).select_for_update(of=("self",)).order_by("pk")
+        qs = notifications_of(user=user, unread=True).select_for_update(of=("self",), no_key=True).order_by("pk")
         if ids is not None:
             qs = qs.filter(pk__in=list(ids))
         rows = list(qs)

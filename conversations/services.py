@@ -59,10 +59,25 @@ def message_preview(message: Message) -> str:
 def conversation_lock(conversation: Conversation) -> Conversation:
     """Reload ``conversation`` locked for the rest of the current transaction."""
     return (
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("contact", "assignee", "whatsapp_account")
         .get(pk=conversation.pk)
     )
+
+
+def message_lock(message_id: int) -> Message:
+    """Lock a message to change it, its conversation first. Every writer takes locks in one order:
+    a conversation, then its messages, then the event counters (recording an event takes the
+    tenant's and the conversation's). A status webhook that locked its message before the
+    conversation would wait on an agent reading that conversation while the agent waits on it.
+    ``Message.DoesNotExist`` if there is no such message."""
+    list(
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
+        .filter(messages__pk=message_id)
+        .values_list("pk", flat=True)
+    )
+    locked = Message.objects.select_for_update(of=("self",), no_key=True).select_related("conversation", "sender")
+    return locked.get(pk=message_id)
 
 
 def conversation_move_locked(conversation: Conversation, new_status: str) -> None:
@@ -104,7 +119,7 @@ def system_message_create_locked(*, conversation: Conversation, text: str, data:
 def _mark_read_locked(*, conversation: Conversation, direction: str, now: datetime) -> list[Message]:
     """Mark the unread messages of one direction read (inbound: the agent read them; outbound:
     the customer did). Returns them, oldest first."""
-    unread = Message.objects.select_for_update().filter(
+    unread = Message.objects.select_for_update(no_key=True).filter(
         conversation=conversation, direction=direction, read_at__isnull=True
     )
     if direction == Direction.OUTBOUND:
@@ -140,7 +155,7 @@ def conversation_mark_read(*, conversation: Conversation, actor: User) -> Conver
 def conversation_mark_read_by_customer(*, conversation_id: int) -> Conversation:
     """The web-chat customer has seen the conversation: our outbound messages become read."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update(of=("self",)).get(pk=conversation_id)
+        conversation = Conversation.objects.select_for_update(of=("self",), no_key=True).get(pk=conversation_id)
         _mark_read_locked(conversation=conversation, direction=Direction.OUTBOUND, now=timezone.now())
     return conversation
 
@@ -445,7 +460,7 @@ def _webchat_inbound_create(
         with transaction.atomic():
             conversation = (
                 customer_conversation(conversation_id=conversation_id)
-                .select_for_update(of=("self",))
+                .select_for_update(of=("self",), no_key=True)
                 .select_related("contact", "assignee")
                 .first()
             )
@@ -607,7 +622,7 @@ def message_status_apply(
     happen at once. ``failed`` keeps Meta's error code and title.
     """
     with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message_id)
+        message = message_lock(message_id)
         changed: set[str] = set()
         stamps = {
             MessageStatus.SENT: ["sent_at"],
@@ -635,7 +650,7 @@ def message_set_accepted(*, message_id: int, wamid: str) -> Message:
     not ``sent`` yet: that is for Meta's status webhook to say (``message_status_apply``), and a
     message Meta accepts may still never leave (held for a quality check, or failed later)."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message_id)
+        message = message_lock(message_id)
         if message.whatsapp_message_id != wamid:
             message.whatsapp_message_id = wamid
             message.save(update_fields=["whatsapp_message_id"])

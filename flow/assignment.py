@@ -66,7 +66,9 @@ def conversation_auto_resolve(*, conversation_id: int, inactive_since: datetime)
     """Resolve an open or pending conversation with no message since ``inactive_since``
     (checked under the lock: a message that just arrived keeps it open)."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update(of=("self",)).filter(pk=conversation_id).first()
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",), no_key=True).filter(pk=conversation_id).first()
+        )
         if (
             conversation is None
             or conversation.status == ConversationStatus.RESOLVED

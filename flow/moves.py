@@ -77,7 +77,9 @@ def conversation_wake(*, conversation_id: int, now: datetime | None = None) -> b
     history (checked under the lock: one reopened or re-snoozed meanwhile is left alone)."""
     now = now or timezone.now()
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update(of=("self",)).filter(pk=conversation_id).first()
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",), no_key=True).filter(pk=conversation_id).first()
+        )
         if (
             conversation is None
             or conversation.status != ConversationStatus.SNOOZED

@@ -201,7 +201,9 @@ def queue_notify_positions(*, tenant_id: int) -> int:
     WhatsApp. Returns how many were told."""
     told = 0
     with transaction.atomic():
-        waiting = list(queue.queue_waiting(tenant_id=tenant_id).select_for_update(of=("self",)).order_by("pk"))
+        waiting = list(
+            queue.queue_waiting(tenant_id=tenant_id).select_for_update(of=("self",), no_key=True).order_by("pk")
+        )
         if not waiting:
             return 0
         waiting.sort(key=lambda c: (c.queued_at, c.pk))

@@ -4,9 +4,11 @@ This is the single publish path. ``event_record`` is called inside the transacti
 change (the ``post_save`` handlers in ``realtime.signals`` call it for Messages and
 Conversations; services call it for events with no row behind them, such as ``queue.updated``).
 
-Lock order: a transaction takes the tenant's event counter row when it records its first event
-and holds it until commit. Services that change several rows lock all of them first (in pk
-order), then save, so that the counter is always the last lock taken.
+Lock order: a conversation, then its messages (``conversations.services.message_lock``), then the
+tenant's event counter, which a transaction takes when it records its first event and holds until
+commit. Services that change several rows lock all of them first (in pk order), then save, so that
+the counter is always the last lock taken; recording an event in a conversation locks the
+conversation before the counter, for the writers (a status webhook) that had not locked it.
 """
 
 from __future__ import annotations
@@ -111,9 +113,16 @@ def _stamp_copy(event: Event) -> None:
 def _insert_sql(*, counted: bool, stamped: bool) -> str:
     counter, events = TenantEventCounter._meta.db_table, Event._meta.db_table
     conversations = Conversation._meta.db_table
-    # The conversation's counter is taken after the tenant's (the lock order above), and not at
-    # all when the tenant has no counter row yet (then nothing is written, and the caller retries).
-    ctes = f"t AS (UPDATE {counter} SET last_seq = last_seq + 1 WHERE tenant_id = %(tenant)s RETURNING last_seq)"
+    # The lock order above: the conversation's row is locked before the tenant's counter (``l``:
+    # the counter's UPDATE waits for it), as the services lock it before recording. Taking the
+    # counter first would wait on a service that holds the conversation and waits on the counter.
+    # The conversation's seq is counted once the tenant's id is taken, and not at all when the
+    # tenant has no counter row yet (then nothing is written, and the caller retries).
+    tenant = "tenant_id = %(tenant)s"
+    if counted:
+        lock = f"l AS (SELECT id FROM {conversations} WHERE id = %(conversation)s FOR NO KEY UPDATE), "
+        tenant += " AND EXISTS (SELECT 1 FROM l)"
+    ctes = f"{lock if counted else ''}t AS (UPDATE {counter} SET last_seq = last_seq + 1 WHERE {tenant} RETURNING last_seq)"
     if counted:
         ctes += (
             f", c AS (UPDATE {conversations} SET event_seq = event_seq + 1"

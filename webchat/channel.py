@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from conversations import services as conversation_services
 from conversations.models import Conversation, Message, MessageStatus, User
 from conversations.transitions import message_status_can_advance
 from pytake.errors import ErrorCode, InvalidInput
@@ -18,7 +19,7 @@ from pytake.errors import ErrorCode, InvalidInput
 class WebchatChannel:
     def send(self, *, message_id: int) -> None:
         with transaction.atomic():
-            message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
+            message = conversation_services.message_lock(message_id)
             if not message_status_can_advance(message.status, MessageStatus.SENT):
                 return
             message.status = MessageStatus.SENT

@@ -28,7 +28,7 @@ from conversations.models import (
     SenderType,
     WhatsAppAccount,
 )
-from conversations.services import conversation_record_inbound_locked, message_preview
+from conversations.services import conversation_record_inbound_locked, message_lock, message_preview
 from pytake.errors import Conflict, ErrorCode
 
 CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
@@ -187,7 +187,7 @@ def contact_wa_id_resolved(*, contact_id: int, sent_to: str, wa_id: str) -> None
 def _conversation_for_locked(*, account: WhatsAppAccount, contact: Contact, created_at: datetime) -> Conversation:
     """The contact's latest conversation on this number, locked (created if none)."""
     conversation = (
-        Conversation.objects.select_for_update(of=("self",))
+        Conversation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("assignee")
         .filter(contact=contact, channel=Channel.WHATSAPP, whatsapp_account=account)
         .order_by("-created_at", "-id")
@@ -284,12 +284,10 @@ def _target(account: WhatsAppAccount, wamid: str) -> Message | None:
     """The message a reaction, edit or revoke names, locked; ``None`` if this number has none."""
     if not wamid:
         return None
-    return (
-        Message.objects.select_for_update(of=("self",))
-        .select_related("conversation", "sender")
-        .filter(whatsapp_account=account, whatsapp_message_id=wamid)
-        .first()
+    found = (
+        Message.objects.filter(whatsapp_account=account, whatsapp_message_id=wamid).values_list("pk", flat=True).first()
     )
+    return None if found is None else message_lock(found)
 
 
 def message_react(*, account: WhatsAppAccount, target_wamid: str, emoji: str, at: datetime, by: str) -> Message | None:
@@ -343,7 +341,9 @@ def _preview_follow_edit(message: Message) -> None:
     """The inbox list shows the conversation's newest message: if that is the one edited, its new text."""
     if Message.objects.filter(conversation_id=message.conversation_id, pk__gt=message.pk, internal=False).exists():
         return
-    conversation = Conversation.objects.select_for_update(of=("self",)).select_related("contact", "assignee")
+    conversation = Conversation.objects.select_for_update(of=("self",), no_key=True).select_related(
+        "contact", "assignee"
+    )
     locked = conversation.get(pk=message.conversation_id)
     preview = message_preview(message)
     if locked.last_message_preview != preview:

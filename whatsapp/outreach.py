@@ -74,7 +74,7 @@ def conversation_start(*, user: User, phone: str, name: str, number_id: int | No
             contact.name = name
             contact.save(update_fields=["name", "updated_at"])
         conversation = (
-            Conversation.objects.select_for_update(of=("self",))
+            Conversation.objects.select_for_update(of=("self",), no_key=True)
             .filter(contact=contact, channel=Channel.WHATSAPP, whatsapp_account=account)
             .order_by("-created_at", "-id")
             .first()
