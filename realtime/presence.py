@@ -445,6 +445,10 @@ class PresenceBatcher:
 
     async def _flush_later(self, tenant_id: int, window: float) -> None:
         await asyncio.sleep(window)
+        await self.flush(tenant_id)
+
+    async def flush(self, tenant_id: int) -> None:
+        """Close the tenant's open window: announce the users changed in it, as they are now."""
         user_ids = sorted(self.pending.pop(tenant_id, ()))
         try:
             await self.announce(tenant_id, user_ids)

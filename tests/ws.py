@@ -13,6 +13,15 @@ from tests.conftest import access_token_for
 TIMEOUT = 5
 
 
+class Communicator(WebsocketCommunicator):
+    """A test socket whose close waits up to ``TIMEOUT`` for the application's disconnect (the
+    registry, presence, groups) to finish: channels' default of one second cancels it on a busy
+    machine, and the user then stays online in the registry."""
+
+    async def disconnect(self, code: int = 1000, timeout: float = TIMEOUT) -> None:
+        await super().disconnect(code, timeout)
+
+
 async def connect(user_or_token: Any, *, query: bool = False, headers: list | None = None) -> WebsocketCommunicator:
     """Open /ws/ as a user (or with a raw token) and read the hello frame."""
     token = (
@@ -21,9 +30,9 @@ async def connect(user_or_token: Any, *, query: bool = False, headers: list | No
         else await database_sync_to_async(access_token_for)(user_or_token)
     )
     if query:
-        comm = WebsocketCommunicator(application, f"/ws/?token={token}", headers=headers or [])
+        comm = Communicator(application, f"/ws/?token={token}", headers=headers or [])
     else:
-        comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token], headers=headers or [])
+        comm = Communicator(application, "/ws/", subprotocols=["bearer", token], headers=headers or [])
     connected, _ = await comm.connect(timeout=TIMEOUT)
     assert connected
     hello = await comm.receive_json_from(timeout=TIMEOUT)

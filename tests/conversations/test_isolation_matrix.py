@@ -15,7 +15,7 @@ from realtime.presence import reset_registry
 from realtime.tokens import WebchatToken
 from tests import factories
 from tests.conftest import access_token_for
-from tests.ws import close_layer, command, connect, flush_layer
+from tests.ws import Communicator, close_layer, command, connect, flush_layer
 
 # Operations anyone may call without an account, and what protects them instead.
 PUBLIC = {
@@ -195,11 +195,10 @@ async def test_websocket_matrix(tenant, other_tenant, agent, agent2):
 
     expired = AccessToken.for_user(agent)
     expired.set_exp(from_time=timezone.now() - timedelta(hours=1), lifetime=timedelta(minutes=1))
-    from channels.testing import WebsocketCommunicator
 
     from pytake.asgi import application
 
-    comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", str(expired)])
+    comm = Communicator(application, "/ws/", subprotocols=["bearer", str(expired)])
     await comm.connect(timeout=5)
     closed = await comm.receive_output(timeout=5)
     rows.append(("connect", "expired token", closed.get("code"), "ok" if closed.get("code") == 4001 else "LEAK"))

@@ -5,7 +5,6 @@ import asyncio
 import json
 import signal
 import threading
-import time
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from realtime.models import Audience
 from tests import factories
 from tests.conftest import access_token_for
 from tests.live import start_servers
+from tests.locks import backend_pid, wait_until_blocked
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 10
@@ -150,11 +150,15 @@ def test_the_server_closes_a_frame_over_the_cap_with_1009_and_serves_the_next_so
 def test_event_ids_follow_commit_order_across_concurrent_transactions(tenant):
     """Trap (1) of the design: T1 takes an id and commits late; T2 must not get a smaller id
     and commit first. T2 waits on the tenant counter until T1 commits, then gets T1's id + 1."""
-    t1_recorded, release_t1 = threading.Event(), threading.Event()
-    results: dict[str, tuple[int, float]] = {}
+    t1_recorded, release_t1, t2_started = threading.Event(), threading.Event(), threading.Event()
+    results: dict[str, int] = {}
+    t2_backend: list[int] = []
 
     def record(name, before_commit=None):
         try:
+            if name == "t2":
+                t2_backend.append(backend_pid())
+                t2_started.set()
             with transaction.atomic():
                 event = event_record(
                     tenant_id=tenant.pk,
@@ -164,7 +168,7 @@ def test_event_ids_follow_commit_order_across_concurrent_transactions(tenant):
                 )
                 if before_commit:
                     before_commit()
-            results[name] = (event.seq, time.monotonic())
+            results[name] = event.seq
         finally:
             connections.close_all()
 
@@ -177,14 +181,14 @@ def test_event_ids_follow_commit_order_across_concurrent_transactions(tenant):
     assert t1_recorded.wait(TIMEOUT)
     t2 = threading.Thread(target=record, args=("t2",))
     t2.start()
-    t2.join(timeout=0.5)
-    assert t2.is_alive(), "T2 must wait for T1's counter lock instead of taking an id"
+    assert t2_started.wait(TIMEOUT)
+    # T2 waits on T1's counter lock instead of taking an id (PostgreSQL says so).
+    wait_until_blocked(t2_backend[0])
+    assert "t2" not in results
     release_t1.set()
     t1.join(TIMEOUT)
     t2.join(TIMEOUT)
-    (seq1, done1), (seq2, done2) = results["t1"], results["t2"]
-    assert seq2 == seq1 + 1
-    assert done1 <= done2  # commit order is id order
+    assert results["t2"] == results["t1"] + 1  # and T2 committed after T1: it was blocked until then
 
 
 @pytest.mark.parametrize("asgi_server", ["uvicorn", "daphne"])

@@ -3,7 +3,6 @@ process; tests/e2e/test_access_revocation.py runs the same across two server pro
 
 import pytest
 from channels.db import database_sync_to_async as db
-from channels.testing import WebsocketCommunicator
 
 from conversations.models import Role
 from pytake.asgi import application
@@ -11,7 +10,7 @@ from realtime import auth
 from realtime.presence import reset_registry
 from tests import factories
 from tests.conftest import access_token_for
-from tests.ws import close_layer, command, connect, expect_close, flush_layer
+from tests.ws import Communicator, close_layer, command, connect, expect_close, flush_layer
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ async def test_a_change_between_the_token_check_and_the_subscription_still_close
         return principal
 
     monkeypatch.setattr(auth, "resolve_principal", check_then_deactivate)
-    comm = WebsocketCommunicator(application, "/ws/", subprotocols=["bearer", token])
+    comm = Communicator(application, "/ws/", subprotocols=["bearer", token])
     connected, _ = await comm.connect(timeout=5)
     assert connected
     await expect_close(comm, 4001)
