@@ -58,9 +58,9 @@ def conversation_item(page, name):
 
 
 def open_conversation(page, name):
-    """Open ``name`` from the list. Right after sign-in the list can be drawn again under the click
-    (the first pages and the queue's notices arrive then), and a click on a row being replaced
-    opens nothing, as a person would see: click again until it opens."""
+    """Open ``name`` from the list. Right after sign-in the first pages and the queue's notices
+    arrive, and a row may move under the click (a click on a row that moves opens nothing, as a
+    person would see): click again until it opens."""
     deadline = time.monotonic() + 15
     while True:
         conversation_item(page, name).click()
@@ -154,6 +154,29 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     expect(page.locator("#conn-text")).to_have_text("Ao vivo")
     page.locator("#app-lang").select_option("en")
     assert_not_reloaded(page)
+
+
+def test_a_click_on_a_row_survives_the_list_being_drawn_again(new_page, demo):
+    """A live update draws the list again between the press and the release of the agent's click
+    on a row that keeps its place: the click opens the conversation. (Chromium drops a click whose
+    row was taken out of the document and put back meanwhile, which drawing every row again did.)"""
+    page = new_page()
+    login(page, demo.agent)
+    page.get_by_role("tab", name="Unassigned").click()
+    waiting = {"John Carter": demo.john, "Lucia Souza": demo.lucia}
+    for name in waiting:  # the queue's notices of their place have moved the rows already
+        expect(conversation_item(page, name)).to_contain_text("na fila", timeout=LIVE)
+    names = page.locator(".conv-item .conv-name")
+    expect(names).to_have_count(2)
+    top, below = names.all_inner_texts()
+
+    box = conversation_item(page, below).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    scenario.customer_writes(waiting[top], "Ainda estão aí?")  # the top row stays on top
+    expect(conversation_item(page, top)).to_contain_text("Ainda estão aí?", timeout=LIVE)
+    page.mouse.up()
+    expect(page.locator("#conv-title")).to_have_text(below)
 
 
 def test_history_scrolls_up_through_the_cursor_api(new_page, demo):

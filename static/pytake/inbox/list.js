@@ -112,7 +112,19 @@ export function renderList() {
     fillListItem(li, conv);
     fragment.push(li);
   }
-  list.replaceChildren(...fragment);
+  // Rows move only where the order changed. Re-inserting every row (replaceChildren) took each
+  // out of the document for a moment, and a click landing then, as the first pages and live
+  // copies arrive after sign-in, opened nothing.
+  let cursor = list.firstElementChild;
+  for (const li of fragment) {
+    if (li === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(li, cursor);
+  }
+  while (cursor) {
+    const gone = cursor;
+    cursor = cursor.nextElementSibling;
+    gone.remove();
+  }
   $("conv-empty").hidden = items.length > 0;
   $("conv-more").hidden = !next;
   if (focusedId) list.querySelector(`li[data-id="${focusedId}"] button`)?.focus();
