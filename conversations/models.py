@@ -465,10 +465,18 @@ class Message(TrackedFieldsMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.type} #{self.pk}"
 
+    def _content_string(self, key: str) -> str:
+        value = self.content.get(key, "") if isinstance(self.content, dict) else ""
+        return value if isinstance(value, str) else ""
+
     @property
     def text(self) -> str:
-        value = self.content.get("text", "") if isinstance(self.content, dict) else ""
-        return value if isinstance(value, str) else ""
+        return self._content_string("text")
+
+    @property
+    def caption(self) -> str:
+        """A media message's caption ("" for none, and for other kinds)."""
+        return self._content_string("caption")
 
 
 class AuditAction(models.TextChoices):

@@ -169,8 +169,7 @@ _UNINDEXED_ID = RawSQL('("conversations_message"."id" + 0)', [], output_field=Bi
 
 
 def _document(message: Message) -> str:
-    caption = message.content.get("caption", "") if isinstance(message.content, dict) else ""
-    return " ".join(part for part in (message.text, caption if isinstance(caption, str) else "") if part)
+    return " ".join(part for part in (message.text, message.caption) if part)
 
 
 def _headline(message: Message, term: str) -> str:

@@ -334,14 +334,12 @@ def quoted_representation(quoted: Message | None) -> dict[str, Any] | None:
     """A quoted message, in brief: enough to show it above the reply and to jump to it."""
     if quoted is None:
         return None
-    content = quoted.content if isinstance(quoted.content, dict) else {}
-    caption = content.get("caption")
     return {
         "id": quoted.pk,
         "type": quoted.type,
         "direction": quoted.direction,
         "sender_type": quoted.sender_type,
-        "text": quoted.text or (caption if isinstance(caption, str) else ""),
+        "text": quoted.text or quoted.caption,
         "deleted": quoted.deleted_at is not None,
     }
 
@@ -357,15 +355,13 @@ def media_representation(message: Message) -> dict[str, Any] | None:
         attachment = None
     if attachment is None:
         return None
-    content = message.content if isinstance(message.content, dict) else {}
-    caption = content.get("caption")
     ready = attachment.status == MediaStatus.READY and bool(attachment.file)
     return {
         "url": f"/api/messages/{message.pk}/media/" if ready else None,
         "mime_type": attachment.mime_type,
         "filename": attachment.filename,
         "size": attachment.size,
-        "caption": caption if isinstance(caption, str) else "",
+        "caption": message.caption,
         "sha256": attachment.sha256,
         "status": attachment.status,
         "error": attachment.error or None,

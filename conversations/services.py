@@ -47,10 +47,7 @@ _UNREAD_SENDERS = {SenderType.CONTACT, SenderType.SYSTEM}
 def message_preview(message: Message) -> str:
     """One line for the inbox list: the text, or ``[<message type>]`` ("[image]"), a code that
     clients render in their viewer's language (``static/pytake/system.js``: "📷 Foto")."""
-    text = message.text
-    if not text and isinstance(message.content, dict):
-        caption = message.content.get("caption", "")
-        text = caption if isinstance(caption, str) else ""
+    text = message.text or message.caption
     if text:
         return " ".join(text.split())[:PREVIEW_LENGTH]
     return f"[{message.type}]"
