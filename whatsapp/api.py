@@ -97,15 +97,24 @@ class TemplateViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MessageTemp
 
 
 class NumberSerializer(serializers.ModelSerializer[WhatsAppAccount]):
+    sending = serializers.SerializerMethodField(
+        help_text="Whether the number sends now: false while WhatsApp refuses its messages for an "
+        "account-wide reason (sending_blocked_code and _reason say which); its messages wait."
+    )
+
     class Meta:
         model = WhatsAppAccount
-        fields = ["id", "name", "display_phone_number"]
+        fields = ["id", "name", "display_phone_number", "sending", "sending_blocked_code", "sending_blocked_reason"]
         read_only_fields = fields
+
+    def get_sending(self, obj: WhatsAppAccount) -> bool:
+        return obj.sending_blocked_at is None
 
 
 class NumberViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[WhatsAppAccount]):
     """``GET /api/whatsapp/numbers/``: the tenant's active WhatsApp numbers (to start a
-    conversation from one)."""
+    conversation from one), and whether each sends now (the inbox shows its admins a number
+    that stopped, also when they sign in after it stopped)."""
 
     serializer_class = NumberSerializer
     pagination_class = None

@@ -217,3 +217,30 @@ def test_admin_shows_what_meta_said_read_only(deliver, client, account, admin_us
     assert page.status_code == 200
     assert b"PyTake Demo" in page.content
     assert b'name="messaging_limit"' not in page.content and b'name="name_status"' not in page.content
+
+
+# --- The numbers list: whether each sends now -----------------------------------------------------
+
+
+def test_the_numbers_list_says_which_number_stopped_sending_and_never_anothers(
+    api_for, account, second_number, admin_user, agent, foreign_admin
+):
+    from whatsapp import account_health
+
+    foreign = factories.WhatsAppAccountFactory(tenant=foreign_admin.tenant)
+    account_health.account_sending_block(account_id=account.pk, code=190, title="Session expired")
+    account_health.account_sending_block(account_id=foreign.pk, code=368, title="Blocked")
+
+    for user in (admin_user, agent):  # an agent starting a conversation sees it too
+        listed = {n["id"]: n for n in api_for(user).get("/api/whatsapp/numbers/").json()}
+        assert set(listed) == {account.pk, second_number.pk}
+        stopped = listed[account.pk]
+        assert (stopped["sending"], stopped["sending_blocked_code"], stopped["sending_blocked_reason"]) == (
+            False,
+            190,
+            "Session expired",
+        )
+        assert listed[second_number.pk]["sending"] is True
+        assert "access_token" not in stopped and "app_secret" not in stopped
+    foreign_listed = api_for(foreign_admin).get("/api/whatsapp/numbers/").json()
+    assert [(n["id"], n["sending"]) for n in foreign_listed] == [(foreign.pk, False)]

@@ -5,6 +5,7 @@
 
 import { t } from "../i18n.js";
 import { $ } from "./dom.js";
+import { me, session } from "./state.js";
 
 const blocked = new Map(); // account id -> the alert that stopped it
 const notices = new Map(); // account id -> Meta's last word on it, while sending
@@ -50,6 +51,39 @@ function render() {
   node.replaceChildren(...lines);
   node.className = blocked.size ? "banner banner-error" : "banner banner-warn";
   node.hidden = lines.length === 0;
+}
+
+/** The numbers that stopped sending before this page heard of it (a sign-in, a resync): the
+ *  tenant's admins see them as if the alert had just come. */
+export async function loadAccountAlerts() {
+  if (me()?.role !== "admin") return;
+  const numbers = await session.get("whatsapp/numbers/");
+  blocked.clear();
+  for (const number of numbers) {
+    if (number.sending) continue;
+    blocked.set(number.id, {
+      account_id: number.id,
+      display_phone_number: number.display_phone_number,
+      blocked: true,
+      code: number.sending_blocked_code,
+      title: number.sending_blocked_reason,
+    });
+    notices.delete(number.id);
+  }
+  render();
+}
+
+/** Signed out: nothing of the last user's numbers stays on screen. */
+export function resetAccountAlerts() {
+  if (!blocked.size && !notices.size) return;
+  blocked.clear();
+  notices.clear();
+  render();
+}
+
+/** The language changed: the banner in the new one. */
+export function relabelAccountAlerts() {
+  if (blocked.size || notices.size) render();
 }
 
 export function onAccountAlert(data) {

@@ -5,6 +5,7 @@
 
 import { bindLanguageSelect, onLang, t, translate } from "../i18n.js";
 import { ConnectionState, RealtimeClient } from "../realtime.js";
+import { loadAccountAlerts, relabelAccountAlerts, resetAccountAlerts } from "./alerts.js";
 import { subscribe } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { loadList, renderList, renderTabs, resetList } from "./list.js";
@@ -96,7 +97,7 @@ async function startApp() {
       showLogin("login.expired");
     }),
   );
-  await Promise.all([loadAgents(), loadList(), loadQueue(), loadToolbox().catch(() => {})]);
+  await Promise.all([loadAgents(), loadList(), loadQueue(), loadToolbox().catch(() => {}), loadAccountAlerts().catch(() => {})]);
   client.connect();
 }
 
@@ -106,11 +107,12 @@ function stopApp() {
   if (rt()) rt().close();
   setRealtime(null);
   resetList();
+  resetAccountAlerts();
 }
 
 /** After a (re)connect with nothing to resume from, or a `resync`: reload what is on screen. */
 async function refetchAll() {
-  await Promise.all([loadList(), refreshOpenConversation(), loadAgents(), loadQueue(), loadToolbox()]);
+  await Promise.all([loadList(), refreshOpenConversation(), loadAgents(), loadQueue(), loadToolbox(), loadAccountAlerts()]);
 }
 
 // --- header ----------------------------------------------------------------------------------
@@ -152,6 +154,7 @@ onLang(() => {
     renderQueue();
     relabelPane();
     relabelToolbox();
+    relabelAccountAlerts();
   }
 });
 
