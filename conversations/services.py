@@ -19,7 +19,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations import channels, files, media
-from conversations.access import attachment_for_user, conversation_for_user, customer_conversation
+from conversations.access import (
+    attachment_for_user,
+    conversation_for_user,
+    customer_conversation,
+    messages_visible_to_customer,
+)
 from conversations.mentions import mentions_record
 from conversations.models import (
     Attachment,
@@ -252,14 +257,15 @@ def conversation_start(
         )
 
 
-def _quotable_locked(conversation: Conversation, message_id: int) -> Message:
-    """The message an agent replies to: of the same conversation and seen by the customer (not
-    an internal note). Raises ``InvalidInput``: nothing is stored."""
-    quoted = (
-        Message.objects.filter(pk=message_id, conversation=conversation, internal=False)
-        .exclude(sender_type=SenderType.SYSTEM)
-        .first()
-    )
+def _quotable_locked(conversation: Conversation, message_id: int, *, by_customer: bool = False) -> Message:
+    """The message a reply quotes: of the same conversation and seen by the customer
+    (``messages_visible_to_customer``: not an internal note; not a system line either). A web-chat
+    customer (``by_customer``) quotes only what their widget shows as it was: not a deleted
+    message. Raises ``InvalidInput``: nothing is stored."""
+    quotable = messages_visible_to_customer(conversation=conversation).exclude(sender_type=SenderType.SYSTEM)
+    if by_customer:
+        quotable = quotable.filter(deleted_at__isnull=True)
+    quoted = quotable.filter(pk=message_id).first()
     if quoted is None:
         raise InvalidInput(
             "reply_to must name a message of this conversation that the customer saw.",
@@ -420,10 +426,16 @@ def message_create_outbound_media(
 
 
 def message_create_webchat_media(
-    *, conversation_id: int, upload: MediaUpload, caption: str = "", client_id: str | None = None
+    *,
+    conversation_id: int,
+    upload: MediaUpload,
+    caption: str = "",
+    client_id: str | None = None,
+    reply_to: int | None = None,
 ) -> tuple[Message, bool]:
-    """A web-chat customer's file (an image or a document), with ``caption``. Precondition: the
-    caller checked that the customer's token is for ``conversation_id``."""
+    """A web-chat customer's file (an image or a document), with ``caption``, quoting the message
+    ``reply_to`` names as ``message_create_webchat`` does. Precondition: the caller checked that
+    the customer's token is for ``conversation_id``."""
     try:
         content = _caption(caption)
         if client_id is not None and len(client_id) > 64:
@@ -437,6 +449,7 @@ def message_create_webchat_media(
                 content=content,
                 client_id=client_id or None,
                 upload=upload,
+                reply_to=reply_to,
             ),
             seen=lambda: None,
         )
@@ -451,6 +464,7 @@ def _webchat_inbound_create(
     content: dict[str, Any],
     client_id: str | None,
     upload: MediaUpload | None,
+    reply_to: int | None,
 ) -> Message:
     stored = ""
     try:
@@ -463,6 +477,7 @@ def _webchat_inbound_create(
             )
             if conversation is None:
                 raise NotFound("Conversation not found.")
+            quoted = _quotable_locked(conversation, reply_to, by_customer=True) if reply_to is not None else None
             message = Message(
                 tenant_id=conversation.tenant_id,
                 conversation=conversation,
@@ -473,6 +488,7 @@ def _webchat_inbound_create(
                 status=MessageStatus.DELIVERED,
                 client_id=client_id,
                 created_at=timezone.now(),
+                reply_to=quoted,
             )
             attachment = None
             if upload is not None:
@@ -547,9 +563,13 @@ def _announce_customer_message(message_id: int) -> None:
     customer_message_received.send(sender=Message, message_id=message_id)
 
 
-def message_create_webchat(*, conversation_id: int, text: str, client_id: str | None) -> tuple[Message, bool]:
+def message_create_webchat(
+    *, conversation_id: int, text: str, client_id: str | None, reply_to: int | None = None
+) -> tuple[Message, bool]:
     """A web-chat customer's text message (the socket's ``message`` action). Returns
-    ``(message, created)``; the same ``client_id`` again returns the first message.
+    ``(message, created)``; the same ``client_id`` again returns the first message. With
+    ``reply_to``, it quotes that message, which must be one the customer sees in their
+    conversation (``_quotable_locked``); otherwise ``InvalidInput`` and nothing is stored.
 
     Precondition: the caller checked that the customer's token is for ``conversation_id``.
     """
@@ -571,6 +591,7 @@ def message_create_webchat(*, conversation_id: int, text: str, client_id: str | 
             content={"text": text},
             client_id=client_id,
             upload=None,
+            reply_to=reply_to,
         ),
         seen=lambda: None,
     )

@@ -521,14 +521,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return {"conversation_id": conversation_id}
 
     async def do_message(self, frame: dict[str, Any]) -> dict[str, Any]:
-        text, client_id = frame.get("text"), frame.get("client_id")
+        text, client_id, reply_to = frame.get("text"), frame.get("client_id"), frame.get("reply_to")
         if not isinstance(text, str) or not text.strip() or len(text) > 4096:
             raise InvalidInput("text must be a non-empty string of at most 4096 characters.", code=ErrorCode.INVALID)
         if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
             raise InvalidInput("client_id must be a string of at most 64 characters.", code=ErrorCode.INVALID)
+        if reply_to is not None and (isinstance(reply_to, bool) or not isinstance(reply_to, int) or reply_to <= 0):
+            raise InvalidInput("reply_to must be a message id (a positive integer).", code=ErrorCode.INVALID)
         assert self.principal.conversation_id is not None
         message, _created = await database_sync_to_async(services.message_create_webchat)(
-            conversation_id=self.principal.conversation_id, text=text, client_id=client_id
+            conversation_id=self.principal.conversation_id, text=text, client_id=client_id, reply_to=reply_to
         )
         return {"message_id": message.pk}
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from conversations import services
 from conversations.models import MessageType, Tenant
-from conversations.serializers import CustomerMessageSerializer
+from conversations.serializers import MAX_ID, CustomerMessageSerializer
 from conversations.views import refuse_oversized_body
 from pytake.throttling import _FailOpen
 from webchat.auth import WebchatCustomer, WebchatTokenAuthentication
@@ -109,12 +109,20 @@ class WebchatFileSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
     text = serializers.CharField(max_length=1024, required=False, allow_blank=True, help_text="The caption.")
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=False)
+    reply_to = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Id of a message of this conversation to reply to (quoted): one the customer sees, "
+        "not deleted. Any other id is a 400 and nothing is stored.",
+    )
 
 
 class WebchatFileView(APIView):
     """``POST /api/webchat/messages/`` (multipart, the web-chat token): the customer sends a photo
-    (JPEG, PNG) or a document (PDF, text, Office), with an optional caption; 201 with the
-    message, 200 for a ``client_id`` already stored. Text goes over the socket."""
+    (JPEG, PNG) or a document (PDF, text, Office), with an optional caption, optionally quoting a
+    message (``reply_to``); 201 with the message, 200 for a ``client_id`` already stored. Text
+    goes over the socket."""
 
     authentication_classes = [WebchatTokenAuthentication]
     permission_classes = [IsWebchatCustomer]
@@ -136,6 +144,7 @@ class WebchatFileView(APIView):
             upload=checked,
             caption=body.validated_data.get("text", ""),
             client_id=body.validated_data.get("client_id"),
+            reply_to=body.validated_data.get("reply_to"),
         )
         return Response(
             CustomerMessageSerializer(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -12,14 +12,15 @@ function el(tag, className, text) {
 }
 
 /** The quoted message above a reply (`message.reply_to`), a button that calls `onJump(id)`.
- * `ownSide` is the direction whose messages read as "You" to the viewer. */
-export function quoteNode(quoted, { onJump, ownSide = "outbound" } = {}) {
+ * `ownSide` is the direction whose messages read as "You" to the viewer; the other side's read
+ * as `otherName` ("Customer" in the inbox, the business's name in the widget). */
+export function quoteNode(quoted, { onJump, ownSide = "outbound", otherName = t("msg.quote_customer") } = {}) {
   const node = el("button", "msg-quote");
   node.type = "button";
   node.dataset.quoteId = String(quoted.id);
   node.title = t("msg.quote_jump");
   node.setAttribute("aria-label", `${t("msg.quote_jump")}: ${quoted.text || ""}`);
-  const who = quoted.direction === ownSide ? t("msg.quote_you") : t("msg.quote_customer");
+  const who = quoted.direction === ownSide ? t("msg.quote_you") : otherName;
   node.append(el("span", "msg-quote-who", who));
   node.append(el("span", "msg-quote-text", quoted.deleted ? t("msg.quote_deleted") : quoted.text || `[${quoted.type}]`));
   if (onJump) node.addEventListener("click", () => onJump(quoted.id));

@@ -384,7 +384,7 @@ export class RealtimeClient extends ReconnectingSocket {
     this.joined = new Map(); // conversation id -> {seq, anchorId} (last seq seen, id of that event)
     this.resuming = false;
     this.resumeAgainFrom = null;
-    this.outbox = []; // web-chat messages waiting for the connection: {text, client_id, resolve, reject}
+    this.outbox = []; // web-chat messages waiting for the connection: {text, client_id, reply_to, resolve, reject}
     this.hello = null;
     this.refreshing = null;
     this.authFailures = 0;
@@ -424,11 +424,12 @@ export class RealtimeClient extends ReconnectingSocket {
     return this.request("read", { conversation_id: Number(conversationId) });
   }
 
-  /** Web-chat customer: send a text message. Queued while disconnected, sent after the resume;
-   * the server is idempotent on `client_id`, so a resend after a lost ack never duplicates. */
-  send(text, clientId = newClientId()) {
+  /** Web-chat customer: send a text message, quoting the message `replyTo` names (an id) if
+   * given. Queued while disconnected, sent after the resume; the server is idempotent on
+   * `client_id`, so a resend after a lost ack never duplicates. */
+  send(text, clientId = newClientId(), { replyTo = null } = {}) {
     return new Promise((resolve, reject) => {
-      this.outbox.push({ text, client_id: clientId, resolve, reject });
+      this.outbox.push({ text, client_id: clientId, reply_to: replyTo, resolve, reject });
       if (this.state === ConnectionState.OPEN) this._flushOutbox();
     });
   }
@@ -606,7 +607,8 @@ export class RealtimeClient extends ReconnectingSocket {
     while (this.outbox.length && this.state === ConnectionState.OPEN) {
       const item = this.outbox[0];
       try {
-        const ack = await this.request("message", { text: item.text, client_id: item.client_id });
+        const quoting = item.reply_to ? { reply_to: item.reply_to } : {};
+        const ack = await this.request("message", { text: item.text, client_id: item.client_id, ...quoting });
         this.outbox.shift();
         item.resolve(ack);
       } catch (error) {

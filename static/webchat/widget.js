@@ -4,7 +4,8 @@
 // reconnects with backoff, renews the web-chat token on close 4001, resumes from the last event
 // id, dedupes replayed events, refetches on `resync`, and queues messages typed while offline
 // (resent with the same client_id, so the server never stores one twice).
-// `session` talks to the REST endpoints; `ui` renders. Protocol: docs/realtime-protocol.md.
+// `session` talks to the REST endpoints; `ui` renders; `reply` holds the message the customer is
+// replying to (quoted by what they send next). Protocol: docs/realtime-protocol.md.
 import { locale, t, translate } from "../pytake/i18n.js";
 import { mediaNode } from "../pytake/media.js";
 import { flash, quoteNode, reactionsNode } from "../pytake/message_parts.js";
@@ -13,6 +14,7 @@ import { ConnectionState, MESSAGE_STATUS_RANK, RealtimeClient, newClientId } fro
 
 const root = document.getElementById("chat");
 const tenant = root.dataset.tenant;
+const tenantName = root.dataset.tenantName;
 const storeKey = `pytake.webchat.${tenant}`;
 const $ = (id) => document.getElementById(id);
 
@@ -48,12 +50,14 @@ const session = {
     localStorage.setItem(storeKey, JSON.stringify({ token: data.token, name: body.name }));
     return data;
   },
-  /** Send a photo or a document (multipart, with the token); answers the stored message. */
-  async attach(file, caption, clientId) {
+  /** Send a photo or a document (multipart, with the token), quoting the message `replyTo`
+   * names if given; answers the stored message. */
+  async attach(file, caption, clientId, replyTo) {
     const form = new FormData();
     form.append("file", file);
     if (caption) form.append("text", caption);
     form.append("client_id", clientId);
+    if (replyTo) form.append("reply_to", String(replyTo));
     const r = await fetch("/api/webchat/messages/", {
       method: "POST",
       headers: { Authorization: `Bearer ${this.token}` },
@@ -115,8 +119,7 @@ const ui = {
     li.dataset.id = String(m.id);
     li.dataset.createdAt = m.created_at;
     li.textContent = "";
-    // The customer's side is "inbound" here: their own messages read as "You" in a quote.
-    if (m.reply_to) li.appendChild(quoteNode(m.reply_to, { onJump: ui.jump, ownSide: "inbound" }));
+    if (m.reply_to) li.appendChild(ui.quote(m.reply_to));
     if (m.media) li.appendChild(mediaNode(m.media, { type: m.type, getToken: () => session.token }));
     else li.appendChild(document.createTextNode((m.content && m.content.text) || m.text || `[${m.type}]`));
     const reactions = reactionsNode(m.reactions);
@@ -126,12 +129,29 @@ const ui = {
     const name = m.sender_type === "agent" && m.sender ? `${m.sender.name} · ` : "";
     meta.textContent = name + ui.time(m.created_at);
     if (m.direction === "inbound") meta.appendChild(ui.tick(furthest(m.id, m.status)));
+    if (!m.deleted_at) meta.prepend(ui.replyButton(m));
     li.appendChild(meta);
     if (m.client_id) pending.delete(m.client_id);
     placeMessage($("messages"), li, m, shownMessage);
     rendered.set(m.id, li);
     $("messages").scrollTop = $("messages").scrollHeight;
     if (m.direction === "outbound") ui.quickReplies((m.content && m.content.quick_replies) || []);
+  },
+  /** A quoted message above a bubble. The customer's side is "inbound" here: their own messages
+   * read as "You", the agents' and the bot's as the business. */
+  quote(quoted) {
+    return quoteNode(quoted, { onJump: ui.jump, ownSide: "inbound", otherName: tenantName });
+  },
+  /** The button that starts a reply to `m` (a stored message). */
+  replyButton(m) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "reply";
+    button.textContent = "↩";
+    button.title = t("msg.reply");
+    button.setAttribute("aria-label", t("msg.reply"));
+    button.addEventListener("click", () => reply.start(m));
+    return button;
   },
   /** Scroll to a quoted message and highlight it. */
   jump(id) {
@@ -140,12 +160,14 @@ const ui = {
     li.scrollIntoView({ block: "center" });
     flash(li);
   },
-  /** The customer's own message before the server stored it (queued while offline). */
-  pendingMessage(text, clientId) {
+  /** The customer's own message before the server stored it (queued while offline), with the
+   * message it quotes (`quoted`, its brief) if any. */
+  pendingMessage(text, clientId, quoted = null) {
     const li = document.createElement("li");
     li.className = "inbound pending";
     li.dataset.clientId = clientId; // no time yet: it stays below every stored message
-    li.textContent = text;
+    if (quoted) li.appendChild(ui.quote(quoted));
+    li.appendChild(document.createTextNode(text));
     const meta = document.createElement("span");
     meta.className = "meta";
     meta.textContent = ui.time(Date.now());
@@ -202,6 +224,40 @@ const ui = {
   },
 };
 
+// --- replying to a message -----------------------------------------------------------------------
+// The bar above the text box shows the message the customer replies to until they send (the
+// message then quotes it: `reply_to`) or cancel (× or Escape).
+const reply = {
+  target: null, // the quoted message's brief, as the server will echo it in `reply_to`
+  start(m) {
+    const text = m.text || m.content?.text || m.content?.caption || "";
+    this.target = {
+      id: m.id,
+      type: m.type,
+      direction: m.direction,
+      sender_type: m.sender_type,
+      text,
+      deleted: !!m.deleted_at,
+    };
+    $("reply-label").textContent = `${t("msg.replying_to")}: `;
+    $("reply-quote").textContent = text || `[${m.type}]`;
+    $("reply-bar").dataset.messageId = String(m.id);
+    $("reply-bar").hidden = false;
+    $("text").focus();
+  },
+  cancel() {
+    this.target = null;
+    $("reply-bar").hidden = true;
+    delete $("reply-bar").dataset.messageId;
+  },
+  /** The quote for the message being sent now (null for none); the bar goes. */
+  take() {
+    const quoted = this.target;
+    this.cancel();
+    return quoted;
+  },
+};
+
 // --- wiring ---------------------------------------------------------------------------------------
 let rt = null;
 let typingTimer = null;
@@ -216,10 +272,12 @@ function send(text) {
   text = (text || "").trim();
   if (!text) return;
   const clientId = newClientId();
-  ui.pendingMessage(text, clientId);
+  const quoted = reply.take();
+  ui.pendingMessage(text, clientId, quoted);
   ui.quickReplies([]);
   stopTyping();
-  rt.send(text, clientId).catch(() => ui.failed(clientId)); // refused by the server (too long…)
+  // Refused by the server (too long, a quote that is not theirs…): the bubble says it failed.
+  rt.send(text, clientId, { replyTo: quoted?.id }).catch(() => ui.failed(clientId));
 }
 
 /** A photo or a document, with what is typed as its caption. */
@@ -227,10 +285,11 @@ async function attach(file) {
   if (!file) return;
   const caption = $("text").value.trim();
   const clientId = newClientId();
-  ui.pendingMessage(`📎 ${file.name}`, clientId);
+  const quoted = reply.take();
+  ui.pendingMessage(`📎 ${file.name}`, clientId, quoted);
   $("text").value = "";
   try {
-    ui.message(await session.attach(file, caption, clientId));
+    ui.message(await session.attach(file, caption, clientId, quoted?.id));
   } catch (err) {
     ui.failed(clientId, err.message); // too large, not a photo or document…: the server says why
   }
@@ -307,6 +366,15 @@ $("text").addEventListener("input", () => {
   if (!typingTimer) rt.typing(session.conversationId, "start");
   clearTimeout(typingTimer);
   typingTimer = setTimeout(stopTyping, 3000);
+});
+$("reply-cancel").addEventListener("click", () => {
+  reply.cancel();
+  $("text").focus();
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape" || !reply.target) return;
+  reply.cancel();
+  $("text").focus();
 });
 document.addEventListener("visibilitychange", markRead);
 

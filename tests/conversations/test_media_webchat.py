@@ -7,6 +7,7 @@ import pytest
 from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
+from conversations import services
 from conversations.models import Attachment, Conversation, Direction, Message
 from realtime.models import Event
 from realtime.tokens import WebchatToken
@@ -131,3 +132,78 @@ def test_an_upload_without_a_session_stores_nothing(tenant, media_root):
     assert response.status_code == 401
     assert response.json()["code"] in ("not_authenticated", "authentication_failed")
     assert stored(media_root) == 0
+
+
+# --- quoting: a file that replies to a message (reply_to) -------------------------------------------
+
+
+def agent_says(user, conversation_id: int, text: str) -> Message:
+    message, _ = services.message_create_outbound_text(user=user, conversation_id=conversation_id, text=text)
+    return message
+
+
+def test_a_customer_replies_to_the_agent_with_a_photo(tenant, supervisor, api_for, without_flow):
+    token, conversation_id = session(tenant)
+    asked = agent_says(supervisor, conversation_id, "Can you send a photo of the label?")
+    response = attach(token, "label.jpg", samples.JPEG, text="Here", reply_to=asked.pk)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    quoted = {
+        "id": asked.pk,
+        "type": "text",
+        "direction": "outbound",
+        "sender_type": "agent",
+        "text": "Can you send a photo of the label?",
+        "deleted": False,
+    }
+    assert body["reply_to"] == quoted
+    assert Message.objects.get(pk=body["id"]).reply_to_id == asked.pk
+    # The inbox hears it with its quote, and reads it so.
+    event = Event.objects.get(type="message.new", data__id=body["id"])
+    assert event.customer is True and event.data["reply_to"] == quoted
+    history = api_for(supervisor).get(f"/api/conversations/{conversation_id}/messages/").json()["results"]
+    assert [m["reply_to"] for m in history if m["id"] == body["id"]] == [quoted]
+
+
+@pytest.mark.parametrize(
+    "case", ["other_conversation", "other_tenant", "internal_note", "missing", "not_an_id", "zero"]
+)
+def test_a_file_may_quote_only_a_message_the_customer_sees(
+    tenant, other_tenant, supervisor, media_root, without_flow, case
+):
+    token, conversation_id = session(tenant)
+    agent_says(supervisor, conversation_id, "Hello!")
+    if case == "other_conversation":  # another customer's chat, same tenant
+        _, other_id = session(tenant, "João")
+        target: object = agent_says(supervisor, other_id, "Hello, João!").pk
+    elif case == "other_tenant":
+        elsewhere = factories.ConversationFactory(tenant=other_tenant, channel="webchat")
+        target = factories.MessageFactory(conversation=elsewhere).pk
+    elif case == "internal_note":
+        target = services.note_create(user=supervisor, conversation_id=conversation_id, text="Angry last time").pk
+    elif case == "missing":
+        target = 10**12
+    elif case == "not_an_id":
+        target = "the hello"
+    else:
+        target = 0
+    before = Message.objects.count()
+    response = attach(token, "label.jpg", samples.JPEG, reply_to=target)
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert body["code"] == "invalid" and body["message"]
+    assert "reply_to" in body["extra"]["fields"]
+    assert Message.objects.count() == before
+    assert stored(media_root) == 0
+
+
+def test_the_schema_documents_reply_to_on_the_customers_upload():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = schema["paths"]["/api/webchat/messages/"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    component = schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[-1]]
+    reply_to = component["properties"]["reply_to"]
+    assert reply_to["type"] == "integer" and reply_to["minimum"] == 1
+    assert "quoted" in reply_to["description"]
+    assert "reply_to" not in component.get("required", [])

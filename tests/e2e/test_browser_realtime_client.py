@@ -200,6 +200,26 @@ def test_webchat_messages_wait_for_the_connection_and_are_resent_with_the_same_c
     assert page.evaluate("window.acked") == {"message_id": 77}
 
 
+def test_a_webchat_reply_carries_the_id_it_quotes_also_when_resent(page):
+    page.evaluate("setup({ refreshToken: undefined })")
+    page.wait_for_function("sockets.length === 1")
+    page.evaluate("client.send('plain', 'c-1'); client.send('quoting', 'c-2', { replyTo: 41 }); true")
+    page.evaluate("hello(0)")
+    page.wait_for_function("last().sentOf('message').length === 1")
+    assert "reply_to" not in page.evaluate("last().sentOf('message')[0]")
+    page.evaluate("ackLast('message', { message_id: 76 })")
+    page.wait_for_function("last().sentOf('message').length === 2")
+    assert page.evaluate("last().sentOf('message')[1]")["reply_to"] == 41
+    page.evaluate("last().serverClose(1006)")  # the ack never came: resent with its quote
+    page.wait_for_function("sockets.length === 2")
+    page.evaluate("hello(3)")
+    page.wait_for_function("last().sentOf('resume').length === 1")
+    page.evaluate("ackLast('resume', { replayed: 0, last_event_id: 3 })")
+    page.wait_for_function("last().sentOf('message').length === 1")
+    sent = page.evaluate("last().sentOf('message')[0]")
+    assert (sent["client_id"], sent["text"], sent["reply_to"]) == ("c-2", "quoting", 41)
+
+
 def test_pings_every_heartbeat_and_reconnects_when_the_server_goes_silent(page):
     page.evaluate("setup()")
     page.wait_for_function("sockets.length === 1")

@@ -1,6 +1,7 @@
 """Quotes and reactions in the inbox, in Chromium against a real server: a customer's WhatsApp
 reply shows the message it quotes (a click jumps to it), a reaction appears on the message it
-reacts to live and goes when removed, and an agent replies to a message from its bubble."""
+reacts to live and goes when removed, an agent replies to a message from its bubble, and a
+web-chat customer replies to the agent's message from the widget."""
 
 import re
 
@@ -10,6 +11,7 @@ from playwright.sync_api import expect
 
 from conversations import services as conversation_services
 from conversations.models import Channel, Conversation, Direction, Message
+from flow import assignment
 from tests.browser import scenario
 from tests.e2e.test_browser_inbox import LIVE, login, open_conversation, shot
 from tests.e2e.test_browser_webchat import open_widget, widget_says
@@ -181,3 +183,62 @@ def test_the_widget_shows_the_message_an_agent_replied_to(new_page, demo):
     expect(quote).to_contain_text("You")  # the customer's own message
     quote.click()
     expect(mine).to_have_class(re.compile(r"\bmsg-flash\b"))
+
+
+@scenario.off_loop
+def hand_to(conversation_id: int, agent) -> None:
+    conversation = Conversation.objects.get(pk=conversation_id)
+    assignment.conversation_assign(conversation=conversation, assignee=agent, actor=None)
+
+
+def test_a_widget_customer_replies_to_the_agents_message_and_the_inbox_shows_the_quote(new_page, demo):
+    scenario.webchat_bot(demo.tenant)
+    widget = open_widget(new_page, demo, "Bia Rocha")
+    widget.set_viewport_size({"width": 390, "height": 844})  # a phone
+    widget_says(widget, "Meu pedido não chegou")
+    first = widget.locator("li.inbound", has_text="Meu pedido não chegou")
+    expect(first).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    hand_to(webchat_conversation_of("Bia Rocha"), demo.agent)
+
+    inbox = new_page()
+    login(inbox, demo.agent)
+    open_conversation(inbox, "Bia Rocha")
+    inbox.get_by_role("textbox", name="Message").fill("Qual o número do pedido?")
+    inbox.get_by_role("textbox", name="Message").press("Enter")
+
+    # The customer replies to it from its bubble: a click or the keyboard opens the bar above the
+    # text box; × and Escape close it.
+    asked = widget.locator("li.outbound", has_text="Qual o número do pedido?")
+    expect(asked).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
+    reply = asked.get_by_role("button", name="Reply", exact=True)
+    bar = widget.locator("#reply-bar")
+    reply.click()
+    expect(bar).to_be_visible()
+    expect(bar).to_contain_text("Qual o número do pedido?")
+    expect(widget.locator("#text")).to_be_focused()
+    bar.get_by_role("button", name="Cancel reply").click()
+    expect(bar).to_be_hidden()
+    reply.press("Enter")
+    expect(bar).to_be_visible()
+    widget.keyboard.press("Escape")
+    expect(bar).to_be_hidden()
+    reply.press("Space")
+    expect(bar).to_contain_text("Qual o número do pedido?")
+    # At phone width the bar and its × fit, and nothing scrolls sideways.
+    for box in (bar.bounding_box(), bar.get_by_role("button", name="Cancel reply").bounding_box()):
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert widget.evaluate("document.documentElement.scrollWidth") <= 390
+
+    widget_says(widget, "Pedido 4521")
+    expect(bar).to_be_hidden()
+    sent = widget.locator("li.inbound", has_text="Pedido 4521")
+    expect(sent.locator(".msg-quote")).to_contain_text("Qual o número do pedido?")
+    expect(sent).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)  # the server's copy
+    expect(sent.locator(".msg-quote")).to_contain_text("Qual o número do pedido?")
+    expect(sent.locator(".msg-quote-who")).to_have_text("Demo Store")  # the business, not "Customer"
+
+    # The agent sees the quote live above the customer's message, theirs reading as "You".
+    quote = inbox.locator(".msg-in", has_text="Pedido 4521").locator(".msg-quote")
+    expect(quote).to_contain_text("Qual o número do pedido?", timeout=LIVE)
+    expect(quote).to_contain_text("You")
+    assert reply_to_of("Pedido 4521") == int(asked.get_attribute("data-id"))

@@ -46,7 +46,8 @@ def open_widget(new_page, demo, name):
 
 
 def widget_says(widget, text):
-    widget.get_by_label("Message").fill(text)
+    # The text box by its role: a quote in the thread is a button labelled "…quoted message…".
+    widget.get_by_role("textbox", name="Message").fill(text)
     widget.get_by_role("button", name="Send").click()
 
 
