@@ -78,24 +78,7 @@ def test_the_same_message_processed_concurrently_is_stored_once(tenant):
     account = factories.WhatsAppAccountFactory(tenant=tenant)
     body = json.dumps(text_payload(account.phone_number_id, wa_id="5511955550001", wamid="wamid.same", text="hi"))
     events = [WebhookEvent.objects.create(tenant=tenant, account=account, body=body) for _ in range(6)]
-    barrier = threading.Barrier(len(events))
-    errors: list[BaseException] = []
-
-    def work(event_id: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            services.webhook_event_process(event_id=event_id)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(e.pk,)) for e in events]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+    process_at_once(events)
     assert Message.objects.filter(whatsapp_message_id="wamid.same").count() == 1
     assert Conversation.objects.get(tenant=tenant).unread_count == 1
 
