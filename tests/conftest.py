@@ -4,7 +4,7 @@ without the service they skip with a reason, unless PYTAKE_REQUIRE_SERVICES=1, w
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -161,6 +161,29 @@ def _fresh_cache() -> Any:
     cache.clear()
     forget_windows()
     yield
+
+
+@pytest.fixture
+async def clean_realtime(settings: Any) -> AsyncIterator[None]:
+    """For tests of sockets: a fresh presence registry and channel layer (channels-redis binds its
+    connections to the event loop), no socket an earlier run left in the test Redis database's
+    registry, and both closed after the test."""
+    from realtime.presence import reset_registry
+    from tests.ws import close_layer, flush_layer  # tests.ws imports this module
+
+    reset_registry()
+    await flush_layer()
+    if settings.REDIS_URL:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        keys = [k async for k in client.scan_iter(f"{settings.PYTAKE_PRESENCE_PREFIX}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+    yield
+    reset_registry()
+    await close_layer()
 
 
 @pytest.fixture

@@ -7,28 +7,10 @@ from rest_framework.test import APIClient
 from conversations.models import Message
 from flow.bot.defaults import bot_seed_defaults
 from flow.bot.models import BotSettings
-from realtime.presence import reset_registry
 from tests.flow_helpers import eager_celery  # noqa: F401
-from tests.ws import close_layer, command, connect, flush_layer, next_of
+from tests.ws import command, connect, next_of
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
-
-
-@pytest.fixture(autouse=True)
-async def _clean_realtime(settings):
-    reset_registry()
-    await flush_layer()
-    if settings.REDIS_URL:
-        import redis.asyncio as aioredis
-
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
-        keys = [k async for k in client.scan_iter(f"{settings.PYTAKE_PRESENCE_PREFIX}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-    yield
-    reset_registry()
-    await close_layer()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery", "clean_realtime")]
 
 
 @db

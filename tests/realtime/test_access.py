@@ -7,10 +7,9 @@ from channels.db import database_sync_to_async as db
 from conversations.models import Role
 from pytake.asgi import application
 from realtime import auth
-from realtime.presence import reset_registry
 from tests import factories
 from tests.conftest import access_token_for
-from tests.ws import Communicator, close_layer, command, connect, expect_close, flush_layer
+from tests.ws import Communicator, command, connect, expect_close
 
 
 @pytest.fixture
@@ -78,17 +77,8 @@ def test_a_rolled_back_change_publishes_nothing(published, django_capture_on_com
     assert callbacks == [] and published == []
 
 
-@pytest.fixture
-async def _clean_realtime():
-    reset_registry()
-    await flush_layer()
-    yield
-    reset_registry()
-    await close_layer()
-
-
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_clean_realtime")
+@pytest.mark.usefixtures("clean_realtime")
 async def test_an_open_socket_closes_4001_when_its_user_is_deactivated(agent, agent2):
     mine, theirs = await connect(agent), await connect(agent2)
     agent.is_active = False
@@ -99,7 +89,7 @@ async def test_an_open_socket_closes_4001_when_its_user_is_deactivated(agent, ag
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_clean_realtime")
+@pytest.mark.usefixtures("clean_realtime")
 async def test_a_change_between_the_token_check_and_the_subscription_still_closes(agent, monkeypatch):
     """The user is deactivated after the connecting socket's token was read and before the socket
     could hear of it (the process was not subscribed yet, so the news went nowhere): the consumer

@@ -8,20 +8,10 @@ from rest_framework.test import APIClient
 
 from conversations.models import Channel, Conversation, Direction, Message, SenderType
 from realtime.models import Event
-from realtime.presence import reset_registry
 from tests import factories
-from tests.ws import close_layer, command, connect, flush_layer, next_of
+from tests.ws import command, connect, next_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _clean_realtime():
-    reset_registry()
-    await flush_layer()
-    yield
-    reset_registry()
-    await close_layer()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_realtime")]
 
 
 @db

@@ -12,29 +12,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 from conversations import services
 from conversations.models import Channel, Conversation, ConversationStatus, MessageStatus
 from flow import assignment
-from realtime.presence import reset_registry
 from realtime.tokens import WebchatToken
 from tests import factories
-from tests.ws import Communicator, close_layer, command, connect, expect_close, flush_layer, next_of, send
+from tests.ws import Communicator, command, connect, expect_close, next_of, send
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _clean_realtime(settings):
-    reset_registry()
-    await flush_layer()
-    if settings.REDIS_URL:  # the test Redis database: forget sockets of earlier runs
-        import redis.asyncio as aioredis
-
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
-        keys = [k async for k in client.scan_iter(f"{settings.PYTAKE_PRESENCE_PREFIX}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-    yield
-    reset_registry()
-    await close_layer()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_realtime")]
 
 
 def convo(tenant, **kwargs) -> Conversation:

@@ -4,23 +4,13 @@ no one else: not its supervisors or agents, not another tenant's admin."""
 import pytest
 from channels.db import database_sync_to_async as db
 
-from realtime.presence import reset_registry
 from tests import factories
 from tests.realtime.test_toolbox_events import others_than_presence
-from tests.ws import close_layer, connect, flush_layer, next_of
+from tests.ws import connect, next_of
 from whatsapp import account_webhooks, templates
 from whatsapp.models import MessageTemplate
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _clean_realtime():
-    reset_registry()
-    await flush_layer()
-    yield
-    reset_registry()
-    await close_layer()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_realtime")]
 
 
 def _pause(tenant_id: int) -> None:

@@ -7,20 +7,10 @@ from channels.db import database_sync_to_async as db
 
 from conversations import labels, saved_replies, services
 from conversations.models import Label, Role
-from realtime.presence import reset_registry
 from tests import factories
-from tests.ws import close_layer, connect, flush_layer, next_of
+from tests.ws import connect, next_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _clean_realtime():
-    reset_registry()
-    await flush_layer()
-    yield
-    reset_registry()
-    await close_layer()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_realtime")]
 
 
 async def others_than_presence(comm) -> list[dict]:

@@ -13,23 +13,13 @@ from django.utils import timezone
 from conversations import services
 from conversations.models import Channel, Conversation, Direction, Message, SenderType
 from realtime.models import Event
-from realtime.presence import reset_registry
 from realtime.tokens import WebchatToken
 from tests import factories
-from tests.ws import close_layer, command, connect, flush_layer, next_of
+from tests.ws import command, connect, next_of
 from webchat.auth import WebchatCustomer
 from webchat.sessions import webchat_state
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def _clean_realtime():
-    reset_registry()
-    await flush_layer()
-    yield
-    reset_registry()
-    await close_layer()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_realtime")]
 
 
 @pytest.fixture
