@@ -107,5 +107,17 @@ def eager_celery():
     celery_app.conf.update(saved)
 
 
+@pytest.fixture
+def deliver(client: Client, account: Any, django_capture_on_commit_callbacks: Any, eager_celery: None) -> Any:
+    """Post a signed payload to the webhook as Meta would, for the module's ``account`` (or with
+    another ``secret``), and run what it enqueued inline; returns the response."""
+
+    def send(payload: dict[str, Any], secret: str | None = None) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return post_webhook(client, payload, secret or account.app_secret)
+
+    return send
+
+
 def deep(payload: Any) -> Any:
     return copy.deepcopy(payload)

@@ -10,7 +10,7 @@ from conversations.models import WhatsAppAccount
 from realtime.models import Event
 from tests import factories
 from tests.whatsapp.graph_fake import WABA_ID
-from tests.whatsapp.support import eager_celery, fixture, post_webhook  # noqa: F401 (fixture)
+from tests.whatsapp.support import deliver, eager_celery, fixture  # noqa: F401 (fixtures)
 from whatsapp.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -36,15 +36,6 @@ def bystanders(tenant, other_tenant, agent, supervisor, foreign_admin):
     """The tenant's agents and supervisors, and another tenant's admin and number: none of
     them hears of the tenant's numbers."""
     return factories.WhatsAppAccountFactory(tenant=other_tenant, business_account_id="555")
-
-
-@pytest.fixture
-def deliver(client, account, django_capture_on_commit_callbacks, eager_celery):
-    def send(payload, secret=None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return post_webhook(client, payload, secret or account.app_secret)
-
-    return send
 
 
 def _alerts():

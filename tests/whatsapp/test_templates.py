@@ -13,7 +13,7 @@ from pytake.errors import InvalidInput
 from realtime.models import Event
 from tests import factories
 from tests.whatsapp.graph_fake import WABA_ID, graph, meta_template  # noqa: F401 (fixture)
-from tests.whatsapp.support import eager_celery, fixture, post_webhook  # noqa: F401 (fixture)
+from tests.whatsapp.support import deliver, eager_celery, fixture  # noqa: F401 (fixtures)
 from whatsapp import services, templates
 from whatsapp.client import GraphError
 from whatsapp.models import MessageTemplate, TemplateStatus, WebhookEvent
@@ -141,15 +141,6 @@ def test_another_tenants_number_is_refused_and_their_templates_never_listed(api_
 
 
 # --- Meta's template webhooks and the other account-level fields ---------------------------------
-
-
-@pytest.fixture
-def deliver(client, account, django_capture_on_commit_callbacks, eager_celery):
-    def send(payload, secret=None):
-        with django_capture_on_commit_callbacks(execute=True):
-            return post_webhook(client, payload, secret or account.app_secret)
-
-    return send
 
 
 def test_a_paused_template_is_updated_and_only_the_tenants_admins_hear_of_it(
