@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from conversations.models import Role, User
 from tests import factories
+from tests.flush import deleting_flush
 from tests.workers import isolate_redis
 
 REQUIRE_SERVICES = os.environ.get("PYTAKE_REQUIRE_SERVICES") == "1"
@@ -111,6 +112,13 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _deleting_flush() -> Iterator[None]:
+    """Transactional tests end by deleting their rows, not with Django's flush (tests/flush.py)."""
+    with deleting_flush():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,74 @@
+"""How a transactional test's tables are emptied after it (``transactional_db``, ``live_server``
+and the server fixtures).
+
+Django's ``TransactionTestCase`` runs ``manage.py flush``: on PostgreSQL a ``TRUNCATE`` of every
+table (new files for each table and index, made durable at commit), then the ``post_migrate``
+signal, which creates every content type and permission again (about 200 rows, each test). Here
+every table is emptied with ``DELETE`` in one transaction instead, except the two that ``migrate``
+fills and no test changes (content types and permissions), so ``post_migrate`` has nothing to
+redo. A test sees the same database either way: its own rows gone, the migrated ones there (their
+ids no longer change from test to test). Sequences go on counting, as they do after Django's
+flush. Measured 2026-12-06 on PostgreSQL 15 with ``tests/flush.py``'s ``timed`` helper: 0.21 s
+(0.13 s of it the server's) per flush before, under 0.02 s after."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connections, transaction
+from django.test import TransactionTestCase
+
+# Filled by ``migrate`` (its post_migrate signal) and only read by the product and the tests.
+MIGRATED = frozenset({"django_content_type", "auth_permission"})
+
+
+def empty_tables(using: str) -> None:
+    """Delete every row of every table but ``MIGRATED`` on ``using``, in one transaction. Foreign
+    keys are checked at commit (Django makes them ``DEFERRABLE INITIALLY DEFERRED`` on PostgreSQL
+    and SQLite), so the order of the tables does not matter."""
+    connection = connections[using]
+    tables = [
+        table
+        for table in connection.introspection.django_table_names(only_existing=True, include_views=False)
+        if table not in MIGRATED
+    ]
+    names = [connection.ops.quote_name(table) for table in tables]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # What TRUNCATE would take: a server process still writing (a late callback of the
+            # test's simulator) waits until the tables are empty, instead of adding a row that
+            # points at one deleted here or that the next test would find.
+            cursor.execute(f"LOCK TABLE {', '.join(names)} IN ACCESS EXCLUSIVE MODE")
+        for name in names:
+            cursor.execute(f"DELETE FROM {name}")
+
+
+def _fixture_teardown(self: TransactionTestCase) -> None:
+    for using in self._databases_names(include_mirrors=False):
+        empty_tables(using)
+
+
+@contextmanager
+def deleting_flush() -> Iterator[None]:
+    """While open, transactional tests end with ``empty_tables`` instead of Django's flush."""
+    original = TransactionTestCase._fixture_teardown
+    TransactionTestCase._fixture_teardown = _fixture_teardown  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TransactionTestCase._fixture_teardown = original  # type: ignore[method-assign]
+
+
+def timed(flush: str, using: str = "default", times: int = 20) -> float:
+    """Seconds per emptying of the test database (``flush``: "django" or "delete")."""
+    from django.core.management import call_command
+
+    start = time.perf_counter()
+    for _ in range(times):
+        if flush == "django":
+            call_command("flush", verbosity=0, interactive=False, database=using)
+        else:
+            empty_tables(using)
+    return (time.perf_counter() - start) / times
