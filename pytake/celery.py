@@ -4,7 +4,9 @@ import os
 from functools import cached_property
 from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, Task, signals
+
+from pytake.scheduler import Scheduler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pytake.settings")
 
@@ -34,6 +36,17 @@ class App(Celery):
 app = App("pytake")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Tasks run eagerly (the embedded default) run a retry at once: Celery ignores the countdown, as
+# there is no worker to hold the task meanwhile. Where the wait matters, ``retry_later`` keeps it,
+# on a thread of this process.
+eager_retries = Scheduler("eager-retries")
+
+
+def retry_later(task: Task, args: tuple[Any, ...], *, countdown: float, retries: int) -> None:
+    """Run ``task`` again in this process after ``countdown`` seconds, as its ``retries``-th retry."""
+    eager_retries.schedule(countdown, lambda: task.apply(args, retries=retries))
 
 
 @signals.worker_init.connect

@@ -15,25 +15,22 @@ customer. So it is an app of its own, installed only when ``PYTAKE_SIMULATOR`` i
 from __future__ import annotations
 
 import hashlib
-import heapq
-import itertools
 import json
 import logging
 import random
 import secrets
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import WhatsAppAccount
+from pytake.scheduler import Scheduler
 from realtime.events import send_to_groups
 from simulator import sim_templates
 from simulator.models import FaultKind, SimDirection, SimulatedMedia, SimulatedMessage, SimulatorFault
@@ -68,55 +65,7 @@ def new_wamid() -> str:
 # --- Background scheduler -------------------------------------------------------------------------
 
 
-class Scheduler:
-    """One daemon thread running delayed callables in time order (status callbacks, webhooks)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._counter = itertools.count()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._busy = False
-
-    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._counter), fn))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="whatsapp-simulator", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._heap or self._heap[0][0] > time.monotonic():
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(timeout)
-                _, _, fn = heapq.heappop(self._heap)
-                self._busy = True
-            try:
-                fn()
-            except Exception:
-                logger.exception("simulator background job failed")
-            finally:
-                connections.close_all()  # a dedicated, mostly idle thread: hold no connection
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Block until nothing is scheduled or running (tests, shutdown). False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._heap or self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(min(remaining, 0.1))
-        return True
-
-
-scheduler = Scheduler()
+scheduler = Scheduler("whatsapp-simulator")
 
 
 # --- Webhook delivery (simulator → PyTake) --------------------------------------------------------

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations.models import Channel, Direction, Message, MessageStatus
+from pytake.celery import retry_later
 from whatsapp import services, templates
 from whatsapp.client import GraphError
 from whatsapp.models import WebhookEvent, WebhookEventStatus
@@ -75,6 +76,11 @@ def send_message(self: Task, message_id: int) -> None:
             return  # the number is blocked: the message waits, sent when an admin lifts the block
         if exc.transient and self.request.retries < SEND_MAX_RETRIES:
             countdown = send_retry_delay(exc, self.request.retries)
+            if exc.maybe_sent and self.request.is_eager:
+                # At once, the retry would not wait for the status that may name the message (a
+                # second copy on the phone): the embedded default waits on a thread instead.
+                retry_later(send_message, (message_id,), countdown=countdown, retries=self.request.retries + 1)
+                return
             raise self.retry(exc=exc, countdown=countdown, **_options()) from exc
         logger.warning("WhatsApp message %s failed: %s", message_id, exc)
         services.message_send_failed(message_id=message_id, error=exc)

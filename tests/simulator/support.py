@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from pytake.celery import eager_retries
 from simulator import services as simulator
 from tests.whatsapp.support import eager_celery  # noqa: F401 (fixture)
 from whatsapp.client import http_client_close
@@ -34,4 +35,6 @@ def sim(live_server, settings, eager_celery):  # noqa: F811 (the fixture)
     settings.CSRF_COOKIE_SECURE = False  # httpx keeps Secure cookies off plain http
     yield live_server.url
     assert simulator.scheduler.wait_idle(30), "simulator callbacks still running"
+    eager_retries.run_due_now()  # a retry waiting for a status runs now, not in a later test
+    assert eager_retries.wait_idle(30), "retries still running"
     http_client_close()  # a kept-alive connection keeps a live-server thread (and its DB session) alive

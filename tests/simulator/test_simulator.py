@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from conversations import services as conversation_services
 from conversations.models import Attachment, Direction, MediaStatus, Message, MessageStatus, MessageType
+from pytake.celery import eager_retries
 from pytake.errors import Conflict, NotFound
 from simulator import services as simulator
 from simulator.models import SimDirection, SimulatedMessage, SimulatorFault
@@ -112,7 +113,14 @@ def test_a_send_whose_answer_is_lost_reaches_the_phone_once(sim, api_for, superv
 
     wait_until(read, what="status read via signed webhooks")
     assert message.whatsapp_message_id == on_phone.wamid
+    # Tasks run inline here, as in the embedded default: the retry still waits its countdown
+    # (WHATSAPP_SEND_UNCONFIRMED_SECONDS), however long the status took to come.
+    assert eager_retries.pending() == 1
+    eager_retries.run_due_now()
+    assert eager_retries.wait_idle(30)
     assert SimulatedMessage.objects.filter(direction=SimDirection.TO_CUSTOMER).count() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.READ
     assert not SimulatorFault.objects.exists()
 
 
