@@ -4,8 +4,9 @@ They are registered for the whole suite by ``pytest_plugins`` in tests/conftest.
 
 - ``chromium``: the Playwright browser (Debian's /usr/bin/chromium, headless), one per module.
   Without Chromium the test skips with the reason, or fails under PYTAKE_REQUIRE_SERVICES=1.
-- ``asgi_server``: the production server in a subprocess on a free port, sharing the test database (see server.py);
-  ``server_settings`` (a fixture a module may override) adds to its environment.
+- ``asgi_server``: the production server in a subprocess on a free port, sharing the test database (see
+  server.py): one process per module (``module_server``), its rows the test's own;
+  ``server_settings`` (a module-scoped fixture a module may override) adds to its environment.
 - ``production_static``: the static files as production collects them (hashed names), once per
   session.
 - ``harness_page``: a page with static/pytake/*.js loaded from the checkout and a scripted fake
@@ -37,6 +38,7 @@ __all__ = [
     "asgi_server",
     "chromium",
     "harness_page",
+    "module_server",
     "new_page",
     "production_static",
     "server_settings",
@@ -103,10 +105,10 @@ def production_static(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
     return data_dir, collect_static_as_production(data_dir)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings() -> dict[str, str]:
-    """Extra environment for the server process; override this fixture in a test module, e.g.
-    ``{"PYTAKE_AUTO_ASSIGN": "0"}``."""
+    """Extra environment for the server process; override this fixture in a test module (module
+    scope, as the server's), e.g. ``{"PYTAKE_AUTO_ASSIGN": "0"}``."""
     return {}
 
 
@@ -121,36 +123,54 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _CALL_FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture
-def asgi_server(
-    request: pytest.FixtureRequest,
-    transactional_db: None,
-    settings: Any,
+@pytest.fixture(scope="module")
+def module_server(
+    django_db_setup: None,
     static_data_dir: Path,
-    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     server_settings: dict[str, str],
 ) -> Iterator[AsgiServer]:
+    """One server process for the tests of a module (starting one costs about two seconds of CPU;
+    a module's tests share its settings). Each test still has its own rows (``asgi_server``) and
+    Redis state (the test process empties its Redis database before each test)."""
     if connection.vendor != "postgresql":
         _unavailable("a server process needs a database it can share: set DATABASE_URL to PostgreSQL")
     env = {**server_env(data_dir=static_data_dir), **server_settings}
-    if settings.REDIS_URL:
-        # Publishes from this process must reach the server's sockets: same Redis, same prefix.
-        layers = {**settings.CHANNEL_LAYERS}
-        config = {**layers["default"]["CONFIG"], "prefix": env["PYTAKE_CHANNEL_PREFIX"]}
-        layers["default"] = {**layers["default"], "CONFIG": config}
-        settings.CHANNEL_LAYERS = layers
     port = free_port()
     # The Cloud API simulator posts its webhooks (and the Graph client calls it) here: this server.
     env = addressed(env, f"http://127.0.0.1:{port}")
-    server = AsgiServer(env=env, log_path=tmp_path / "server.log", port=port)
+    server = AsgiServer(env=env, log_path=tmp_path_factory.mktemp("server") / "server.log", port=port)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def asgi_server(
+    request: pytest.FixtureRequest, transactional_db: None, settings: Any, module_server: AsgiServer
+) -> Iterator[AsgiServer]:
+    """The module's server (started again if a test left it stopped), for one test: its rows are
+    committed so the server sees them, and publishes from this process reach the server's sockets."""
+    server = module_server
+    if settings.REDIS_URL:
+        # Publishes from this process must reach the server's sockets: same Redis, same prefix.
+        layers = {**settings.CHANNEL_LAYERS}
+        config = {**layers["default"]["CONFIG"], "prefix": server.env["PYTAKE_CHANNEL_PREFIX"]}
+        layers["default"] = {**layers["default"], "CONFIG": config}
+        settings.CHANNEL_LAYERS = layers
+    if not server.running:
+        server.start()
+    log_start = server.log_size()
+    try:
+        yield server
+    finally:
+        if not server.running:
+            server.start()  # a test stopped it and failed before starting it again
         if request.node.stash.get(_CALL_FAILED, False):
             # What the server said is most of what there is to know about a failed browser test.
-            print(f"--- the server's log ({server.log_path}) ---\n{server.log_tail()}")
+            print(f"--- the server's log during the test ({server.log_path}) ---\n{server.log_tail(start=log_start)}")
 
 
 def record_traffic(page: Any, lines: deque[str]) -> None:

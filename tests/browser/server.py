@@ -95,13 +95,26 @@ class AsgiServer:
             self._log.close()
             self._log = None
 
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def restart(self) -> None:
         self.stop()
         self.start()
 
-    def log_tail(self, chars: int = 4000) -> str:
+    def log_size(self) -> int:
         try:
-            return self.log_path.read_text()[-chars:]
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_tail(self, chars: int = 4000, start: int = 0) -> str:
+        """The last ``chars`` characters of the log, from byte ``start`` on."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(start)
+                return log.read().decode(errors="replace")[-chars:]
         except OSError:
             return ""
 

@@ -15,7 +15,7 @@ from whatsapp import account_health
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     return {"PYTAKE_AUTO_ASSIGN": "0"}
 

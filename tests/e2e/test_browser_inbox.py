@@ -23,7 +23,7 @@ LIVE = 30_000  # ms: generous, so a loaded CI machine fails only on what is real
 SHOTS = Path(os.environ.get("PYTAKE_SCREENSHOTS_DIR", "artifacts/screenshots"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     # These tests drive the queue by hand (take, assign); automatic assignment would hand the
     # waiting conversations to whoever is online first. It has its own tests (test_queue.py).

@@ -18,7 +18,7 @@ from tests.e2e.test_browser_webchat import open_widget
 from tests.simulator.support import wait_until
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     return {"PYTAKE_AUTO_ASSIGN": "0"}
 

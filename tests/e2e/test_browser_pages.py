@@ -95,14 +95,14 @@ def test_the_modules_import_one_way_so_production_may_hash_their_imports(tmp_pat
             assert resolved in hashed, (name, target)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def static_data_dir(production_static):
     """This module's server serves the files as production does: hashed names from the manifest."""
     data_dir, _env = production_static
     return data_dir
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     return {"PYTAKE_MANIFEST_STATIC": "1", "PYTAKE_AUTO_ASSIGN": "0"}
 

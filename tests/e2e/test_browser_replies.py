@@ -20,7 +20,7 @@ from whatsapp import inbound
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     return {"PYTAKE_AUTO_ASSIGN": "0"}
 

@@ -27,7 +27,7 @@ SHOTS = Path(os.environ.get("PYTAKE_SCREENSHOTS_DIR", "artifacts/screenshots"))
 WABA = "880000000000042"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     return {"PYTAKE_AUTO_ASSIGN": "0", "WHATSAPP_SIMULATOR_STATUS_DELAYS": "0.2,0.4,0.6"}
 

@@ -31,7 +31,7 @@ PHONE = {"width": 390, "height": 844}
 ORDER_LINE = "O número do pedido é 48213, chegou amassado."
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     # The queue is driven by hand here: automatic assignment would hand the waiting
     # conversations to whoever is online first.

@@ -22,7 +22,7 @@ from tests.e2e.test_browser_inbox import LIVE, assert_not_reloaded, hold_answers
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server_settings():
     # The agent takes the chat by hand; automatic assignment would hand it over at once.
     return {"PYTAKE_AUTO_ASSIGN": "0"}
