@@ -8,12 +8,12 @@ every table is emptied with ``DELETE`` in one transaction instead, except the tw
 fills and no test changes (content types and permissions), so ``post_migrate`` has nothing to
 redo. A test sees the same database either way: its own rows gone, the migrated ones there (their
 ids no longer change from test to test). Sequences go on counting, as they do after Django's
-flush. Measured 2026-12-06 on PostgreSQL 15 with ``tests/flush.py``'s ``timed`` helper: 0.21 s
-(0.13 s of it the server's) per flush before, under 0.02 s after."""
+flush. Measured 2026-12-06 on this project's 2-core machine, PostgreSQL 15, twenty of each on the
+migrated test database: 0.19 to 0.34 s per flush, 0.006 s per ``empty_tables``; on SQLite (where
+Django's flush deletes too) 0.033 and 0.0005 s."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -59,16 +59,3 @@ def deleting_flush() -> Iterator[None]:
         yield
     finally:
         TransactionTestCase._fixture_teardown = original  # type: ignore[method-assign]
-
-
-def timed(flush: str, using: str = "default", times: int = 20) -> float:
-    """Seconds per emptying of the test database (``flush``: "django" or "delete")."""
-    from django.core.management import call_command
-
-    start = time.perf_counter()
-    for _ in range(times):
-        if flush == "django":
-            call_command("flush", verbosity=0, interactive=False, database=using)
-        else:
-            empty_tables(using)
-    return (time.perf_counter() - start) / times
