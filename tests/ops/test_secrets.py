@@ -167,6 +167,13 @@ def _migrate(target: list[tuple[str, str]]) -> MigrationExecutor:
     return MigrationExecutor(connection)  # a fresh loader sees the new state
 
 
+# Migrating back and forth renders the whole migration graph several times: 10 to 15 s of CPU,
+# and make test runs the SQLite pass at a lower priority on a busy machine (82 s seen). The
+# suite's 120 s timeout catches hangs; these need more room than that without hanging.
+MIGRATION_TIMEOUT = pytest.mark.timeout(360)
+
+
+@MIGRATION_TIMEOUT
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_existing_rows_and_reverses():
     tenant = Tenant.objects.create(name="Legacy", slug="legacy")
@@ -214,6 +221,7 @@ def test_the_migration_encrypts_existing_rows_and_reverses():
     assert raw_columns(legacy.pk)[1].startswith("fernet:")
 
 
+@MIGRATION_TIMEOUT
 @pytest.mark.django_db(transaction=True)
 def test_the_verify_token_migration_encrypts_existing_rows_and_reverses():
     before, after = ("conversations", "0006_pending_outbound_index"), ("conversations", "0007_encrypt_verify_token")
