@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import TransactionTestCase
 
 # Filled by ``migrate`` (its post_migrate signal) and only read by the product and the tests.
@@ -35,6 +36,22 @@ def empty_tables(using: str) -> None:
         if table not in MIGRATED
     ]
     names = [connection.ops.quote_name(table) for table in tables]
+    for attempt in range(DEADLOCK_ATTEMPTS):
+        try:
+            _delete_all(connection, using, names)
+            return
+        except OperationalError as exc:
+            # A server process reading two of the tables while they are locked one by one: one of
+            # the two transactions is chosen to fail (PostgreSQL's 40P01); the other goes on.
+            if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED or attempt == DEADLOCK_ATTEMPTS - 1:
+                raise
+
+
+DEADLOCK_DETECTED = "40P01"
+DEADLOCK_ATTEMPTS = 5
+
+
+def _delete_all(connection: BaseDatabaseWrapper, using: str, names: list[str]) -> None:
     with transaction.atomic(using=using), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # What TRUNCATE would take: a server process still writing (a late callback of the
