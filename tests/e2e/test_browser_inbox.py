@@ -616,6 +616,29 @@ def test_a_supervisor_with_a_long_list_has_the_team_in_view_and_confirms_a_trans
     assert Conversation.objects.get(pk=demo.maria.pk).assignee_id == demo.agent.pk
 
 
+def test_a_slow_catch_up_leaves_the_keyboard_on_a_transfer_confirmation(new_page, demo):
+    """Opening a conversation ends by giving the composer the keyboard, but not from under a
+    user who has meanwhile opened the transfer confirmation: its Confirm button keeps it."""
+    page = new_page()
+    login(page, demo.supervisor)
+    catch_up = re.compile(r"/api/conversations/\d+/messages/\?after=")
+    held = hold_answers(page, catch_up)
+    conversation_item(page, "Maria Silva").click()
+    expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
+    expect(page.locator("#conversation")).to_have_attribute("aria-busy", "true")  # the catch-up is held
+    page.get_by_label("Assign to").select_option(label="Bruno Agent")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'assign-yes'", timeout=LIVE)
+    release(page, held, nth=1)
+    expect(page.locator("#conversation")).to_have_attribute("aria-busy", "false", timeout=LIVE)
+    assert page.evaluate("document.activeElement.id") == "assign-yes"
+
+    page.unroute(catch_up)
+    page.get_by_role("button", name="Cancel").click()  # and with nothing in the way, the composer
+    conversation_item(page, "John Carter").click()
+    expect(page.locator("#conversation")).to_have_attribute("aria-busy", "false", timeout=LIVE)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'composer-text'", timeout=LIVE)
+
+
 PLACEHOLDER_ROOM = """() => {
   const input = document.getElementById("filter-search");
   const style = getComputedStyle(input);

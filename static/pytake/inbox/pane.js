@@ -41,11 +41,13 @@ async function openConversation(id, { at = null } = {}) {
     return;
   }
   closeConversation();
+  const focusAtOpen = document.activeElement;
   setOpen(id, listed(id) || null);
   clearMessages();
   $("conv-error").hidden = true;
   $("pane-empty").hidden = true;
   $("conversation").hidden = false;
+  $("conversation").setAttribute("aria-busy", "true");
   document.body.classList.add("pane-open");
   $("history-status").textContent = t("pane.loading");
   renderList();
@@ -77,7 +79,14 @@ async function openConversation(id, { at = null } = {}) {
       showConvError(error.message);
     }
   }
-  $("composer-text").focus();
+  if (openId() !== id) return;
+  $("conversation").setAttribute("aria-busy", "false");
+  // The composer gets the keyboard, unless the user took it elsewhere while the history loaded
+  // (to the "Assign to" confirmation, say: a slow catch-up once pulled it from under them).
+  const active = document.activeElement;
+  if (active === focusAtOpen || active === document.body || $("conv-list").contains(active)) {
+    $("composer-text").focus();
+  }
 }
 
 export function closeConversation() {
