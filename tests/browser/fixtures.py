@@ -105,11 +105,16 @@ def production_static(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
     return data_dir, collect_static_as_production(data_dir)
 
 
+# The browser tests drive the queue by hand (take, assign, transfer): automatic assignment would
+# hand the waiting conversations to whoever is online first. It has its own tests (test_queue.py).
+MANUAL_ASSIGNMENT = {"PYTAKE_AUTO_ASSIGN": "0"}
+
+
 @pytest.fixture(scope="module")
 def server_settings() -> dict[str, str]:
-    """Extra environment for the server process; override this fixture in a test module (module
-    scope, as the server's), e.g. ``{"PYTAKE_AUTO_ASSIGN": "0"}``."""
-    return {}
+    """Environment for the server process beyond the tests' own; override this fixture in a test
+    module (module scope, as the server's), adding to it: ``{**MANUAL_ASSIGNMENT, ...}``."""
+    return MANUAL_ASSIGNMENT
 
 
 @pytest.hookimpl(wrapper=True)
@@ -171,6 +176,15 @@ def asgi_server(
         if request.node.stash.get(_CALL_FAILED, False):
             # What the server said is most of what there is to know about a failed browser test.
             print(f"--- the server's log during the test ({server.log_path}) ---\n{server.log_tail(start=log_start)}")
+
+
+@pytest.fixture
+def demo(asgi_server: AsgiServer) -> Any:
+    """The demo's tenant, staff and conversations (``scenario.seed_demo``), committed for the
+    module's server; a module that needs more adds to it in its own ``demo``."""
+    from tests.browser import scenario  # models: only once Django is set up
+
+    return scenario.seed_demo()
 
 
 def record_traffic(page: Any, lines: deque[str]) -> None:

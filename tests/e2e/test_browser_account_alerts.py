@@ -15,16 +15,6 @@ from whatsapp import account_health
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture(scope="module")
-def server_settings():
-    return {"PYTAKE_AUTO_ASSIGN": "0"}
-
-
-@pytest.fixture
-def demo(asgi_server):
-    return scenario.seed_demo()
-
-
 @scenario.off_loop
 def an_admin(demo):
     admin = factories.UserFactory(tenant=demo.tenant, role=Role.ADMIN, email="ana@browser.test", name="Ana Admin")

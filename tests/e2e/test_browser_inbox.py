@@ -23,18 +23,6 @@ LIVE = 30_000  # ms: generous, so a loaded CI machine fails only on what is real
 SHOTS = Path(os.environ.get("PYTAKE_SCREENSHOTS_DIR", "artifacts/screenshots"))
 
 
-@pytest.fixture(scope="module")
-def server_settings():
-    # These tests drive the queue by hand (take, assign); automatic assignment would hand the
-    # waiting conversations to whoever is online first. It has its own tests (test_queue.py).
-    return {"PYTAKE_AUTO_ASSIGN": "0"}
-
-
-@pytest.fixture
-def demo(asgi_server):
-    return scenario.seed_demo()
-
-
 def shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))

@@ -18,14 +18,9 @@ from tests.e2e.test_browser_webchat import open_widget
 from tests.simulator.support import wait_until
 
 
-@pytest.fixture(scope="module")
-def server_settings():
-    return {"PYTAKE_AUTO_ASSIGN": "0"}
-
-
 @pytest.fixture
-def demo(asgi_server):
-    demo = scenario.seed_demo()
+def demo(demo):
+    """The demo, with the web chat's bot (the widget's uploads)."""
     scenario.webchat_bot(demo.tenant)
     return demo
 

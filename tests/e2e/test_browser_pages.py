@@ -13,6 +13,7 @@ from django.contrib.staticfiles import finders
 from playwright.sync_api import expect
 
 from tests.browser import scenario
+from tests.browser.fixtures import MANUAL_ASSIGNMENT
 from tests.browser.server import collect_static_as_production
 from tests.e2e.test_browser_inbox import LIVE, conversation_item, login
 from tests.ops.test_api_docs import assert_same_origin, page_assets
@@ -104,7 +105,7 @@ def static_data_dir(production_static):
 
 @pytest.fixture(scope="module")
 def server_settings():
-    return {"PYTAKE_MANIFEST_STATIC": "1", "PYTAKE_AUTO_ASSIGN": "0"}
+    return {**MANUAL_ASSIGNMENT, "PYTAKE_MANIFEST_STATIC": "1"}
 
 
 @pytest.mark.browser

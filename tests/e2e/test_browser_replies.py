@@ -20,16 +20,6 @@ from whatsapp import inbound
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
 
-@pytest.fixture(scope="module")
-def server_settings():
-    return {"PYTAKE_AUTO_ASSIGN": "0"}
-
-
-@pytest.fixture
-def demo(asgi_server):
-    return scenario.seed_demo()
-
-
 @scenario.off_loop
 def agents_message_sent(conversation) -> Message:
     """Maria's conversation's agent message, given the wamid WhatsApp gave it."""

@@ -5,12 +5,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_browser_inbox import demo, login, server_settings  # noqa: F401  (fixtures)
+from tests.e2e.test_browser_inbox import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
 
-def test_log_out_blacklists_the_refresh_token_and_the_page_breaks_no_policy(new_page, demo, asgi_server):  # noqa: F811
+def test_log_out_blacklists_the_refresh_token_and_the_page_breaks_no_policy(new_page, demo, asgi_server):
     page = new_page(bypass_csp=False)  # the policy as a browser applies it
     violations = []
     page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))

@@ -15,6 +15,7 @@ from conversations.models import Conversation, Message, Role, WhatsAppAccount
 from simulator.models import SimDirection, SimulatedMessage
 from tests import factories
 from tests.browser import scenario
+from tests.browser.fixtures import MANUAL_ASSIGNMENT
 from tests.simulator.support import wait_until
 from whatsapp import templates
 from whatsapp.client import http_client_close
@@ -29,12 +30,11 @@ WABA = "880000000000042"
 
 @pytest.fixture(scope="module")
 def server_settings():
-    return {"PYTAKE_AUTO_ASSIGN": "0", "WHATSAPP_SIMULATOR_STATUS_DELAYS": "0.2,0.4,0.6"}
+    return {**MANUAL_ASSIGNMENT, "WHATSAPP_SIMULATOR_STATUS_DELAYS": "0.2,0.4,0.6"}
 
 
 @pytest.fixture
-def demo(asgi_server, settings):
-    demo = scenario.seed_demo()
+def demo(demo, asgi_server, settings):
     account = demo.maria.whatsapp_account
     WhatsAppAccount.objects.filter(pk=account.pk).update(business_account_id=WABA)
     account.refresh_from_db()

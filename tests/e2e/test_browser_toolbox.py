@@ -31,18 +31,6 @@ PHONE = {"width": 390, "height": 844}
 ORDER_LINE = "O número do pedido é 48213, chegou amassado."
 
 
-@pytest.fixture(scope="module")
-def server_settings():
-    # The queue is driven by hand here: automatic assignment would hand the waiting
-    # conversations to whoever is online first.
-    return {"PYTAKE_AUTO_ASSIGN": "0"}
-
-
-@pytest.fixture
-def demo(asgi_server):
-    return scenario.seed_demo()
-
-
 @scenario.off_loop
 def seed_toolbox(demo):
     """Labels, a team saved reply, contact fields, and an old line in Maria's conversation that

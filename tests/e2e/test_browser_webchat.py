@@ -22,15 +22,9 @@ from tests.e2e.test_browser_inbox import LIVE, assert_not_reloaded, hold_answers
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def server_settings():
-    # The agent takes the chat by hand; automatic assignment would hand it over at once.
-    return {"PYTAKE_AUTO_ASSIGN": "0"}
-
-
 @pytest.fixture
-def demo(asgi_server):
-    demo = scenario.seed_demo()
+def demo(demo):
+    """The demo, with the web chat's bot."""
     scenario.webchat_bot(demo.tenant)
     return demo
 
