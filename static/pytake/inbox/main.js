@@ -3,7 +3,7 @@
 // connection. Each part of the screen is its own module and owns its state (state.js holds what
 // they share); dispatch.js routes live events to them.
 
-import { bindLanguageSelect, onLang, t, translate } from "../i18n.js";
+import { bindLanguageSelect, hasText, onLang, t, translate } from "../i18n.js";
 import { ConnectionState, RealtimeClient } from "../realtime.js";
 import { loadAccountAlerts, relabelAccountAlerts, resetAccountAlerts } from "./alerts.js";
 import { subscribe } from "./dispatch.js";
@@ -120,7 +120,7 @@ async function refetchAll() {
 function renderMe() {
   const user = me();
   $("me-name").textContent = user.name || user.email;
-  $("me-role").textContent = user.role;
+  $("me-role").textContent = hasText(`role.${user.role}`) ? t(`role.${user.role}`) : user.role;
   $("tenant-name").textContent = user.tenant ? user.tenant.name : "";
   $("availability").value = user.availability || "available";
 }
@@ -148,6 +148,7 @@ onLang(() => {
   renderNotifyToggle();
   if (rt()) renderConnection(rt().state);
   if (me()) {
+    renderMe();
     renderTabs();
     renderList();
     renderAgents();
