@@ -106,6 +106,7 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     scenario.bot_conversation(demo, "Pedro Alves", "Qual o prazo de entrega?")
     login(page, demo.agent, shot_name="login")
     expect(page.locator("#me-name")).to_have_text("Alex Agent")
+    expect(page.locator("#me-role")).to_have_text("Agent")
     # "Mine" by default for an agent: Maria is assigned to them; the others wait in the queue.
     expect(page.locator(".conv-item")).to_have_count(1)
     expect(conversation_item(page, "Maria Silva")).to_contain_text("Oi Maria, vou verificar.")
@@ -140,7 +141,9 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
         "WhatsApp · Aguardando atendente"
     )
     expect(page.locator("#conn-text")).to_have_text("Ao vivo")
+    expect(page.locator("#me-role")).to_have_text("Atendente")
     page.locator("#app-lang").select_option("en")
+    expect(page.locator("#me-role")).to_have_text("Agent")
     assert_not_reloaded(page)
 
 
@@ -403,11 +406,15 @@ def test_resolve_and_reopen_on_a_phone_in_portuguese(new_page, demo):
     page.get_by_label("Senha").fill(scenario.PASSWORD)
     page.get_by_role("button", name="Entrar").click()
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(page.locator("#me-role")).to_have_text("Atendente")  # the role in the page's language
     conversation_item(page, "Maria Silva").click()
     expect(page.locator("#conv-list")).to_be_hidden()  # the pane replaces the list
     expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
     # The message box has the phone's width to itself; the bell keeps its words as its name.
     assert page.locator("#composer-text").bounding_box()["width"] > 0.8 * 390
+    # Icons are drawn, not emoji: a machine without an emoji font showed the paperclip as a box.
+    expect(page.locator("#composer .attach svg")).to_be_visible()
+    expect(page.get_by_role("button", name="Respostas prontas").locator("svg")).to_be_visible()
     expect(page.get_by_role("button", name="Notificações desativadas")).to_be_visible()
     shot(page, "phone-pt")
     page.get_by_role("button", name="Resolver").click()

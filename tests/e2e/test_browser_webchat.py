@@ -51,6 +51,7 @@ def widget_says(widget, text):
 def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_page, demo, asgi_server):
     widget = open_widget(new_page, demo, "Ana Costa")
     conversation = Conversation.objects.get(channel=Channel.WEBCHAT, contact__name="Ana Costa")
+    expect(widget.locator(".attach svg")).to_be_visible()  # an icon, not an emoji some machines cannot draw
 
     # The bot answers with quick-reply buttons.
     widget_says(widget, "qual o horario de funcionamento?")

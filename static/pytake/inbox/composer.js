@@ -103,7 +103,7 @@ onRetry((message, { note }) =>
   postMessage(message.text, message.client_id, { note, quoted: note ? null : message.reply_to || null }),
 );
 
-// --- files: the 📎 button, dropping a file on the conversation, pasting an image -----------------
+// --- files: the attach button, dropping a file on the conversation, pasting an image -----------------
 
 /** Send `file` to the open conversation, with what is in the box as its caption. The server
  * checks the file's type from its content and the channel's limits; a refusal shows on the bubble. */
