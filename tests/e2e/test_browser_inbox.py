@@ -406,7 +406,13 @@ def test_resolve_and_reopen_on_a_phone_in_portuguese(new_page, demo):
     page.get_by_label("Senha").fill(scenario.PASSWORD)
     page.get_by_role("button", name="Entrar").click()
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
-    expect(page.locator("#me-role")).to_have_text("Atendente")  # the role in the page's language
+    # The top bar keeps two rows: the name and role make room for the language, availability, exit.
+    expect(page.locator("#me-role")).to_be_hidden()
+    exit_box, language_box = (
+        page.get_by_role("button", name="Sair").bounding_box(),
+        page.locator("#app-lang").bounding_box(),
+    )
+    assert abs((exit_box["y"] + exit_box["height"] / 2) - (language_box["y"] + language_box["height"] / 2)) < 8
     conversation_item(page, "Maria Silva").click()
     expect(page.locator("#conv-list")).to_be_hidden()  # the pane replaces the list
     expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
