@@ -58,6 +58,10 @@ def test_a_widget_customer_asks_for_a_human_and_talks_with_an_agent_live(new_pag
     mine = widget.locator("li.inbound", has_text="qual o horario de funcionamento?")
     expect(mine).to_have_attribute("data-id", re.compile(r"^\d+$"), timeout=LIVE)
     expect(widget.locator("li.outbound.bot")).to_have_count(1, timeout=LIVE)
+    marker = widget.locator("li.outbound.bot").evaluate(
+        "el => { const s = getComputedStyle(el, '::before'); return [s.content, s.maskImage || s.webkitMaskImage]; }"
+    )
+    assert marker[0] == '""' and marker[1].startswith('url("data:image/svg+xml'), marker  # drawn, not an emoji
     handoff = widget.locator("#quick").get_by_role("button", name="Falar com atendente")
     expect(handoff).to_be_visible()
 
