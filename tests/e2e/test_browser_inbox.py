@@ -95,6 +95,12 @@ def release(page, held, *, nth):
     route.fulfill(response=answer)
 
 
+def assert_on_one_row(*locators):
+    """The elements stand on one row (their vertical centres within a few pixels)."""
+    centres = [box["y"] + box["height"] / 2 for box in (locator.bounding_box() for locator in locators)]
+    assert max(centres) - min(centres) < 8, centres
+
+
 def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     page = new_page()
     page.goto("/")
@@ -376,6 +382,7 @@ def test_two_agents_see_each_others_assignment_live(new_page, demo):
     for page in (sofia, alex, bruno):  # assigned: nobody waits any more
         expect(page.locator("#queue-list li")).to_have_count(0, timeout=LIVE)
     expect(sofia.locator("#act-take")).to_have_text("Take over")  # Bruno's now: she would take it from him
+    assert_on_one_row(sofia.locator(".topbar .brand"), sofia.locator("#logout"))  # one row at 1280 px
     shot(sofia, "supervisor")
 
     # Typing is shown to the others in the conversation.
@@ -408,11 +415,7 @@ def test_resolve_and_reopen_on_a_phone_in_portuguese(new_page, demo):
     expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
     # The top bar keeps two rows: the name and role make room for the language, availability, exit.
     expect(page.locator("#me-role")).to_be_hidden()
-    exit_box, language_box = (
-        page.get_by_role("button", name="Sair").bounding_box(),
-        page.locator("#app-lang").bounding_box(),
-    )
-    assert abs((exit_box["y"] + exit_box["height"] / 2) - (language_box["y"] + language_box["height"] / 2)) < 8
+    assert_on_one_row(page.locator("#app-lang"), page.get_by_role("button", name="Sair"))
     conversation_item(page, "Maria Silva").click()
     expect(page.locator("#conv-list")).to_be_hidden()  # the pane replaces the list
     expect(page.locator(".msg-in .msg-text")).to_have_text(["Olá! Meu pedido ainda não chegou."])
@@ -596,6 +599,7 @@ def test_a_supervisor_with_a_long_list_has_the_team_in_view_and_confirms_a_trans
     expect(page.locator(".conv-item")).to_have_count(17)
     expect(page.get_by_label("Aviso para a equipe")).to_be_in_viewport(ratio=1)
     expect(page.get_by_role("button", name="Avisar")).to_be_in_viewport(ratio=1)
+    assert_on_one_row(page.locator(".topbar .brand"), page.locator("#logout"))
     expect(page.locator(f"#agent-list [data-user-id='{demo.agent.pk}'] .agent-load")).to_have_text("1 em aberto")
 
     conversation_item(page, "Maria Silva").click()

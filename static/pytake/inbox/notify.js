@@ -11,7 +11,9 @@ export function renderNotifyToggle() {
   const button = $("notify-toggle");
   const denied = "Notification" in window && Notification.permission === "denied";
   button.setAttribute("aria-pressed", String(enabled));
-  $("notify-text").textContent = t(enabled ? (denied ? "notify.denied" : "notify.on") : "notify.off");
+  const text = t(enabled ? (denied ? "notify.denied" : "notify.on") : "notify.off");
+  $("notify-text").textContent = text;
+  button.title = text; // the words, where the top bar shows only the bell
 }
 
 $("notify-toggle").addEventListener("click", async () => {
