@@ -146,6 +146,7 @@ screenshots: install-dev
 	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" PYTAKE_SCREENSHOTS_DIR=docs/screenshots \
 		$(BIN)/pytest tests/e2e/test_browser_inbox.py tests/e2e/test_browser_webchat.py tests/e2e/test_browser_toolbox.py \
 		tests/e2e/test_browser_templates.py tests/e2e/test_browser_replies.py tests/e2e/test_browser_account_alerts.py \
+		tests/e2e/test_browser_media.py \
 		$(PYTEST_ARGS)
 
 clean:

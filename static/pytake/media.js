@@ -49,6 +49,24 @@ export async function mediaLink(media, getToken) {
   return (await r.json()).url;
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A page with lines, drawn (an emoji showed as an empty box without an emoji font). */
+function documentIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [name, value] of Object.entries({
+    class: "pt-media-icon", viewBox: "0 0 24 24", width: "16", height: "16", fill: "none",
+    stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round",
+    "aria-hidden": "true",
+  })) svg.setAttribute(name, value);
+  for (const d of ["M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z", "M14 2v6h6", "M8 13h8M8 17h6"]) {
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -103,7 +121,9 @@ function readyNode(kind, media, getToken, type) {
     node.preload = "none";
     node.setAttribute("aria-label", t(`media.${kind}`));
   } else {
-    node = el("a", "pt-media-document", `${mediaLabel(type, media)} (${formatSize(media.size)})`);
+    const name = media.filename || t("media.document");
+    node = el("a", "pt-media-document");
+    node.append(documentIcon(), `${name} (${formatSize(media.size)})`);
     node.rel = "noopener";
     node.setAttribute("download", media.filename || "");
     // The link is fetched when clicked: short-lived links are not kept in the page.

@@ -148,6 +148,7 @@ def test_an_agent_sends_a_pdf_from_the_inbox_that_reaches_the_phone(new_page, de
     )
     card = inbox.locator(".msg-out a.pt-media-document")
     expect(card).to_contain_text("boleto.pdf", timeout=LIVE)
+    expect(card.locator("svg.pt-media-icon")).to_be_visible()  # a drawn icon, not an emoji
     expect(inbox.locator(".msg-out figcaption", has_text="Segue o boleto")).to_be_visible()
     expect(inbox.locator(".msg-out", has_text="boleto.pdf").locator(".tick")).to_have_attribute(
         "data-status", re.compile("sent|delivered|read"), timeout=LIVE
