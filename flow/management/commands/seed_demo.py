@@ -12,20 +12,27 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.contacts import attribute_definition_save
+from conversations.labels import label_save
 from conversations.models import (
     Channel,
     Contact,
+    ContactAttributeDefinition,
     Conversation,
     ConversationStatus,
     Direction,
+    Label,
     Message,
     MessageStatus,
     Role,
+    SavedReply,
+    SavedReplyScope,
     SenderType,
     Tenant,
     User,
     WhatsAppAccount,
 )
+from conversations.saved_replies import saved_reply_create
 from flow.bot.defaults import bot_seed_defaults
 
 DEMO_PASSWORD = "demo1234"
@@ -49,6 +56,24 @@ DEMO_CONTACTS = [
         "Lucia Souza",
         [("in", "Vocês abrem no sábado?"), ("out", "Sim, das 9h às 13h."), ("in", "Obrigada!")],
     ),
+]
+# The team's toolbox, so that "/", the labels and the contact panel have something to show.
+DEMO_SAVED_REPLIES = [
+    ("ola", "Olá {{contact.first_name}}! Aqui é {{agent.name}}, da Demo Store. Como posso ajudar?"),
+    ("prazo", "O prazo de entrega é de 3 a 5 dias úteis depois da confirmação do pagamento."),
+    ("horario", "Atendemos de segunda a sexta, das 9h às 18h, e aos sábados das 9h às 13h."),
+    ("obrigado", "Obrigado pelo contato, {{contact.first_name}}! Se precisar de algo mais, é só chamar."),
+    ("hello", "Hi {{contact.first_name}}, this is {{agent.name}} from Demo Store. How can I help?"),
+]
+DEMO_LABELS = [
+    ("VIP", "#d97706", "Clientes com atendimento prioritário"),
+    ("Entrega", "#2563eb", "Dúvidas e problemas de entrega"),
+    ("Financeiro", "#059669", "Pagamentos, boletos e reembolsos"),
+]
+DEMO_CONTACT_FIELDS = [
+    ("order_number", "Número do pedido", "text", []),
+    ("customer_since", "Cliente desde", "date", []),
+    ("plan", "Plano", "list", ["Básico", "Pro"]),
 ]
 
 
@@ -83,6 +108,7 @@ class Command(BaseCommand):
             )
             for tenant in tenants.values():
                 bot_seed_defaults(tenant=tenant)  # the bot's Portuguese and English intents
+            self._toolbox(users["admin@demo.test"])
             start = timezone.now() - timedelta(hours=2)
             for index, (wa_id, name, lines) in enumerate(DEMO_CONTACTS):
                 contact, created = Contact.objects.get_or_create(
@@ -102,6 +128,20 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password demo1234):"))
         for _slug, email, _name, role in DEMO_USERS:
             self.stdout.write(f"  {email:<24} {role}")
+
+    def _toolbox(self, admin: User) -> None:
+        """Saved replies, labels and contact fields, made as an admin would (the same checks)."""
+        tenant_id = admin.tenant_id
+        assert tenant_id is not None
+        for code, content in DEMO_SAVED_REPLIES:
+            if not SavedReply.objects.filter(tenant_id=tenant_id, owner=None, short_code=code).exists():
+                saved_reply_create(user=admin, scope=SavedReplyScope.TENANT, short_code=code, content=content)
+        for name, colour, description in DEMO_LABELS:
+            if not Label.objects.filter(tenant_id=tenant_id, name__iexact=name).exists():
+                label_save(user=admin, name=name, colour=colour, description=description)
+        for key, label, kind, options in DEMO_CONTACT_FIELDS:
+            if not ContactAttributeDefinition.objects.filter(tenant_id=tenant_id, key=key).exists():
+                attribute_definition_save(user=admin, key=key, label=label, type=kind, options=options)
 
     def _conversation(
         self, contact: Contact, account: WhatsAppAccount, lines: list[tuple[str, str]], at: Any, assignee: User | None
