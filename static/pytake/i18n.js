@@ -338,7 +338,7 @@ const STRINGS = {
     "scope.all": "Todas",
     "filter.status": "Situação",
     "filter.search": "Buscar",
-    "filter.search_placeholder": "Nome ou telefone",
+    "filter.search_placeholder": "Nome ou fone",
     "status.open": "Abertas",
     "status.pending": "Pendentes",
     "status.resolved": "Resolvidas",
