@@ -129,7 +129,9 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     expect(page.get_by_role("heading", name="Waiting for an agent")).to_be_visible()
     expect(page.locator("#queue-list li .queue-name")).to_have_text(["John Carter", "Lucia Souza"])
     expect(page.locator("#queue-list li .queue-pos")).to_have_text(["#1", "#2"])
-    expect(page.locator("#queue-list li .queue-wait").first).to_contain_text("waiting 2 h")
+    wait = page.locator("#queue-list li .queue-wait").first
+    expect(wait).to_have_text(re.compile(r"^2 h \d+ min$"))  # the heading says what the time is
+    expect(wait).to_have_attribute("title", re.compile(r"^waiting 2 h"))
 
     open_conversation(page, "John Carter")
     expect(page.locator(".msg-in .msg-text")).to_have_text(["Hi, can I change my delivery address?"])
@@ -148,6 +150,11 @@ def test_agent_logs_in_and_sees_the_seeded_conversations(new_page, demo):
     )
     expect(page.locator("#conn-text")).to_have_text("Ao vivo")
     expect(page.locator("#me-role")).to_have_text("Atendente")
+    expect(wait).to_have_attribute("title", re.compile(r"^aguardando há 2 h"), timeout=LIVE)  # at the next tick
+    names_cut = (
+        "[...document.querySelectorAll('#queue-list .queue-name')].some((el) => el.scrollWidth > el.clientWidth)"
+    )
+    assert not page.evaluate(names_cut)  # the waiting customers' names are read whole
     page.locator("#app-lang").select_option("en")
     expect(page.locator("#me-role")).to_have_text("Agent")
     assert_not_reloaded(page)

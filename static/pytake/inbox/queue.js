@@ -62,7 +62,11 @@ function tickQueue() {
   const now = Date.now();
   for (const el of document.querySelectorAll(".queue-wait")) {
     if (!el.dataset.since) continue;
-    el.textContent = t("queue.waiting", { time: duration((now - new Date(el.dataset.since)) / 1000) });
+    // The time alone (under the "Waiting for an agent" heading), so the name keeps the room;
+    // the whole phrase is its title.
+    const time = duration((now - new Date(el.dataset.since)) / 1000);
+    el.textContent = time;
+    el.title = t("queue.waiting", { time });
   }
 }
 setInterval(tickQueue, 15000); // waiting times move on without any request
