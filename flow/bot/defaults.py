@@ -70,6 +70,14 @@ DEFAULT_INTENTS: tuple[DefaultIntent, ...] = (
     ),
     DefaultIntent(
         IntentKind.INTENT,
+        "delivery",
+        "pt",
+        ("prazo de entrega", "quanto tempo demora a entrega", "em quantos dias chega", "valor do frete", "frete"),
+        "O prazo de entrega é de 3 a 5 dias úteis depois da confirmação do pagamento; o frete aparece no carrinho.",
+        ("Rastrear pedido", HANDOFF_BUTTON["pt"]),
+    ),
+    DefaultIntent(
+        IntentKind.INTENT,
         "payment",
         "pt",
         ("formas de pagamento", "aceita pix", "aceita cartão", "posso pagar com boleto", "parcelar"),
@@ -145,6 +153,14 @@ DEFAULT_INTENTS: tuple[DefaultIntent, ...] = (
         ("where is my order", "my order has not arrived", "order status", "track my order", "tracking"),
         "You can follow your order with the tracking link we emailed you. An agent can check it for you too.",
         (HANDOFF_BUTTON["en"],),
+    ),
+    DefaultIntent(
+        IntentKind.INTENT,
+        "delivery",
+        "en",
+        ("delivery time", "how long does delivery take", "how many days to arrive", "shipping cost", "shipping"),
+        "Delivery takes 3 to 5 business days after payment is confirmed; shipping is shown in the cart.",
+        ("Where is my order?", HANDOFF_BUTTON["en"]),
     ),
     DefaultIntent(
         IntentKind.INTENT,

@@ -59,15 +59,19 @@ def _handoff_match(language: str, context: BotContext) -> Match:
 def best_match(text: str, context: BotContext) -> tuple[Match | None, float]:
     """The best-scoring intent and its score (None below the tenant's confidence threshold).
     A request for a human (``flow.bot.handoff``) wins outright: no intent that shares a word
-    with it ("pedido", "order") may keep the customer from one."""
-    asked = handoff_language(text)
-    if asked is not None:
-        return _handoff_match(asked, context), 1.0
+    with it ("pedido", "order") may keep the customer from one. A greeting wins only when nothing
+    else in the message is understood."""
+    handoff = handoff_language(text)
+    if handoff is not None:
+        return _handoff_match(handoff, context), 1.0
     words = tokens(text)
     best: Match | None = None
     best_score = 0.0
+    best_asked: tuple[Match | None, float] = (None, 0.0)  # the best that is not a greeting
     for candidate in _candidates(context):
         score = max((phrase_score(words, example) for example in _examples(context, candidate)), default=0.0)
+        if candidate.kind != IntentKind.GREETING and score > best_asked[1]:
+            best_asked = (candidate, score)
         # Ties: the hand-off wins (never keep a customer from a human), then the operator's order.
         if score > best_score or (
             best is not None
@@ -76,7 +80,11 @@ def best_match(text: str, context: BotContext) -> tuple[Match | None, float]:
             > (best.kind == IntentKind.HANDOFF, -best.order)
         ):
             best, best_score = candidate, score
-    if best is None or best_score < context.settings.confidence_threshold:
+    threshold = context.settings.confidence_threshold
+    asked, asked_score = best_asked
+    if best is not None and best.kind == IntentKind.GREETING and asked is not None and asked_score >= threshold:
+        best, best_score = asked, asked_score  # "Oi, qual o prazo de entrega?": the answer, not the hello
+    if best is None or best_score < threshold:
         return None, best_score
     return best, best_score
 

@@ -52,6 +52,8 @@ PHRASES = [
     ("ONDE ESTA MEU PEDIDO", "order_status", "pt"),
     ("meu pedido nao chegou ainda!!", "order_status", "pt"),
     ("aceita píx?", "payment", "pt"),
+    ("oi, qual o prazo de entrega?", "delivery", "pt"),  # a greeting with a question: the answer
+    ("quantos dias demora pra chegar?", "delivery", "pt"),
     ("quero falar com um atendente", "handoff", "pt"),
     ("falar com atendnte", "handoff", "pt"),
     ("Falar com atendente", "handoff", "pt"),
@@ -64,6 +66,7 @@ PHRASES = [
     ("Where is my order??", "order_status", "en"),
     ("wher is my ordr", "order_status", "en"),
     ("Do you accept credit card", "payment", "en"),
+    ("hi, how long does shipping take?", "delivery", "en"),
     ("I want to TALK TO A HUMAN", "handoff", "en"),
     ("talk to a humann please", "handoff", "en"),
     ("Hello", "greeting", "en"),
