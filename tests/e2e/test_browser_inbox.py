@@ -651,6 +651,38 @@ def test_a_slow_catch_up_leaves_the_keyboard_on_a_transfer_confirmation(new_page
     page.wait_for_function("document.activeElement && document.activeElement.id === 'composer-text'", timeout=LIVE)
 
 
+def test_a_supervisor_on_a_laptop_folds_the_team_and_the_queue_to_see_more_conversations(new_page, demo):
+    """At 1366×768 the waiting panel, the team and the announcement box leave the list two or
+    three rows; folded to their headings (remembered), they give it the room back."""
+    for n in range(8):
+        scenario.bot_conversation(demo, f"Cliente {n:02d}", "Olá, tudo bem?")
+    page = new_page(viewport={"width": 1366, "height": 768})
+    login(page, demo.supervisor)
+    expect(page.locator(".conv-item")).to_have_count(11)
+    expect(page.locator("#agent-list li")).to_have_count(3)
+    before = page.locator("#conv-list").bounding_box()["height"]
+    team = page.get_by_role("button", name="Team", exact=True)
+    waiting = page.get_by_role("button", name="Waiting for an agent", exact=True)
+    expect(team).to_have_attribute("aria-expanded", "true")
+    team.click()
+    waiting.click()
+    expect(page.locator("#agent-list")).to_be_hidden()
+    expect(page.get_by_label("Announce to the team")).to_be_hidden()
+    expect(page.locator("#queue-list")).to_be_hidden()
+    expect(page.locator("#queue-size")).to_have_text("2")  # the count stays beside its heading
+    expect(team).to_have_attribute("aria-expanded", "false")
+    assert page.locator("#conv-list").bounding_box()["height"] > before + 150
+    shot(page, "supervisor-folded")
+
+    page.reload()  # remembered in this browser
+    expect(page.locator("#conn")).to_have_attribute("data-state", "open", timeout=LIVE)
+    expect(team).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#agent-list")).to_be_hidden()
+    team.click()
+    expect(page.locator("#agent-list li")).to_have_count(3)
+    expect(page.get_by_label("Announce to the team")).to_be_visible()
+
+
 PLACEHOLDER_ROOM = """() => {
   // Widths as the page draws the text: a span in the element's own font (a canvas's measureText
   // resolved the font stack to a narrower face and passed a placeholder the input cut).

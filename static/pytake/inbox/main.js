@@ -10,6 +10,7 @@ import { subscribe } from "./dispatch.js";
 import { $ } from "./dom.js";
 import { loadList, renderList, renderTabs, resetList } from "./list.js";
 import { renderNotifyToggle } from "./notify.js";
+import "./sections.js"; // the sidebar sections fold
 import { closeConversation, refreshOpenConversation, relabelPane } from "./pane.js";
 import { loadQueue, renderQueue } from "./queue.js";
 import { loadAgents, renderAgents, showMyselfConnected } from "./team.js";

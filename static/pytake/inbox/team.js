@@ -115,7 +115,7 @@ const broadcastForm = (() => {
       <button type="submit" class="btn" data-i18n="broadcast.send"></button>
     </div>
     <p id="broadcast-result" class="muted broadcast-result" role="status"></p>`;
-  document.querySelector(".agents").append(form);
+  $("agents-body").append(form);
   translate(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
