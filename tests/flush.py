@@ -23,6 +23,8 @@ from django.test import TransactionTestCase
 
 # Filled by ``migrate`` (its post_migrate signal) and only read by the product and the tests.
 MIGRATED = frozenset({"django_content_type", "auth_permission"})
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's sqlstate for a transaction chosen as a deadlock's victim
+DEADLOCK_ATTEMPTS = 5
 
 
 def empty_tables(using: str) -> None:
@@ -45,10 +47,6 @@ def empty_tables(using: str) -> None:
             # the two transactions is chosen to fail (PostgreSQL's 40P01); the other goes on.
             if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED or attempt == DEADLOCK_ATTEMPTS - 1:
                 raise
-
-
-DEADLOCK_DETECTED = "40P01"
-DEADLOCK_ATTEMPTS = 5
 
 
 def _delete_all(connection: BaseDatabaseWrapper, using: str, names: list[str]) -> None:

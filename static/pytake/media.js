@@ -30,12 +30,16 @@ export function mediaKind(type, media) {
   return "document";
 }
 
+/** What a file is called: a document's file name, or its kind ("Photo", "Voice note"). */
+function mediaName(kind, media) {
+  return kind === "document" && media && media.filename ? media.filename : t(`media.${kind}`);
+}
+
 /** A short line for lists and notifications: "📷 Photo", "🎤 Voice note (0:12)"… */
 export function mediaLabel(type, media) {
   const kind = mediaKind(type, media);
   const icon = { image: "📷", sticker: "🏷️", video: "🎬", voice: "🎤", audio: "🎵", document: "📄" }[kind];
-  const name = kind === "document" && media && media.filename ? media.filename : t(`media.${kind}`);
-  return `${icon} ${name}`;
+  return `${icon} ${mediaName(kind, media)}`;
 }
 
 /**
@@ -121,9 +125,8 @@ function readyNode(kind, media, getToken, type) {
     node.preload = "none";
     node.setAttribute("aria-label", t(`media.${kind}`));
   } else {
-    const name = media.filename || t("media.document");
     node = el("a", "pt-media-document");
-    node.append(documentIcon(), `${name} (${formatSize(media.size)})`);
+    node.append(documentIcon(), `${mediaName(kind, media)} (${formatSize(media.size)})`);
     node.rel = "noopener";
     node.setAttribute("download", media.filename || "");
     // The link is fetched when clicked: short-lived links are not kept in the page.
